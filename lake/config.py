@@ -1,0 +1,473 @@
+"""YAML configuration loaded once into validated, frozen dataclasses.
+
+The committed base (``conf/lake.yml``) is overlaid by an optional git-ignored local file
+beside it (``conf/lake.local.yml``): mappings merge key by key, anything else replaces.
+``${VAR}`` and ``${VAR:-default}`` are replaced from the environment; an unset variable
+without a default is an error naming the file and key. Unknown keys, missing keys and
+values of the wrong type are rejected with the file and the key path, e.g.::
+
+    conf/lake.yml: sources.ura.format: expected one of 'json', 'csv'; found 'xml'
+
+Example:
+    >>> from lake.config import load_config
+    >>> cfg = load_config("conf/lake.yml")
+    >>> cfg.sources["ura"].format.value
+    'json'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from lake.errors import ConfigError
+
+DEFAULT_CONFIG = "conf/lake.yml"
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+
+class Pipeline(str, enum.Enum):
+    CUSTOMER_EXPERIENCE = "customer_experience"
+    COOPERATIVE = "cooperative"
+
+
+class Layer(str, enum.Enum):
+    BRONZE = "bronze"
+    SILVER = "silver"
+    GOLD = "gold"
+
+
+class FileFormat(str, enum.Enum):
+    JSON = "json"
+    CSV = "csv"
+
+
+class JsonShape(str, enum.Enum):
+    AUTO = "auto"
+    LINES = "lines"
+    OBJECT = "object"
+    ARRAY = "array"
+
+
+class DriftPolicy(str, enum.Enum):
+    FAIL = "fail"
+    RESCUE = "rescue"
+    EVOLVE = "evolve"
+
+
+class Action(str, enum.Enum):
+    WARN = "warn"
+    DROP = "drop"
+    QUARANTINE = "quarantine"
+    FAIL = "fail"
+
+
+class ColumnType(str, enum.Enum):
+    STRING = "string"
+    TEXT = "text"
+    NAME = "name"
+    EMAIL = "email"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    DURATION = "duration"
+    BOOLEAN = "boolean"
+    PHONE = "phone"
+    INTEGER = "integer"
+    LONG = "long"
+    DECIMAL = "decimal"
+    DIGITS = "digits"
+
+
+class EvidenceKind(str, enum.Enum):
+    WEEKDAY = "weekday"
+    DURATION = "duration"
+    ORDER = "order"
+
+
+class WeekdayStyle(str, enum.Enum):
+    NAME = "name"  # Monday .. Sunday (English) or segunda .. domingo (Portuguese)
+    ISO = "iso"  # 1 = Monday .. 7 = Sunday
+    SUNDAY1 = "sunday1"  # 1 = Sunday .. 7 = Saturday
+
+
+class CardNumberMode(str, enum.Enum):
+    AS_STORED = "as_stored"
+    MASK = "mask"
+    HASH = "hash"
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str = '"'
+    encoding: str = "utf-8"
+    header: bool = True
+    line_sep: Optional[str] = None  # None: LF and CRLF are both accepted
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """A landing-folder source (one channel): files found by name pattern."""
+
+    pipeline: Pipeline
+    patterns: tuple[str, ...]
+    format: FileFormat
+    columns: tuple[str, ...]
+    json_shape: JsonShape = JsonShape.AUTO
+    csv: CsvOptions = CsvOptions()
+    drift: DriftPolicy = DriftPolicy.RESCUE
+    dedupe_content: bool = True
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class JdbcSource:
+    """A table read over JDBC from the pipeline's database."""
+
+    pipeline: Pipeline
+    table: str
+    columns: tuple[str, ...]
+    partition_column: Optional[str] = None
+    num_partitions: int = 2
+    fetch_size: int = 10000
+    incremental_column: Optional[str] = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class JdbcConnection:
+    url: str
+    user: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    driver: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """How one silver column is built from bronze columns.
+
+    ``source`` is the bronze column (or, for ``timestamp`` with ``time_source``, the date
+    part). ``formats`` is the ordered list of datetime patterns tried; ``candidates`` is a
+    list of alternative format lists among which the evidence picks, per file.
+    """
+
+    type: ColumnType
+    source: Optional[str] = None
+    expr: Optional[str] = None
+    formats: tuple[str, ...] = ()
+    candidates: tuple[tuple[str, ...], ...] = ()
+    time_source: Optional[str] = None
+    area_code_source: Optional[str] = None
+    precision: int = 18
+    scale: int = 2
+    reason: bool = False
+
+
+@dataclass(frozen=True)
+class Expectation:
+    name: str
+    expr: str
+    action: Action = Action.QUARANTINE
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A check that confirms the datetime format configured for a column.
+
+    ``weekday``: ``column``'s weekday must equal ``weekday_column`` (``style``).
+    ``duration``: ``end - start`` must equal the seconds of ``duration_column``.
+    ``order``: ``end`` must not be before ``start``.
+    """
+
+    name: str
+    kind: EvidenceKind
+    column: Optional[str] = None
+    weekday_column: Optional[str] = None
+    style: WeekdayStyle = WeekdayStyle.NAME
+    start: Optional[str] = None
+    end: Optional[str] = None
+    duration_column: Optional[str] = None
+    tolerance_seconds: int = 60
+    min_agreement: float = 0.95
+
+
+@dataclass(frozen=True)
+class SilverTable:
+    source: str
+    pipeline: Pipeline
+    keys: tuple[str, ...]
+    columns: dict[str, ColumnRule]
+    channel: Optional[str] = None
+    expectations: tuple[Expectation, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    card_number: CardNumberMode = CardNumberMode.AS_STORED
+    hash_key_env: str = "LAKE_CARD_HASH_KEY"
+    file_name: str = "movimento_flat.csv"
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    root: str = "lake"
+    landing: str = "data/landing"
+    output_dir: str = "output"
+    timezone: str = "America/Sao_Paulo"
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    lake: LakeSettings
+    jdbc: JdbcConnection
+    sources: dict[str, FileSource | JdbcSource]
+    silver: dict[str, SilverTable]
+    export: ExportOptions = ExportOptions()
+    file: str = ""
+
+    def file_sources(self, pipeline: Pipeline | None = None) -> list[FileSource]:
+        return [
+            s for s in self.sources.values()
+            if isinstance(s, FileSource) and (pipeline is None or s.pipeline == pipeline)
+        ]
+
+    def jdbc_sources(self, pipeline: Pipeline | None = None) -> list[JdbcSource]:
+        return [
+            s for s in self.sources.values()
+            if isinstance(s, JdbcSource) and (pipeline is None or s.pipeline == pipeline)
+        ]
+
+    def silver_tables(self, pipeline: Pipeline | None = None) -> list[SilverTable]:
+        return [t for t in self.silver.values() if pipeline is None or t.pipeline == pipeline]
+
+    def with_overrides(self, **lake_settings: Any) -> "LakeConfig":
+        """Copy with some ``lake:`` settings replaced (None values are ignored)."""
+        changes = {k: v for k, v in lake_settings.items() if v is not None}
+        return dataclasses.replace(self, lake=dataclasses.replace(self.lake, **changes))
+
+
+# --------------------------------------------------------------------------- loading
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, file: str, path: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, file, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, file, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+        def repl(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in os.environ:
+                return os.environ[var]
+            if default is not None:
+                return default
+            raise ConfigError(file, path, f"environment variable {var} is not set")
+
+        return _ENV.sub(repl, value)
+    return value
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "one of " + ", ".join(repr(m.value) for m in tp)
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    origin = typing.get_origin(tp)
+    if origin in (tuple, list):
+        return "a list"
+    if origin is dict:
+        return "a mapping"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, file: str, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, file, path)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[-1] if len(errors) == 1 else ConfigError(file, path, f"unexpected value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, file, path)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            raise ConfigError(file, path, f"expected {_type_name(tp)}; found {value!r}") from None
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(file, path, f"expected a list; found {value!r}")
+        (inner, *_rest) = typing.get_args(tp)
+        return tuple(_convert(inner, v, file, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(file, path, f"expected a mapping; found {value!r}")
+        _k, inner = typing.get_args(tp)
+        return {str(k): _convert(inner, v, file, f"{path}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(file, path, f"expected true or false; found {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        raise ConfigError(file, path, f"expected an integer; found {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(file, path, f"expected a number; found {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(file, path, f"expected a string; found {value!r}")
+    raise ConfigError(file, path, f"unsupported type {tp!r}")  # pragma: no cover
+
+
+def _derived() -> dict[type, tuple[str, ...]]:
+    # Fields filled from the mapping key or by the loader, never written in YAML.
+    return {FileSource: ("name",), JdbcSource: ("name",), SilverTable: ("name",), LakeConfig: ("file",)}
+
+
+def _build(cls: Any, data: Any, file: str, path: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(file, path or "(top level)", f"expected a mapping; found {data!r}")
+    hints = typing.get_type_hints(cls)
+    derived = _derived().get(cls, ())
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in derived}
+    unknown = sorted(set(map(str, data)) - set(fields))
+    if unknown:
+        key = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise ConfigError(file, key, f"unknown key (expected one of: {', '.join(sorted(fields))})")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = f"{path}.{name}" if path else name
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], file, key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(file, key, "missing required key")
+    return cls(**kwargs)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), "", f"invalid YAML: {exc}") from exc
+
+
+def local_layer_path(path: str | os.PathLike[str]) -> Path:
+    """``conf/lake.yml`` -> ``conf/lake.local.yml`` (git-ignored overrides)."""
+    p = Path(path)
+    return p.with_name(p.stem + ".local" + p.suffix)
+
+
+def _source_class(file: str, key: str, raw: Any) -> type:
+    if not isinstance(raw, dict):
+        raise ConfigError(file, key, f"expected a mapping; found {raw!r}")
+    kind = raw.get("kind")
+    if kind == "files":
+        return FileSource
+    if kind == "jdbc":
+        return JdbcSource
+    raise ConfigError(file, f"{key}.kind", f"expected one of 'files', 'jdbc'; found {kind!r}")
+
+
+def parse_config(raw: Any, file: str) -> LakeConfig:
+    """Validate an already-merged mapping (as read from ``file``) into a :class:`LakeConfig`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "(top level)", f"expected a mapping; found {raw!r}")
+    raw = _interpolate(raw, file, "")
+    allowed = {"lake", "jdbc", "sources", "silver", "export"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(file, unknown[0], f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+    for required in ("jdbc", "sources", "silver"):
+        if required not in raw:
+            raise ConfigError(file, required, "missing required key")
+    lake = _build(LakeSettings, raw.get("lake"), file, "lake")
+    jdbc = _build(JdbcConnection, raw["jdbc"], file, "jdbc")
+    export = _build(ExportOptions, raw.get("export"), file, "export")
+    if not isinstance(raw["sources"], dict):
+        raise ConfigError(file, "sources", "expected a mapping of source name to source")
+    sources: dict[str, FileSource | JdbcSource] = {}
+    for name, body in raw["sources"].items():
+        key = f"sources.{name}"
+        cls = _source_class(file, key, body)
+        body = {k: v for k, v in body.items() if k != "kind"}
+        src = _build(cls, body, file, key)
+        sources[str(name)] = dataclasses.replace(src, name=str(name))
+        if not src.columns:
+            raise ConfigError(file, f"{key}.columns", "at least one column is required")
+    if not isinstance(raw["silver"], dict):
+        raise ConfigError(file, "silver", "expected a mapping of table name to table")
+    silver: dict[str, SilverTable] = {}
+    for name, body in raw["silver"].items():
+        key = f"silver.{name}"
+        table = dataclasses.replace(_build(SilverTable, body, file, key), name=str(name))
+        if table.source not in sources:
+            raise ConfigError(file, f"{key}.source", f"unknown source {table.source!r}")
+        for col in table.keys:
+            if col not in table.columns:
+                raise ConfigError(file, f"{key}.keys", f"key {col!r} is not one of the table's columns")
+        for cname, rule in table.columns.items():
+            if rule.source is None and rule.expr is None:
+                raise ConfigError(file, f"{key}.columns.{cname}", "needs 'source' or 'expr'")
+            if rule.type in (ColumnType.TIMESTAMP, ColumnType.DATE) and not (rule.formats or rule.candidates):
+                raise ConfigError(file, f"{key}.columns.{cname}.formats", "a datetime column needs formats or candidates")
+        silver[str(name)] = table
+    return LakeConfig(lake=lake, jdbc=jdbc, sources=sources, silver=silver, export=export, file=file)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> LakeConfig:
+    """Load ``path`` (default ``$LAKE_CONFIG`` or ``conf/lake.yml``) and its local layer."""
+    path = Path(path or os.environ.get("LAKE_CONFIG") or DEFAULT_CONFIG)
+    raw = _read_yaml(path)
+    local = local_layer_path(path)
+    file = str(path)
+    if local.exists():
+        raw = _merge(raw, _read_yaml(local))
+        file = f"{path} (+ {local.name})"
+    return parse_config(raw, file)

@@ -1,0 +1,38 @@
+"""The exception tree of ``lake``. Every error a user can meet derives from :class:`LakeError`."""
+
+from __future__ import annotations
+
+
+class LakeError(Exception):
+    """Base class of every error raised by ``lake``."""
+
+
+class ConfigError(LakeError):
+    """A configuration file is missing, malformed or inconsistent.
+
+    The message always names the file and the key path, e.g.
+    ``conf/lake.yml: sources.ura.format: expected one of json, csv; found 'xml'``.
+    """
+
+    def __init__(self, file: str, key: str, message: str) -> None:
+        self.file = file
+        self.key = key
+        self.detail = message
+        where = f"{file}: {key}: " if key else f"{file}: "
+        super().__init__(where + message)
+
+
+class PreflightError(LakeError):
+    """The machine cannot run Spark as configured (Java, pyspark/delta pair, jars)."""
+
+
+class SourceError(LakeError):
+    """A source cannot be read: missing files or table, bad credentials, database down."""
+
+
+class QualityError(LakeError):
+    """A data-quality rule with action ``fail`` failed, or format evidence refuted a format."""
+
+
+class PipelineError(LakeError):
+    """A pipeline step cannot run (e.g. an upstream table does not exist yet)."""

@@ -1,0 +1,245 @@
+"""The one place that builds the SparkSession: Delta, JDBC drivers, local defaults.
+
+Used identically by jobs, notebooks, tests and the CLI. Nothing here runs at import time.
+
+Jars: the Delta and JDBC driver artifacts (:mod:`lake.versions`) are resolved once from
+Maven into a cache (``$LAKE_CACHE_DIR``, default ``~/.cache/lake``) by :func:`warm_jar_cache`
+(``make setup`` calls it). Later sessions put the cached files on ``spark.jars`` directly,
+so they start offline and without an Ivy resolution.
+
+spark-submit: when the driver was launched by ``spark-submit``, the master and every conf
+it was given win; this module only fills in what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from lake import versions
+from lake.errors import PreflightError
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "lake"
+
+#: Defaults sized for a small (2-core) machine; any of them can be overridden by
+#: spark-submit ``--conf`` or ``extra_conf``.
+LOCAL_DEFAULTS: dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.session.timeZone": "America/Sao_Paulo",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.databricks.delta.properties.defaults.enableChangeDataFeed": "false",
+    "spark.sql.sources.default": "delta",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.extraJavaOptions": "-Dderby.system.home=/tmp/lake-derby",
+}
+
+
+def cache_dir() -> Path:
+    """Folder holding the resolved jars (``$LAKE_CACHE_DIR`` or ``~/.cache/lake``)."""
+    root = os.environ.get("LAKE_CACHE_DIR") or os.path.join(Path.home(), ".cache", "lake")
+    return Path(root)
+
+
+def _packages_key() -> str:
+    return hashlib.sha256(",".join(versions.SPARK_PACKAGES).encode()).hexdigest()[:12]
+
+
+def ivy_dir() -> Path:
+    """Ivy home for this exact set of packages, so versions never mix."""
+    return cache_dir() / f"ivy-{_packages_key()}"
+
+
+def cached_jars() -> list[str]:
+    """Jar files of a warmed cache, or an empty list when the cache is cold."""
+    manifest = ivy_dir() / "jars.txt"
+    if not manifest.exists():
+        return []
+    jars = [line.strip() for line in manifest.read_text().splitlines() if line.strip()]
+    if not jars or not all(Path(j).exists() for j in jars):
+        return []
+    return jars
+
+
+# --------------------------------------------------------------------------- preflight
+
+
+def java_major_version(java: str | None = None) -> int:
+    """Major version of the Java that Spark will launch (``$JAVA_HOME/bin/java`` or PATH)."""
+    if java is None:
+        home = os.environ.get("JAVA_HOME")
+        java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not (os.path.exists(java) or shutil.which(java)):
+        raise PreflightError(
+            f"Java {versions.MIN_JAVA_MAJOR} or newer is required but no 'java' was found "
+            "on PATH or in JAVA_HOME; run 'make setup' or install openjdk-17-jre-headless."
+        )
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except OSError as exc:
+        raise PreflightError(f"Cannot run '{java} -version': {exc}") from exc
+    return parse_java_version(out.stderr + out.stdout)
+
+
+def parse_java_version(text: str) -> int:
+    """Major version from the output of ``java -version`` (``1.8.0_392`` -> 8, ``17.0.9`` -> 17)."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', text)
+    if not match:
+        raise PreflightError(f"Cannot read the Java version from: {text.strip()[:200]!r}")
+    major = int(match.group(1))
+    if major == 1 and match.group(2):
+        major = int(match.group(2))
+    return major
+
+
+def check_java(major: int | None = None) -> None:
+    """Fail with one sentence when Java is older than Spark needs."""
+    found = java_major_version() if major is None else major
+    if found < versions.MIN_JAVA_MAJOR:
+        raise PreflightError(
+            f"Java {versions.MIN_JAVA_MAJOR} or newer is required by Spark "
+            f"{versions.PYSPARK_VERSION}, but Java {found} was found; install openjdk-17 and "
+            "point JAVA_HOME at it."
+        )
+
+
+def check_versions(installed: dict[str, str] | None = None) -> None:
+    """Fail when the installed pyspark/delta-spark pair is not the pinned one."""
+    if installed is None:
+        installed = {}
+        for dist in ("pyspark", "delta-spark"):
+            try:
+                installed[dist] = metadata.version(dist)
+            except metadata.PackageNotFoundError:
+                installed[dist] = "not installed"
+    wanted = {"pyspark": versions.PYSPARK_VERSION, "delta-spark": versions.DELTA_VERSION}
+    wrong = [f"{d} {installed.get(d)} (need {v})" for d, v in wanted.items() if installed.get(d) != v]
+    if wrong:
+        raise PreflightError(
+            "The pyspark/delta-spark pair is wrong: found "
+            + ", ".join(wrong)
+            + "; run 'pip install -e .' to install the pinned pair."
+        )
+
+
+def preflight(*, check_jars: bool = True) -> None:
+    """Check Java, the pyspark/delta pair and the jar cache; raise :class:`PreflightError`."""
+    check_versions()
+    check_java()
+    if check_jars and not cached_jars():
+        warm_jar_cache()
+
+
+# --------------------------------------------------------------------------- jars
+
+
+def warm_jar_cache() -> list[str]:
+    """Resolve the Delta and JDBC jars from Maven into the cache; return their paths.
+
+    Runs a throw-away ``spark-submit --packages`` resolution (no Spark job), so it works
+    before any session exists and leaves nothing running.
+    """
+    jars = cached_jars()
+    if jars:
+        return jars
+    import pyspark
+
+    spark_home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)
+    submit = os.path.join(spark_home, "bin", "spark-submit")
+    ivy = ivy_dir()
+    ivy.mkdir(parents=True, exist_ok=True)
+    probe = ivy / "resolve.py"
+    probe.write_text("pass\n")
+    cmd = [
+        submit,
+        "--master", "local[1]",
+        "--conf", f"spark.jars.ivy={ivy}",
+        "--packages", ",".join(versions.SPARK_PACKAGES),
+        str(probe),
+    ]
+    log.info("Resolving %d packages into %s", len(versions.SPARK_PACKAGES), ivy)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    found = sorted(str(p) for p in (ivy / "jars").glob("*.jar"))
+    if proc.returncode != 0 or not found:
+        unresolved = re.findall(r"::\s+(\S+#\S+;\S+): not found", proc.stderr)
+        what = ", ".join(unresolved) or proc.stderr.strip().splitlines()[-1:] or ["unknown error"]
+        raise PreflightError(
+            "The jar cache cannot be resolved from Maven "
+            f"({what if isinstance(what, str) else what[0]}); check network access to the "
+            f"Maven repository or copy a warmed cache to {cache_dir()}."
+        )
+    (ivy / "jars.txt").write_text("\n".join(found) + "\n")
+    return found
+
+
+# --------------------------------------------------------------------------- session
+
+
+def _under_spark_submit() -> bool:
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def get_spark(
+    *,
+    app_name: str = APP_NAME,
+    master: str | None = None,
+    extra_conf: dict[str, str] | None = None,
+    run_preflight: bool = True,
+):
+    """Return the process's SparkSession, creating it with Delta and JDBC drivers if needed.
+
+    A second call returns the same session. Under ``spark-submit`` the submitted master and
+    confs are kept; only missing Delta settings are added.
+
+    Example:
+        >>> from lake import get_spark
+        >>> spark = get_spark()
+        >>> spark.range(3).count()
+        3
+    """
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+
+    submitted: dict[str, str] = {}
+    if _under_spark_submit():
+        submitted = dict(SparkConf().getAll())
+    elif run_preflight:
+        preflight()
+
+    builder = SparkSession.builder.appName(app_name)
+    conf: dict[str, str] = dict(LOCAL_DEFAULTS)
+    if "spark.master" not in submitted:
+        conf["spark.master"] = master or os.environ.get("LAKE_SPARK_MASTER", "local[2]")
+        if conf["spark.master"].startswith("local"):
+            conf.setdefault("spark.driver.host", "127.0.0.1")
+            conf.setdefault("spark.driver.bindAddress", "127.0.0.1")
+    jars = cached_jars()
+    if jars:
+        existing = submitted.get("spark.jars", "")
+        conf["spark.jars"] = ",".join([j for j in existing.split(",") if j] + jars)
+    elif "spark.jars.packages" not in submitted:
+        conf["spark.jars.packages"] = ",".join(versions.SPARK_PACKAGES)
+        conf["spark.jars.ivy"] = str(ivy_dir())
+    conf.update(extra_conf or {})
+    for key, value in conf.items():
+        if key in submitted and key != "spark.jars":
+            continue
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("LAKE_SPARK_LOG_LEVEL", "WARN"))
+    return spark

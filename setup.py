@@ -1,0 +1,51 @@
+"""Packaging for ``lake``. The pyspark/delta-spark pair is pinned in lake/versions.py."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+_versions = Path(__file__).with_name("lake").joinpath("versions.py").read_text()
+PYSPARK = re.search(r'PYSPARK_VERSION = "([^"]+)"', _versions).group(1)
+DELTA = re.search(r'DELTA_VERSION = "([^"]+)"', _versions).group(1)
+
+setup(
+    name="lake",
+    version="0.1.0",
+    description="A Spark-native medallion data lake: config-driven bronze, silver and gold on Delta Lake.",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8")
+    if Path(__file__).with_name("README.md").exists()
+    else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["lake", "lake.*"]),
+    package_data={"lake": ["py.typed"]},
+    include_package_data=True,
+    install_requires=[
+        f"pyspark=={PYSPARK}",
+        f"delta-spark=={DELTA}",
+        "pyyaml>=6.0",
+        "faker>=25.0",
+        "numpy>=1.26",
+        "pandas>=2.1,<3",
+        "pyarrow>=15",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "chispa>=0.10",
+            "nbclient>=0.10",
+            "nbformat>=5.10",
+            "ipykernel>=6.29",
+            "matplotlib>=3.8",
+            "psycopg2-binary>=2.9",
+            "pymysql>=1.1",
+        ],
+    },
+    entry_points={"console_scripts": ["lake=lake.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Database",
+    ],
+)

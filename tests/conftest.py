@@ -1,0 +1,42 @@
+"""Shared fixtures: one Spark session for the whole run, temp lakes, real DB servers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+os.environ.setdefault("LAKE_SPARK_LOG_LEVEL", "ERROR")
+
+pytest_plugins = ["tests.fixtures_db"]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """Session-scoped Spark (local[2], 2 shuffle partitions, UI off, Delta on)."""
+    from lake.session import get_spark
+
+    warehouse = tempfile.mkdtemp(prefix="lake-warehouse-")
+    session = get_spark(
+        app_name="lake-tests",
+        master="local[2]",
+        extra_conf={
+            "spark.sql.shuffle.partitions": "2",
+            "spark.ui.enabled": "false",
+            "spark.sql.warehouse.dir": warehouse,
+            "spark.databricks.delta.snapshotPartitions": "1",
+        },
+    )
+    yield session
+    session.stop()
+    shutil.rmtree(warehouse, ignore_errors=True)
+
+
+@pytest.fixture()
+def lake_root(tmp_path):
+    """An empty lake root for one test."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    return str(root)

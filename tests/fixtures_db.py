@@ -1,0 +1,1 @@
+"""Real PostgreSQL and MariaDB servers for the JDBC tests (see scripts/db/)."""
