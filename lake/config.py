@@ -227,7 +227,7 @@ class ExportOptions:
 
 @dataclass(frozen=True)
 class LakeSettings:
-    root: str = "lake"
+    root: str = "lake-data"
     landing: str = "data/landing"
     output_dir: str = "output"
     timezone: str = "America/Sao_Paulo"
