@@ -41,6 +41,9 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.databricks.delta.properties.defaults.enableChangeDataFeed": "false",
     "spark.sql.sources.default": "delta",
+    # JDBC reports VARCHAR(n) (SQLite: VARCHAR(0)); treat it as string so Delta adds no
+    # length invariant that rejects the source's own values.
+    "spark.sql.legacy.charVarcharAsString": "true",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.extraJavaOptions": "-Dderby.system.home=/tmp/lake-derby",
 }
@@ -170,7 +173,7 @@ def warm_jar_cache() -> list[str]:
     ]
     log.info("Resolving %d packages into %s", len(versions.SPARK_PACKAGES), ivy)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    found = sorted(str(p) for p in (ivy / "jars").glob("*.jar"))
+    found = _without_spark_provided(sorted(str(p) for p in (ivy / "jars").glob("*.jar")), spark_home)
     if proc.returncode != 0 or not found:
         unresolved = re.findall(r"::\s+(\S+#\S+;\S+): not found", proc.stderr)
         what = ", ".join(unresolved) or proc.stderr.strip().splitlines()[-1:] or ["unknown error"]
@@ -181,6 +184,19 @@ def warm_jar_cache() -> list[str]:
         )
     (ivy / "jars.txt").write_text("\n".join(found) + "\n")
     return found
+
+
+def _artifact(jar_name: str) -> str:
+    """``org.apache.parquet_parquet-column-1.16.0.jar`` -> ``parquet-column``."""
+    base = jar_name.rsplit("/", 1)[-1].removesuffix(".jar").split("_", 1)[-1]
+    return re.sub(r"-\d[\w.\-]*$", "", base)
+
+
+def _without_spark_provided(jars: list[str], spark_home: str) -> list[str]:
+    """Drop resolved jars that Spark already ships (Jackson, Hadoop, Parquet, ...):
+    Spark's own copies win on the classpath anyway, and a second copy only risks conflicts."""
+    provided = {_artifact(p.name) for p in Path(spark_home, "jars").glob("*.jar")}
+    return [j for j in jars if _artifact(Path(j).name) not in provided]
 
 
 # --------------------------------------------------------------------------- session
@@ -243,3 +259,27 @@ def get_spark(
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("LAKE_SPARK_LOG_LEVEL", "WARN"))
     return spark
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m lake.session --warm``: run the preflight and warm the jar cache."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m lake.session", description=_main.__doc__)
+    parser.add_argument("--warm", action="store_true", help="resolve the Delta and JDBC jars into the cache")
+    args = parser.parse_args(argv)
+    try:
+        check_versions()
+        check_java()
+        if args.warm:
+            jars = warm_jar_cache()
+            print(f"jar cache ready: {len(jars)} jars in {ivy_dir()}")
+    except PreflightError as exc:
+        print(f"lake: error: {exc}", file=sys.stderr)
+        return 4
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

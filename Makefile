@@ -1,0 +1,61 @@
+# The README's commands. Everything a command needs is installed by the project itself:
+# system packages (Java 17; PostgreSQL and MariaDB for the tests) from Debian when run as
+# root, the Python packages into .venv, and the Delta/JDBC jars into ~/.cache/lake.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUTPUT ?= output
+PYTEST_ARGS ?=
+
+.PHONY: help setup setup-test jars demo test test-fast lint clean clean-lake db-start db-stop benchmark notebooks
+
+help:
+	@echo "make demo        set everything up and run the demo (both pipelines, CSV in $(OUTPUT)/)"
+	@echo "make test        set everything up (incl. PostgreSQL and MariaDB) and run the test suite"
+	@echo "make setup       system packages, virtualenv, package and jar cache only"
+	@echo "make benchmark   run scripts/benchmark.py at 1 million rows"
+	@echo "make clean-lake  remove the demo's lake, data and output folders"
+
+$(BIN)/python:
+	bash scripts/setup_system.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.py lake/versions.py
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+jars: $(VENV)/.installed
+	$(BIN)/python -m lake.session --warm
+
+setup: $(VENV)/.installed jars
+
+setup-test: setup
+	bash scripts/setup_system.sh --with-db
+
+demo: setup
+	$(BIN)/lake demo --output-dir $(OUTPUT)
+
+test: setup-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+db-start: setup-test
+	bash scripts/db/postgres.sh start
+	bash scripts/db/mariadb.sh start
+
+db-stop:
+	-bash scripts/db/postgres.sh stop
+	-bash scripts/db/mariadb.sh stop
+
+benchmark: setup
+	$(BIN)/python scripts/benchmark.py --rows 1000000 --out benchmarks/latest.json
+
+clean-lake:
+	rm -rf lake-data data output
+
+clean: clean-lake
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,452 @@
+"""Bronze ingestion of landing files (JSON in three shapes, CSV), exactly once.
+
+Orchestration (which files are new) runs in Python on file metadata; every record is read,
+split, parsed and mapped by Spark SQL functions.
+
+Landing is a **local folder** (listed with ``os``/``fnmatch``; file bytes are hashed in
+Python, which also sniffs the JSON shape, the CSV header and whether the bytes decode in
+the configured encoding). The Spark reads themselves take any Hadoop path.
+
+Exactly once: the bronze append (one Delta commit per run and source) is the commit point.
+The files already ingested are derived from the ``_file_hash``/``_source_file`` values
+present in bronze, so a run killed before the commit leaves nothing, and a run killed after
+it is recognised by the rerun, which only repairs ``_system/ingest_log``.
+
+Example:
+    >>> from lake.bronze import ingest_files
+    >>> res = ingest_files(spark, cfg.sources["ura"], "data/landing", LakePaths(root), run_id)
+    >>> res.rows_in == res.rows_written
+    True
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as _dt
+import fnmatch
+import hashlib
+import io
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Optional
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from lake import delta_io
+from lake.bronze.common import IngestResult, LogEntry, read_ingest_log, utc_now, write_ingest_log
+from lake.config import DriftPolicy, FileFormat, FileSource, JsonShape
+from lake.errors import SourceError
+from lake.paths import LakePaths
+
+log = logging.getLogger(__name__)
+
+#: Lineage columns appended after the configured columns, in this order (docs/contracts.md).
+LINEAGE_COLUMNS = (
+    "_row_id",
+    "_source_file",
+    "_file_hash",
+    "_file_modified_at",
+    "_record_index",
+    "_ingested_at",
+    "_run_id",
+    "_is_malformed",
+    "_malformed_reason",
+    "_raw",
+    "_rescued_data",
+    "_missing_columns",
+)
+
+_SNIFF_BYTES = 65536
+_ROW_MASK = (1 << 33) - 1  # monotonically_increasing_id = partition << 33 | row number
+_JAVA_CHARSETS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "iso8859-1": "ISO-8859-1", "latin-1": "ISO-8859-1",
+                  "cp1252": "windows-1252", "ascii": "US-ASCII"}
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """One delivered file and what was sniffed from its bytes."""
+
+    path: str
+    size: int
+    mtime: _dt.datetime
+    hash: str
+    empty: bool
+    decodes: bool  # every byte decodes in the configured encoding
+    json_shape: Optional[JsonShape] = None
+    header: tuple[str, ...] = field(default=())
+
+
+def find_files(landing: str, patterns: tuple[str, ...]) -> list[str]:
+    """Absolute paths of the files in ``landing`` matching any pattern, case-insensitively."""
+    if not os.path.isdir(landing):
+        raise SourceError(f"landing folder {landing!r} does not exist")
+    lowered = [p.lower() for p in patterns]
+    found = []
+    for name in sorted(os.listdir(landing)):
+        full = os.path.join(landing, name)
+        if os.path.isfile(full) and any(fnmatch.fnmatchcase(name.lower(), p) for p in lowered):
+            found.append(os.path.abspath(full))
+    return found
+
+
+def _python_encoding(source: FileSource) -> str:
+    return codecs.lookup(source.csv.encoding).name if source.format == FileFormat.CSV else "utf-8"
+
+
+def _sniff_json_shape(head: str) -> JsonShape:
+    """``[`` -> array; a first line that is a whole object (or a second line opening another
+    object) -> JSON Lines; otherwise one multi-line object."""
+    text = head.lstrip()
+    if text.startswith("["):
+        return JsonShape.ARRAY
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if lines and lines[0].startswith("{") and (lines[0].endswith("}") or (len(lines) > 1 and lines[1].startswith("{"))):
+        return JsonShape.LINES
+    return JsonShape.OBJECT
+
+
+def _sniff_header(head: str, source: FileSource) -> tuple[str, ...]:
+    opts = source.csv
+    kwargs = {"delimiter": opts.delimiter, "quotechar": opts.quote}
+    if opts.escape and opts.escape != opts.quote:
+        kwargs.update(escapechar=opts.escape, doublequote=False)
+    try:
+        row = next(csv.reader(io.StringIO(head, newline=""), **kwargs), [])
+    except csv.Error:
+        row = []
+    return tuple(row)
+
+
+def inspect_file(path: str, source: FileSource) -> LandingFile:
+    """Hash the file and sniff its shape/header/encoding (I/O metadata, no record parsing)."""
+    st = os.stat(path)
+    digest = hashlib.sha256()
+    encoding = _python_encoding(source)
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding == "utf-8" else encoding)()
+    decodes = True
+    head_bytes = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            if len(head_bytes) < _SNIFF_BYTES:
+                head_bytes += chunk[: _SNIFF_BYTES - len(head_bytes)]
+            if decodes:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    decodes = False
+    if decodes:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            decodes = False
+    head = head_bytes.decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
+    mtime = _dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc)
+    stripped = head.strip()
+    if source.format == FileFormat.JSON:
+        empty = st.st_size == 0 or (len(head_bytes) == st.st_size and re.fullmatch(r"\[?\s*\]?", stripped) is not None)
+        shape = source.json_shape if source.json_shape != JsonShape.AUTO else _sniff_json_shape(head)
+        return LandingFile(path, st.st_size, mtime, digest.hexdigest(), empty, decodes, json_shape=shape)
+    header = _sniff_header(head, source) if source.csv.header else ()
+    body = head.split("\n", 1)[1] if "\n" in head else ""
+    empty = st.st_size == 0 or (len(head_bytes) == st.st_size and (not stripped or (source.csv.header and not body.strip())))
+    return LandingFile(path, st.st_size, mtime, digest.hexdigest(), empty, decodes, header=header)
+
+
+def _glob_escape(path: str) -> str:
+    """Hadoop treats ``*?[]{}`` in a load path as a glob; file names may contain them."""
+    return re.sub(r"([*?\[\]{}\\])", r"\\\1", path)
+
+
+# --------------------------------------------------------------------------- record readers
+
+
+def _lineage(f: LandingFile, source: FileSource, index: Column, run_id: str, ingested_at: _dt.datetime) -> list[Column]:
+    parts = [F.lit(source.name), F.lit(f.hash), index.cast("string")]
+    if not source.dedupe_content:  # identical copies are all ingested: keep their ids apart
+        parts.append(F.lit(f.path))
+    return [
+        F.sha2(F.concat_ws("|", *parts), 256).alias("_row_id"),
+        F.lit(f.path).alias("_source_file"),
+        F.lit(f.hash).alias("_file_hash"),
+        F.lit(f.mtime).cast("timestamp").alias("_file_modified_at"),
+        index.cast("long").alias("_record_index"),
+        F.lit(ingested_at).cast("timestamp").alias("_ingested_at"),
+        F.lit(run_id).alias("_run_id"),
+    ]
+
+
+def _json_records(spark: SparkSession, f: LandingFile) -> DataFrame:
+    """One row per JSON record of the file: ``idx``, ``raw`` (text), ``bad_bytes``, ``split_failed``."""
+    text = F.regexp_replace(F.col("content").cast("string"), "^\ufeff", "")
+    df = spark.read.format("binaryFile").load(_glob_escape(f.path)).select(text.alias("text"))
+    if f.json_shape == JsonShape.ARRAY:
+        elements = F.from_json(F.col("text"), "array<string>")
+        records = F.coalesce(elements, F.array(F.col("text")))
+        split_failed = elements.isNull()
+    elif f.json_shape == JsonShape.LINES:
+        records = F.filter(F.split(F.col("text"), r"\r?\n"), lambda x: F.trim(x) != "")
+        split_failed = F.lit(False)
+    else:
+        records = F.array(F.col("text"))
+        split_failed = F.lit(False)
+    df = df.select(F.posexplode(records).alias("idx", "raw0"), split_failed.alias("split_failed"))
+    return df.select(
+        "idx",
+        F.expr("make_valid_utf8(raw0)").alias("raw"),
+        (~F.expr("is_valid_utf8(raw0)")).alias("bad_bytes"),
+        "split_failed",
+    )
+
+
+def _json_frame(
+    spark: SparkSession, f: LandingFile, source: FileSource, run_id: str, ingested_at: _dt.datetime,
+    extras: list[str],
+) -> DataFrame:
+    cols = list(source.columns)
+    recs = _json_records(spark, f).withColumn("m", F.from_json(F.col("raw"), "map<string,string>"))
+    m = F.col("m")
+    known = F.array(*[F.lit(c) for c in cols])
+    reason = (
+        F.when(F.col("bad_bytes"), F.lit("undecodable bytes"))
+        .when(F.col("split_failed") | F.expr("try_parse_json(raw)").isNull(), F.lit("broken JSON"))
+        .when(m.isNull(), F.lit("not a JSON object"))
+    )
+    if source.drift == DriftPolicy.RESCUE:
+        unknown = F.map_filter(m, lambda k, v: ~F.array_contains(known, k))
+        rescued = F.when(F.size(unknown) > 0, F.to_json(unknown))
+    else:
+        rescued = F.lit(None).cast("string")
+    missing = F.when(m.isNull(), F.array().cast("array<string>")).otherwise(
+        F.filter(known, lambda c: ~F.array_contains(F.map_keys(m), c))
+    )
+    return recs.select(
+        *[F.try_element_at(m, F.lit(c)).alias(c) for c in cols],
+        *_lineage(f, source, F.col("idx"), run_id, ingested_at),
+        reason.isNotNull().alias("_is_malformed"),
+        reason.alias("_malformed_reason"),
+        F.col("raw").alias("_raw"),
+        rescued.alias("_rescued_data"),
+        missing.alias("_missing_columns"),
+        *[F.try_element_at(m, F.lit(c)).alias(c) for c in extras],
+    )
+
+
+def _json_unknown_keys(spark: SparkSession, f: LandingFile, source: FileSource) -> list[str]:
+    """Keys of the file's records that are not configured columns (a tiny metadata query)."""
+    keys = F.posexplode(F.map_keys(F.from_json(F.col("raw"), "map<string,string>"))).alias("pos", "k")
+    rows = (
+        _json_records(spark, f).select("idx", keys)
+        .where(~F.col("k").isin(list(source.columns)))
+        .groupBy("k").agg(F.min(F.struct("idx", "pos")).alias("first"))
+        .orderBy("first", "k")
+        .collect()
+    )
+    return [r["k"] for r in rows]
+
+
+def _header_names(f: LandingFile, source: FileSource) -> list[str]:
+    if not source.csv.header:
+        return list(source.columns)
+    names = [h.strip() for h in f.header]
+    return [n if n else f"_c{i}" for i, n in enumerate(names)]
+
+
+def _csv_unknown_columns(f: LandingFile, source: FileSource) -> list[str]:
+    seen: list[str] = []
+    for n in _header_names(f, source):
+        if n not in source.columns and n not in seen:
+            seen.append(n)
+    return seen
+
+
+def _csv_frame(
+    spark: SparkSession, f: LandingFile, source: FileSource, run_id: str, ingested_at: _dt.datetime,
+    extras: list[str],
+) -> DataFrame:
+    opts = source.csv
+    names = _header_names(f, source)
+    position = {}
+    for i, n in enumerate(names):
+        position.setdefault(n, i)
+    # Read positionally under neutral names; columns are then picked by header NAME.
+    schema = StructType([StructField(f"_c{i}", StringType()) for i in range(len(names))]
+                        + [StructField("_corrupt_record", StringType())])
+    reader = spark.read.schema(schema).options(
+        header=str(opts.header).lower(),
+        multiLine="true",  # quoted newlines; also keeps each file in one partition
+        sep=opts.delimiter,
+        quote=opts.quote,
+        escape=opts.escape,
+        encoding=_JAVA_CHARSETS.get(_python_encoding(source), opts.encoding),
+        mode="PERMISSIVE",
+        columnNameOfCorruptRecord="_corrupt_record",
+        enforceSchema="true",
+    )
+    if opts.line_sep:
+        reader = reader.option("lineSep", opts.line_sep)
+    df = reader.csv(_glob_escape(f.path))
+    fields = [F.col(f"_c{i}") for i in range(len(names))]
+    index = F.monotonically_increasing_id().bitwise_and(F.lit(_ROW_MASK))
+    bad_bytes = F.lit(False)
+    if not f.decodes and fields:
+        bad_bytes = reduce(lambda a, b: a | b, [F.coalesce(c.contains("\ufffd"), F.lit(False)) for c in fields])
+        bad_bytes = bad_bytes | F.coalesce(F.col("_corrupt_record").contains("\ufffd"), F.lit(False))
+    reason = (
+        F.when(bad_bytes, F.lit("undecodable bytes"))
+        .when(F.col("_corrupt_record").isNotNull(), F.lit("wrong field count"))
+    )
+    raw = F.when(
+        reason.isNotNull(),
+        F.coalesce(F.col("_corrupt_record"), F.concat_ws(opts.delimiter, *fields)),
+    )
+    unknown = [n for n in _csv_unknown_columns(f, source)]
+    if source.drift == DriftPolicy.RESCUE and unknown:
+        rescued = F.to_json(F.struct(*[F.col(f"_c{position[n]}").alias(n) for n in unknown]))
+    else:
+        rescued = F.lit(None).cast("string")
+    missing = [c for c in source.columns if c not in position]
+
+    def pick(name: str) -> Column:
+        return (F.col(f"_c{position[name]}") if name in position else F.lit(None).cast("string")).alias(name)
+
+    return df.select(
+        *[pick(c) for c in source.columns],
+        *_lineage(f, source, index, run_id, ingested_at),
+        reason.isNotNull().alias("_is_malformed"),
+        reason.alias("_malformed_reason"),
+        raw.alias("_raw"),
+        rescued.alias("_rescued_data"),
+        F.array(*[F.lit(c) for c in missing]).cast("array<string>").alias("_missing_columns"),
+        *[pick(c) for c in extras],
+    )
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _bronze_files(spark: SparkSession, path: str) -> set[tuple[str, str]]:
+    """``{(_source_file, _file_hash)}`` committed in bronze: the exactly-once ledger."""
+    if not delta_io.table_exists(spark, path):
+        return set()
+    rows = delta_io.read_table(spark, path).select("_source_file", "_file_hash").distinct().collect()
+    return {(r["_source_file"], r["_file_hash"]) for r in rows}
+
+
+def _unknown_columns(spark: SparkSession, f: LandingFile, source: FileSource) -> list[str]:
+    if source.format == FileFormat.JSON:
+        return _json_unknown_keys(spark, f, source)
+    return _csv_unknown_columns(f, source)
+
+
+def ingest_files(
+    spark: SparkSession,
+    source: FileSource,
+    landing: str,
+    paths: LakePaths,
+    run_id: str,
+    *,
+    full_reload: bool = False,
+) -> IngestResult:
+    """Ingest the source's files not yet in bronze (all of them with ``full_reload``).
+
+    Example:
+        >>> ingest_files(spark, cfg.sources["whatsapp"], "data/landing", LakePaths("/tmp/lake"), "r1")
+        IngestResult(source='whatsapp', files_seen=1, files_ingested=1, ...)
+    """
+    bronze = paths.bronze(source.name)
+    files = [inspect_file(p, source) for p in find_files(landing, source.patterns)]
+    committed = set() if full_reload else _bronze_files(spark, bronze)
+    logged = set() if full_reload else read_ingest_log(spark, paths, source.name)
+    committed_hashes = {h for _, h in committed}
+
+    new: list[LandingFile] = []
+    entries: list[LogEntry] = []
+    repair: list[LandingFile] = []
+    duplicates = empties = 0
+    chosen: set[str] = set()
+    for f in files:
+        if (f.path, f.hash) in committed:
+            if (f.path, f.hash, "ingested") not in logged:
+                repair.append(f)  # committed by a run that died before logging it
+            continue
+        if f.empty:
+            empties += 1
+            if (f.path, f.hash, "empty") not in logged:
+                entries.append(LogEntry(f.path, f.hash, f.size, f.mtime, "empty", 0))
+            continue
+        if source.dedupe_content and (f.hash in committed_hashes or f.hash in chosen):
+            duplicates += 1
+            if (f.path, f.hash, "duplicate") not in logged:
+                entries.append(LogEntry(f.path, f.hash, f.size, f.mtime, "duplicate", 0))
+            log.info("%s: %s duplicates content already ingested; skipped", source.name, f.path)
+            continue
+        chosen.add(f.hash)
+        new.append(f)
+
+    extras_by_file = {f.path: _unknown_columns(spark, f, source) for f in new} if source.drift != DriftPolicy.RESCUE else {}
+    if source.drift == DriftPolicy.FAIL:
+        for f in new:
+            if extras_by_file[f.path]:
+                raise SourceError(
+                    f"source {source.name!r}: file {f.path} has columns not in the configuration "
+                    f"(drift policy 'fail'): {', '.join(extras_by_file[f.path])}"
+                )
+    extras: list[str] = []
+    if source.drift == DriftPolicy.EVOLVE:
+        for f in new:
+            extras += [c for c in extras_by_file[f.path] if c not in extras and c not in LINEAGE_COLUMNS]
+
+    rows_in = rows_written = malformed = 0
+    counts: dict[str, int] = {}
+    if new:
+        ingested_at = utc_now()
+        build = _json_frame if source.format == FileFormat.JSON else _csv_frame
+        frames = [build(spark, f, source, run_id, ingested_at, extras) for f in new]
+        batch = reduce(lambda a, b: a.unionByName(b), frames)
+        per_file = batch.groupBy("_source_file").agg(
+            F.count(F.lit(1)).alias("n"), F.sum(F.col("_is_malformed").cast("long")).alias("bad")
+        ).collect()
+        counts = {r["_source_file"]: int(r["n"]) for r in per_file}
+        rows_in = sum(counts.values())
+        malformed = sum(int(r["bad"] or 0) for r in per_file)
+        if full_reload:
+            metrics = delta_io.overwrite(spark, batch, bronze)
+        else:
+            metrics = delta_io.append(spark, batch, bronze, merge_schema=source.drift == DriftPolicy.EVOLVE)
+        rows_written = metrics.get("numOutputRows", 0)
+        log.info("%s: %d files, %d rows written to %s (%d malformed)", source.name, len(new), rows_written, bronze, malformed)
+    elif full_reload and delta_io.table_exists(spark, bronze):
+        from delta.tables import DeltaTable
+
+        DeltaTable.forPath(spark, bronze).delete()
+
+    entries += [LogEntry(f.path, f.hash, f.size, f.mtime, "ingested", counts.get(f.path, 0)) for f in new]
+    if repair:
+        repaired = (
+            delta_io.read_table(spark, bronze)
+            .where(F.col("_file_hash").isin([f.hash for f in repair]))
+            .groupBy("_source_file", "_file_hash").count().collect()
+        )
+        n = {(r["_source_file"], r["_file_hash"]): int(r["count"]) for r in repaired}
+        entries += [LogEntry(f.path, f.hash, f.size, f.mtime, "ingested", n.get((f.path, f.hash), 0)) for f in repair]
+    write_ingest_log(spark, paths, source.name, run_id, entries, replace_source=full_reload)
+    return IngestResult(
+        source=source.name,
+        files_seen=len(files),
+        files_ingested=len(new),
+        duplicates=duplicates,
+        rows_in=rows_in,
+        rows_written=rows_written,
+        malformed=malformed,
+        empty=empties,
+    )

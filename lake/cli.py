@@ -1,0 +1,276 @@
+"""The ``lake`` command line.
+
+Exit codes: 0 success; 1 a run failed (source, quality or pipeline error); 2 usage error;
+3 configuration error; 4 the machine cannot run Spark (preflight). On failure one line
+``lake: error: ...`` goes to stderr; ``--verbose`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from typing import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_PREFLIGHT = 0, 1, 2, 3, 4
+
+QUERIES = ("contacts-24h", "interactions-by-channel", "last-interaction")
+
+log = logging.getLogger("lake")
+
+
+def _add_common(p: argparse.ArgumentParser, *, lake_root: bool = True) -> None:
+    p.add_argument("--config", metavar="FILE", help="configuration file (default: $LAKE_CONFIG or conf/lake.yml)")
+    if lake_root:
+        p.add_argument("--lake-root", metavar="DIR", help="lake root folder or URI (overrides lake.root)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lake",
+        description="A Spark-native medallion data lake: bronze, silver and gold on Delta Lake, "
+        "for the customer-experience channels and the cooperative's database.",
+        epilog="Run 'lake COMMAND --help' for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="generate sample data, run both pipelines, write the CSV, print the answers",
+                       description="Generate sample data into the landing folder and the embedded SQLite "
+                       "database, run every layer of both pipelines, write movimento_flat.csv and print the "
+                       "three customer-experience answers.")
+    p.add_argument("--output-dir", metavar="DIR", help="where movimento_flat.csv goes (default: lake.output_dir)")
+    p.add_argument("--interactions", type=int, default=4000, help="sample interactions to generate (default 4000)")
+    p.add_argument("--transactions", type=int, default=4000, help="sample transactions to generate (default 4000)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    _add_common(p)
+
+    p = sub.add_parser("run", help="run layers of the pipelines",
+                       description="Run the chosen layers (bronze, silver, gold) of the chosen pipelines.")
+    p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
+    p.add_argument("--layer", default="all", choices=["bronze", "silver", "gold", "all"])
+    p.add_argument("--landing", metavar="DIR", help="folder holding the channel files (overrides lake.landing)")
+    p.add_argument("--jdbc-url", metavar="URL", help="cooperative source database; credentials from "
+                   "LAKE_JDBC_USER / LAKE_JDBC_PASSWORD")
+    p.add_argument("--output-dir", metavar="DIR", help="where movimento_flat.csv goes (overrides lake.output_dir)")
+    p.add_argument("--full-reload", action="store_true", help="re-read every source from scratch")
+    p.add_argument("--as-of", metavar="TIMESTAMP", help="reference time of the gold answers (default now)")
+    p.add_argument("--dry-run", action="store_true", help="validate and print the plan; run no Spark job")
+    _add_common(p)
+
+    p = sub.add_parser("export-csv", help="write movimento_flat as one CSV file",
+                       description="Refresh gold movimento_flat from silver and write ONE CSV file, "
+                       "movimento_flat.csv, atomically into DIR (any Hadoop-compatible URI).")
+    p.add_argument("--output-dir", metavar="DIR", required=True)
+    _add_common(p)
+
+    p = sub.add_parser("query", help="print one of the three customer-experience answers",
+                       description="Print an answer from the gold star. Timestamps are shown as "
+                       "yyyy-MM-dd HH:mm:ss in the source time zone; --as-of is read in that zone.")
+    p.add_argument("name", choices=QUERIES)
+    p.add_argument("--as-of", metavar="TIMESTAMP", help="'yyyy-MM-dd HH:mm:ss' in the source time zone (default now)")
+    p.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    _add_common(p)
+
+    p = sub.add_parser("status", help="latest runs with their per-table quality counts",
+                       description="Show the latest runs: per table, rows in, written, quarantined, "
+                       "dropped and warned, and the tables' Delta versions.")
+    p.add_argument("--limit", type=int, default=3, help="how many runs (default 3)")
+    p.add_argument("--format", default="table", choices=["table", "json"])
+    _add_common(p)
+
+    p = sub.add_parser("plan", help="validate the config and show what a run would read and write",
+                       description="Validate the configuration and print what a run would read and write, "
+                       "without starting Spark.")
+    p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
+    p.add_argument("--landing", metavar="DIR")
+    p.add_argument("--jdbc-url", metavar="URL")
+    _add_common(p)
+
+    p = sub.add_parser("generate", help="generate sample channel files and the cooperative database",
+                       description="Generate deterministic sample data: the four channel files in the "
+                       "landing folder and the cooperative tables in a database (SQLite by default).")
+    p.add_argument("--landing", metavar="DIR")
+    p.add_argument("--jdbc-url", metavar="URL")
+    p.add_argument("--interactions", type=int, default=4000)
+    p.add_argument("--transactions", type=int, default=4000)
+    p.add_argument("--seed", type=int, default=42)
+    _add_common(p, lake_root=False)
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "pyspark", "faker", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _load(args):
+    from lake.config import load_config
+
+    cfg = load_config(args.config)
+    overrides = {
+        "root": getattr(args, "lake_root", None),
+        "landing": getattr(args, "landing", None),
+        "output_dir": getattr(args, "output_dir", None),
+    }
+    cfg = cfg.with_overrides(**overrides)
+    jdbc_url = getattr(args, "jdbc_url", None)
+    if jdbc_url:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, jdbc=dataclasses.replace(cfg.jdbc, url=jdbc_url))
+    return cfg
+
+
+def _print_answers(spark, cfg, as_of=None, fmt="table") -> None:
+    from lake.gold.answers import answer, format_answer
+
+    for name in QUERIES:
+        df = answer(spark, cfg, name, as_of=as_of)
+        if fmt == "table":
+            print(f"\n== {name} ==")
+        print(format_answer(df, fmt, timezone=cfg.lake.timezone))
+
+
+def cmd_demo(args) -> int:
+    from lake.datagen.generate import generate
+    from lake.pipeline import run
+    from lake.session import get_spark
+
+    cfg = _load(args)
+    log.info("generating %d interactions and %d transactions (seed %d)", args.interactions, args.transactions, args.seed)
+    generate(landing_dir=cfg.lake.landing, database_url=cfg.jdbc.url, interactions=args.interactions,
+             transactions=args.transactions, seed=args.seed)
+    spark = get_spark()
+    report = run(cfg, spark=spark)
+    _print_answers(spark, cfg)
+    print(f"\nmovimento_flat written to {report.csv_path}")
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from lake.pipeline import run
+
+    cfg = _load(args)
+    if args.dry_run:
+        return _print_plan(cfg, args.pipeline)
+    report = run(cfg, pipeline=args.pipeline, layer=args.layer, full_reload=args.full_reload, as_of=args.as_of)
+    if report.csv_path:
+        print(report.csv_path)
+    return EXIT_OK if report.reconciles else EXIT_FAILED
+
+
+def cmd_export_csv(args) -> int:
+    from lake.paths import LakePaths
+    from lake.pipeline import export_flat
+    from lake.runlog import new_run_id
+    from lake.session import get_spark
+
+    cfg = _load(args)
+    spark = get_spark()
+    report = type("R", (), {"csv_path": None})()
+    export_flat(spark, cfg, LakePaths(cfg.lake.root), new_run_id(), output_dir=args.output_dir, report=report)
+    print(report.csv_path)
+    return EXIT_OK
+
+
+def cmd_query(args) -> int:
+    from lake.session import get_spark
+
+    cfg = _load(args)
+    spark = get_spark()
+    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    from lake.gold.answers import answer, format_answer
+
+    df = answer(spark, cfg, args.name, as_of=args.as_of)
+    print(format_answer(df, args.format, timezone=cfg.lake.timezone))
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from lake.status import status
+    from lake.session import get_spark
+
+    cfg = _load(args)
+    print(status(get_spark(), cfg, limit=args.limit, fmt=args.format))
+    return EXIT_OK
+
+
+def _print_plan(cfg, pipeline: str) -> int:
+    from lake.plan import describe_plan
+
+    print(describe_plan(cfg, pipeline=pipeline))
+    return EXIT_OK
+
+
+def cmd_plan(args) -> int:
+    return _print_plan(_load(args), args.pipeline)
+
+
+def cmd_generate(args) -> int:
+    from lake.datagen.generate import generate
+
+    cfg = _load(args)
+    manifest = generate(landing_dir=cfg.lake.landing, database_url=cfg.jdbc.url, interactions=args.interactions,
+                        transactions=args.transactions, seed=args.seed)
+    print(json.dumps(manifest, indent=2, default=str))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "run": cmd_run,
+    "export-csv": cmd_export_csv,
+    "query": cmd_query,
+    "status": cmd_status,
+    "plan": cmd_plan,
+    "generate": cmd_generate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lake`` console script; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or usage error (2)
+        return int(exc.code or 0)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    _configure_logging(args.verbose)
+    from lake.errors import ConfigError, LakeError, PreflightError
+
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        code, err = EXIT_CONFIG, exc
+    except PreflightError as exc:
+        code, err = EXIT_PREFLIGHT, exc
+    except LakeError as exc:
+        code, err = EXIT_FAILED, exc
+    except KeyboardInterrupt:
+        print("lake: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+        code, err = EXIT_FAILED, exc
+    if args.verbose:
+        traceback.print_exception(err, file=sys.stderr)
+    message = " ".join(str(err).split()) or type(err).__name__
+    if not isinstance(err, LakeError):
+        message = f"{type(err).__name__}: {message[:500]} (run with --verbose for the traceback)"
+    print(f"lake: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

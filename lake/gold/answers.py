@@ -1,0 +1,354 @@
+"""The three customer-experience answers: library functions, gold tables, SQL files.
+
+Every answer takes either a DataFrame of interactions (the ``silver/interactions`` shape:
+``interaction_id, channel, customer_email, started_at, ended_at, ...``) or a SparkSession,
+in which case the interactions are read from the gold star (``fact_interaction`` joined to
+``dim_customer``, ``dim_channel`` and ``dim_agent``) under ``paths``.
+
+Rules shared by the answers (also in ``docs/model.md``):
+
+* customers are identified by the normalized e-mail (trimmed, lower-cased); interactions
+  without a usable e-mail (the unknown customer) are left out of the per-customer answers;
+* ``as_of`` is a ``'yyyy-MM-dd HH:mm:ss'`` string (or a datetime; naive values are read in
+  the source time zone); default: now. Only interactions with ``started_at <= as_of`` count;
+* ``contacts_24h`` counts ``as_of - 24 hours < started_at <= as_of`` (24 elapsed hours);
+* ``last_interaction`` ties: latest ``started_at``, then latest ``ended_at`` (null last),
+  then channel priority ``phone, chat, whatsapp, email``, then the smallest
+  ``interaction_id``.
+
+Example:
+    >>> from lake.gold.answers import contacts_24h, format_answer
+    >>> print(format_answer(contacts_24h(spark, paths=paths, as_of="2019-10-02 00:00:00"), "csv"))
+    customer_email,contacts
+    ana@x.com,2
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import logging
+from pathlib import Path
+from typing import Union
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import TimestampNTZType, TimestampType
+
+from lake import delta_io
+from lake.gold.functions import (
+    CHANNELS,
+    DEFAULT_TIMEZONE,
+    UNKNOWN_KEY,
+    as_of_literal,
+    format_local,
+    normalize_email,
+    parse_as_of,
+)
+from lake.paths import LakePaths
+from lake.runlog import TableCounts
+
+log = logging.getLogger(__name__)
+
+Source = Union[SparkSession, DataFrame]
+AsOf = Union[str, _dt.datetime, None]
+
+#: Folder of the answer SQL files (``${as_of}`` and ``${timezone}`` placeholders).
+QUERIES_DIR = Path(__file__).resolve().parents[2] / "scripts" / "sql" / "queries"
+
+#: Gold tables that :func:`register_gold_views` exposes as ``gold.<name>``.
+GOLD_VIEWS = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
+
+INTERACTION_COLUMNS = (
+    "interaction_id", "customer_email", "channel", "started_at", "ended_at", "agent",
+    "answered", "classification", "sub_classification", "feedback_score",
+)
+
+
+# --------------------------------------------------------------------------- source
+
+
+def gold_interactions(spark: SparkSession, paths: LakePaths) -> DataFrame:
+    """Interactions as read back from the star (customer e-mail and channel from the dims).
+
+    Example:
+        >>> gold_interactions(spark, LakePaths("lake-data")).columns[:3]
+        ['interaction_id', 'customer_email', 'channel']
+    """
+    fact = delta_io.read_table(spark, paths.gold("fact_interaction"))
+    cust = delta_io.read_table(spark, paths.gold("dim_customer")).select("customer_key", "customer_email")
+    chan = delta_io.read_table(spark, paths.gold("dim_channel")).select("channel_key", "channel")
+    agent = delta_io.read_table(spark, paths.gold("dim_agent")).select("agent_key", F.col("agent_name").alias("agent"))
+    return (
+        fact.join(cust, "customer_key", "left")
+        .join(chan, "channel_key", "left")
+        .join(agent, "agent_key", "left")
+        .select(
+            "interaction_id", "customer_email", "channel", "started_at", "ended_at",
+            F.when(F.col("agent_key") != UNKNOWN_KEY, F.col("agent")).alias("agent"),
+            "answered", "classification", "sub_classification", "feedback_score",
+        )
+    )
+
+
+def _interactions(source: Source, paths: LakePaths | None) -> DataFrame:
+    """The known-customer interactions of ``source`` with a normalized ``customer_email``."""
+    if isinstance(source, SparkSession):
+        if paths is None:
+            from lake.config import load_config
+
+            paths = LakePaths(load_config().lake.root)
+        df = gold_interactions(source, paths)
+    else:
+        df = source
+    cols = [c for c in INTERACTION_COLUMNS if c in df.columns and c != "customer_email"]
+    return df.select(normalize_email("customer_email").alias("customer_email"), *cols).where(
+        F.col("customer_email").isNotNull()
+    )
+
+
+def _up_to(df: DataFrame, as_of: AsOf, timezone: str) -> tuple[DataFrame, Column]:
+    at = as_of_literal(as_of, timezone)
+    return df.where(F.col("started_at").isNotNull() & (F.col("started_at") <= at)), at
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def contacts_24h(
+    source: Source,
+    *,
+    as_of: AsOf = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    paths: LakePaths | None = None,
+) -> DataFrame:
+    """Contacts per customer in the 24 hours before ``as_of``: ``customer_email, contacts``.
+
+    Counts interactions of any channel with ``as_of - 24 hours < started_at <= as_of``;
+    customers without such a contact are not listed.
+
+    Example:
+        >>> contacts_24h(silver_df, as_of="2019-10-02 00:00:00").show()
+        +--------------+--------+
+        |customer_email|contacts|
+        |     ana@x.com|       2|
+    """
+    df, at = _up_to(_interactions(source, paths), as_of, timezone)
+    return (
+        df.where(F.col("started_at") > at - F.expr("INTERVAL 24 HOURS"))
+        .groupBy("customer_email")
+        .agg(F.count(F.lit(1)).alias("contacts"))
+    )
+
+
+def interactions_by_channel(
+    source: Source,
+    *,
+    as_of: AsOf = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    paths: LakePaths | None = None,
+) -> DataFrame:
+    """One row per customer and channel used up to ``as_of``:
+    ``customer_email, channel, interactions, first_started_at, last_started_at``.
+
+    Example:
+        >>> interactions_by_channel(silver_df, as_of="2019-10-02 00:00:00").columns
+        ['customer_email', 'channel', 'interactions', 'first_started_at', 'last_started_at']
+    """
+    df, _ = _up_to(_interactions(source, paths), as_of, timezone)
+    return df.groupBy("customer_email", "channel").agg(
+        F.count(F.lit(1)).alias("interactions"),
+        F.min("started_at").alias("first_started_at"),
+        F.max("started_at").alias("last_started_at"),
+    )
+
+
+def interactions_pivot(
+    source: Source,
+    *,
+    as_of: AsOf = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    paths: LakePaths | None = None,
+) -> DataFrame:
+    """Per-customer counts, one column per channel (0 when unused), plus ``total``.
+
+    Example:
+        >>> interactions_pivot(silver_df).columns
+        ['customer_email', 'phone', 'chat', 'whatsapp', 'email', 'total']
+    """
+    df, _ = _up_to(_interactions(source, paths), as_of, timezone)
+    counts = [F.count(F.when(F.col("channel") == c, F.lit(1))).alias(c) for c in CHANNELS]
+    return df.groupBy("customer_email").agg(*counts, F.count(F.lit(1)).alias("total"))
+
+
+def customer_interactions(
+    source: Source,
+    email: str,
+    *,
+    as_of: AsOf = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    paths: LakePaths | None = None,
+) -> DataFrame:
+    """Every interaction of one customer (e-mail normalized) up to ``as_of``.
+
+    Example:
+        >>> customer_interactions(silver_df, " Ana@X.com ").select("channel", "started_at")
+    """
+    df, _ = _up_to(_interactions(source, paths), as_of, timezone)
+    return df.where(F.col("customer_email") == normalize_email(F.lit(email)))
+
+
+def last_interaction(
+    source: Source,
+    *,
+    as_of: AsOf = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    paths: LakePaths | None = None,
+) -> DataFrame:
+    """Each customer's latest interaction up to ``as_of``: ``customer_email, channel, started_at``.
+
+    Ties: latest ``started_at``, then latest ``ended_at`` (null last), then channel priority
+    (phone, chat, whatsapp, email), then the smallest ``interaction_id``.
+
+    Example:
+        >>> last_interaction(silver_df, as_of="2019-10-02 00:00:00").first()
+        Row(customer_email='ana@x.com', channel='phone', started_at=datetime(...))
+    """
+    df, _ = _up_to(_interactions(source, paths), as_of, timezone)
+    priority = F.lit(99)  # unknown channels last, as dim_channel.priority
+    for i, c in reversed(list(enumerate(CHANNELS))):
+        priority = F.when(F.col("channel") == c, F.lit(i + 1)).otherwise(priority)
+    w = Window.partitionBy("customer_email").orderBy(
+        F.col("started_at").desc(), F.col("ended_at").desc_nulls_last(), priority.asc(), F.col("interaction_id").asc()
+    )
+    return (
+        df.withColumn("_rank", F.row_number().over(w))
+        .where(F.col("_rank") == 1)
+        .select("customer_email", "channel", "started_at")
+    )
+
+
+# --------------------------------------------------------------------------- gold tables
+
+
+def refresh_answers(
+    spark: SparkSession,
+    paths: LakePaths,
+    *,
+    as_of: AsOf = None,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> list[TableCounts]:
+    """Recompute the three answers from the star and replace their gold tables.
+
+    Each table also records the ``as_of`` instant it was computed for.
+
+    Example:
+        >>> refresh_answers(spark, LakePaths("lake-data"), as_of="2019-10-02 00:00:00")
+    """
+    at = parse_as_of(as_of, timezone)
+    answers = {
+        "answer_contacts_24h": contacts_24h,
+        "answer_interactions_by_channel": interactions_by_channel,
+        "answer_last_interaction": last_interaction,
+    }
+    counts = []
+    for name, fn in answers.items():
+        df = fn(spark, as_of=at, timezone=timezone, paths=paths).withColumn("as_of", F.lit(at).cast("timestamp"))
+        rows = delta_io.overwrite(spark, df, paths.gold(name)).get("numOutputRows", 0)
+        counts.append(TableCounts(name, "gold", rows_in=rows, written=rows))
+        log.info("gold.%s refreshed as of %s (%d rows)", name, at.isoformat(), rows)
+    return counts
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+def register_gold_views(spark: SparkSession, paths: LakePaths, *, database: str = "gold") -> None:
+    """Expose the star as ``gold.<table>`` views (what the SQL files query).
+
+    Example:
+        >>> register_gold_views(spark, LakePaths("lake-data"))
+        >>> spark.sql("SELECT count(*) FROM gold.fact_interaction")
+    """
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    for name in GOLD_VIEWS:
+        location = paths.gold(name).replace("`", "``")
+        spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{name}` AS SELECT * FROM delta.`{location}`")
+
+
+def render_query(name: str, *, as_of: AsOf = None, timezone: str = DEFAULT_TIMEZONE) -> str:
+    """The text of ``scripts/sql/queries/<name>.sql`` with ``${as_of}`` (``yyyy-MM-dd
+    HH:mm:ss`` in the source zone) and ``${timezone}`` replaced.
+
+    Example:
+        >>> "2019-10-02 00:00:00" in render_query("contacts_24h", as_of="2019-10-02 00:00:00")
+        True
+    """
+    text = (QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    at = parse_as_of(as_of, timezone).strftime("%Y-%m-%d %H:%M:%S")
+    return text.replace("${as_of}", at).replace("${timezone}", timezone)
+
+
+def run_query(
+    spark: SparkSession,
+    name: str,
+    *,
+    as_of: AsOf = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    paths: LakePaths | None = None,
+) -> DataFrame:
+    """Run an answer SQL file on Spark SQL (registering the gold views first if ``paths``).
+
+    Example:
+        >>> run_query(spark, "last_interaction", as_of="2019-10-02 00:00:00", paths=paths)
+    """
+    if paths is not None:
+        register_gold_views(spark, paths)
+    statement = render_query(name, as_of=as_of, timezone=timezone).strip().rstrip(";")
+    return spark.sql(statement)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def format_answer(df: DataFrame, fmt: str = "table", *, timezone: str = DEFAULT_TIMEZONE) -> str:
+    """Render a (small) answer as text: ``table``, ``csv`` (header and rows only) or ``json``
+    (a list of objects). Timestamps print as ``yyyy-MM-dd HH:mm:ss`` in ``timezone``.
+
+    Rows are sorted by every column so the output is reproducible. This is an output
+    surface: it brings the final answer to the driver.
+
+    Example:
+        >>> print(format_answer(df, "csv"))
+        customer_email,contacts
+        ana@x.com,2
+    """
+    if fmt not in ("table", "csv", "json"):
+        raise ValueError(f"format must be one of table, csv, json; found {fmt!r}")
+    cols = []
+    for f in df.schema.fields:
+        if isinstance(f.dataType, (TimestampType, TimestampNTZType)):
+            c = F.col(f.name) if isinstance(f.dataType, TimestampType) else F.col(f.name).cast("timestamp")
+            cols.append(format_local(c, timezone).alias(f.name))
+        else:
+            cols.append(F.col(f.name))
+    names = df.columns
+    rows = [r.asDict() for r in df.select(*cols).orderBy(*names).collect()]
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False, default=str)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(names)
+        for r in rows:
+            writer.writerow(["" if r[n] is None else r[n] for n in names])
+        return buf.getvalue()
+    text = [[("" if r[n] is None else str(r[n])) for n in names] for r in rows]
+    widths = [max([len(n)] + [len(t[i]) for t in text]) for i, n in enumerate(names)]
+    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [line, "| " + " | ".join(n.ljust(w) for n, w in zip(names, widths)) + " |", line]
+    out += ["| " + " | ".join(v.ljust(w) for v, w in zip(t, widths)) + " |" for t in text]
+    out.append(line)
+    return "\n".join(out) + "\n"

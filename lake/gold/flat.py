@@ -1,0 +1,284 @@
+"""The cooperative's ``movimento_flat``: one row per card transaction, 11 string columns,
+kept as a gold Delta table and exported as ONE CSV file, atomically.
+
+Join path (``docs/model.md``): ``movimento.id_cartao -> cartao.id``, ``cartao.id_conta ->
+conta.id``, ``conta.id_associado -> associado.id``, all inner joins. Silver quarantines a
+transaction whose card does not exist and a card whose ``id_associado`` differs from its
+account's (with its transactions), so every transaction reaches exactly one member and one
+account: the inner joins neither drop nor multiply rows on silver data.
+
+Formats: timestamps ``yyyy-MM-dd HH:mm:ss`` in the source zone; amounts as the exact
+``decimal(10,2)`` text (``1234.50``, never through a float); age as an integer; null stays
+null in the table and is an empty field in the CSV.
+
+Card number (``CardNumberMode``): as stored; masked (``************1234``: one ``*`` per
+hidden digit, last four kept); or HMAC-SHA256 (hex) keyed by a secret from the environment,
+computed with native functions (``sha2`` over the key pads, RFC 2104).
+
+Example:
+    >>> from lake.gold.flat import build_movimento_flat, export_csv
+    >>> df = build_movimento_flat(spark, LakePaths("lake-data"), card_number=CardNumberMode.MASK)
+    >>> export_csv(spark, df, "output")
+    'output/movimento_flat.csv'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+from typing import Union
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lake import delta_io
+from lake.config import CardNumberMode, ExportOptions
+from lake.errors import ConfigError, PipelineError
+from lake.gold.functions import DEFAULT_TIMEZONE, format_local
+from lake.paths import LakePaths
+
+log = logging.getLogger(__name__)
+
+#: The flat file's columns, in order (NOTES.md).
+FLAT_COLUMNS = (
+    "nome_associado",
+    "sobrenome_associado",
+    "idade_associado",
+    "vlr_transacao_movimento",
+    "des_transacao_movimento",
+    "data_movimento",
+    "numero_cartao",
+    "nome_impresso_cartao",
+    "data_criacao_cartao",
+    "tipo_conta",
+    "data_criacao_conta",
+)
+
+#: Spark CSV writer options for RFC 4180 output: quote only when needed, double the quote,
+#: keep blanks, empty field for null and empty, UTF-8, LF line ends.
+CSV_OPTIONS = {
+    "header": "true",
+    "sep": ",",
+    "quote": '"',
+    "escape": '"',
+    "escapeQuotes": "true",
+    "quoteAll": "false",
+    "emptyValue": "",
+    "nullValue": "",
+    "encoding": "UTF-8",
+    "lineSep": "\n",
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+}
+
+_BLOCK = 64  # SHA-256 block size in bytes
+
+
+# --------------------------------------------------------------------------- card number
+
+
+def mask_card(col: Column) -> Column:
+    """Keep the last four characters, one ``*`` for each other one.
+
+    Example:
+        >>> df.select(mask_card(F.col("num")))  # '4111111111111234' -> '************1234'
+    """
+    return F.concat(F.repeat(F.lit("*"), F.greatest(F.length(col) - 4, F.lit(0))), F.right(col, F.lit(4)))
+
+
+def hmac_sha256(col: Column, key: str | bytes) -> Column:
+    """HMAC-SHA256 (RFC 2104) of a string column's UTF-8 bytes, as lower-case hex.
+
+    Native: ``sha2(opad || unhex(sha2(ipad || msg)))``; the pads (the key xor 0x36 / 0x5c)
+    are computed on the driver from the key, never from data. They are literals in the
+    query plan, so plans of this column must not be logged.
+
+    Example:
+        >>> df.select(hmac_sha256(F.col("num"), "secret"))  # == hmac.new(b"secret", num, sha256)
+    """
+    k = key.encode("utf-8") if isinstance(key, str) else key
+    if len(k) > _BLOCK:
+        k = hashlib.sha256(k).digest()
+    k = k.ljust(_BLOCK, b"\0")
+    ipad = bytes(b ^ 0x36 for b in k).hex()
+    opad = bytes(b ^ 0x5C for b in k).hex()
+    inner = F.sha2(F.concat(F.unhex(F.lit(ipad)), F.encode(col, "UTF-8")), 256)
+    return F.when(col.isNotNull(), F.sha2(F.concat(F.unhex(F.lit(opad)), F.unhex(inner)), 256))
+
+
+def card_number_column(
+    col: Column,
+    mode: CardNumberMode,
+    *,
+    hash_key: str | None = None,
+) -> Column:
+    """The card number as the export mode asks (see :class:`lake.config.CardNumberMode`)."""
+    mode = CardNumberMode(mode)
+    if mode is CardNumberMode.AS_STORED:
+        return col
+    if mode is CardNumberMode.MASK:
+        return mask_card(col)
+    if not hash_key:
+        raise ValueError("card_number=hash needs a key")
+    return hmac_sha256(col, hash_key)
+
+
+def resolve_hash_key(hash_key: str | None, env_var: str = ExportOptions.hash_key_env) -> str:
+    """The HMAC key: ``hash_key`` if given, else the environment variable ``env_var``."""
+    key = hash_key or os.environ.get(env_var)
+    if not key:
+        raise ConfigError("environment", f"export.hash_key_env ({env_var})",
+                          "card_number=hash needs a key; the environment variable is not set or empty")
+    return key
+
+
+# --------------------------------------------------------------------------- transform
+
+
+def movimento_flat(
+    movimento: DataFrame,
+    cartao: DataFrame,
+    conta: DataFrame,
+    associado: DataFrame,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    card_number: CardNumberMode = CardNumberMode.AS_STORED,
+    hash_key: str | None = None,
+) -> DataFrame:
+    """The flat rows from the four silver tables (pure transform).
+
+    Example:
+        >>> movimento_flat(mov, car, con, ass).columns == list(FLAT_COLUMNS)
+        True
+    """
+    m, c, k, a = movimento.alias("m"), cartao.alias("c"), conta.alias("k"), associado.alias("a")
+    joined = (
+        m.join(c, F.col("m.id_cartao") == F.col("c.id"), "inner")
+        .join(k, F.col("c.id_conta") == F.col("k.id"), "inner")
+        .join(a, F.col("k.id_associado") == F.col("a.id"), "inner")
+    )
+    amount = F.col("m.vlr_transacao").cast("decimal(38,2)").cast("string")
+    return joined.select(
+        F.col("a.nome").cast("string").alias("nome_associado"),
+        F.col("a.sobrenome").cast("string").alias("sobrenome_associado"),
+        F.col("a.idade").cast("int").cast("string").alias("idade_associado"),
+        amount.alias("vlr_transacao_movimento"),
+        F.col("m.des_transacao").cast("string").alias("des_transacao_movimento"),
+        format_local(F.col("m.data_movimento"), timezone).alias("data_movimento"),
+        card_number_column(F.col("c.num_cartao").cast("string"), card_number, hash_key=hash_key).alias("numero_cartao"),
+        F.col("c.nom_impresso").cast("string").alias("nome_impresso_cartao"),
+        format_local(F.col("c.data_criacao"), timezone).alias("data_criacao_cartao"),
+        F.col("k.tipo").cast("string").alias("tipo_conta"),
+        format_local(F.col("k.data_criacao"), timezone).alias("data_criacao_conta"),
+    )
+
+
+def build_movimento_flat(
+    spark: SparkSession,
+    paths: LakePaths,
+    *,
+    card_number: CardNumberMode = CardNumberMode.AS_STORED,
+    hash_key: str | None = None,
+    hash_key_env: str = ExportOptions.hash_key_env,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> DataFrame:
+    """Read the cooperative's silver tables, build ``movimento_flat``, replace the gold table,
+    and return the gold table.
+
+    Example:
+        >>> build_movimento_flat(spark, LakePaths("lake-data"), card_number=CardNumberMode.HASH)
+    """
+    card_number = CardNumberMode(card_number)
+    key = resolve_hash_key(hash_key, hash_key_env) if card_number is CardNumberMode.HASH else None
+    tables = {}
+    for name in ("movimento", "cartao", "conta", "associado"):
+        path = paths.silver(name)
+        if not delta_io.table_exists(spark, path):
+            raise PipelineError(f"silver table {name!r} does not exist at {path}; run the silver step first")
+        tables[name] = delta_io.read_table(spark, path)
+    df = movimento_flat(**tables, timezone=timezone, card_number=card_number, hash_key=key)
+    rows = delta_io.overwrite(spark, df, paths.gold("movimento_flat")).get("numOutputRows", 0)
+    log.info("gold.movimento_flat written (%d rows, card numbers %s)", rows, card_number.value)
+    return delta_io.read_table(spark, paths.gold("movimento_flat"))
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _hadoop_path(spark: SparkSession, uri: str):
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
+    # The checksummed local FS would carry a .crc file next to the final file; use the raw one.
+    if fs.getClass().getName() == "org.apache.hadoop.fs.LocalFileSystem":
+        fs = fs.getRawFileSystem()
+    return fs, fs.makeQualified(path)
+
+
+def _rename_over(spark: SparkSession, fs, src, dst) -> None:
+    """Rename ``src`` over ``dst`` (same directory), replacing it atomically where the store
+    allows: POSIX rename on the local FS, ``Rename.OVERWRITE`` through FileContext (HDFS)."""
+    if fs.rename(src, dst):
+        return
+    jvm = spark._jvm
+    try:
+        fc = jvm.org.apache.hadoop.fs.FileContext.getFileContext(dst.toUri(), spark._jsc.hadoopConfiguration())
+        opts = jvm.org.apache.hadoop.fs.Options.Rename
+        arr = spark.sparkContext._gateway.new_array(opts, 1)
+        arr[0] = opts.OVERWRITE
+        fc.rename(src, dst, arr)
+        return
+    except Exception as exc:  # noqa: BLE001 - stores without an overwriting rename
+        log.debug("overwriting rename unavailable (%s); replacing by delete + rename", exc)
+    # Object stores: no atomic replace exists; the window is one delete.
+    fs.delete(dst, False)
+    if not fs.rename(src, dst):
+        raise PipelineError(f"cannot rename {src} to {dst}")
+
+
+def export_csv(
+    spark: SparkSession,
+    df_or_paths: Union[DataFrame, LakePaths],
+    output_dir: str,
+    *,
+    file_name: str = ExportOptions.file_name,
+) -> str:
+    """Write ``df_or_paths`` (a DataFrame, or the gold ``movimento_flat`` of a lake) as ONE
+    CSV file ``output_dir/file_name`` and return its URI.
+
+    RFC 4180 (see :data:`CSV_OPTIONS`), UTF-8 without BOM, LF line ends, header row.
+    Atomic: Spark writes one part file into a hidden staging folder beside ``output_dir``
+    (``.<dir>.lake-staging-<uuid>`` in its parent); the part file is renamed to a hidden
+    temporary name in ``output_dir``, then over the target, and the staging folder is
+    removed. A crash leaves the previous file or the new one, never a partial file, and no
+    part files or markers in ``output_dir``.
+
+    Example:
+        >>> export_csv(spark, LakePaths("lake-data"), "s3a://bucket/exports")
+        's3a://bucket/exports/movimento_flat.csv'
+    """
+    df = delta_io.read_table(spark, df_or_paths.gold("movimento_flat")) if isinstance(df_or_paths, LakePaths) else df_or_paths
+    jvm = spark._jvm
+    fs, out = _hadoop_path(spark, output_dir)
+    fs.mkdirs(out)
+    parent = out.getParent() or out
+    token = uuid.uuid4().hex
+    staging = jvm.org.apache.hadoop.fs.Path(parent, f".{out.getName() or 'root'}.lake-staging-{token}")
+    target = jvm.org.apache.hadoop.fs.Path(out, file_name)
+    temp = jvm.org.apache.hadoop.fs.Path(out, f".{file_name}.{token}.tmp")
+    try:
+        df.coalesce(1).write.format("csv").options(**CSV_OPTIONS).mode("overwrite").save(staging.toString())
+        parts = [s.getPath() for s in fs.listStatus(staging) if s.getPath().getName().startswith("part-")]
+        if len(parts) != 1:
+            raise PipelineError(f"expected one part file in {staging}; found {len(parts)}")
+        if not fs.rename(parts[0], temp):
+            raise PipelineError(f"cannot move {parts[0]} to {temp}")
+        _rename_over(spark, fs, temp, target)
+    finally:
+        fs.delete(staging, True)
+        if fs.exists(temp):
+            fs.delete(temp, False)
+    log.info("exported %s", target.toString())
+    return f"{output_dir.rstrip('/')}/{file_name}"

@@ -1,0 +1,102 @@
+"""``Column -> Column`` helpers of the gold layer (no I/O, native Spark functions only)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from zoneinfo import ZoneInfo
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+#: The zone of every source timestamp and of printed answers (``cfg.lake.timezone``).
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+
+#: Channels in priority order: the order breaks ties in ``last_interaction`` and numbers
+#: the fixed ``dim_channel`` keys (1 = phone ... 4 = email).
+CHANNELS: tuple[str, ...] = ("phone", "chat", "whatsapp", "email")
+
+#: Surrogate key of every "unknown" member row (customer, channel, agent, date).
+UNKNOWN_KEY = -1
+
+#: Output pattern of every printed timestamp.
+TS_PATTERN = "yyyy-MM-dd HH:mm:ss"
+
+_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def normalize_email(col: Column | str) -> Column:
+    """Trimmed, lower-cased e-mail; null when blank or not shaped like ``x@y.z``.
+
+    Example:
+        >>> df.select(normalize_email("customer_email"))  # ' Ana@X.com ' -> 'ana@x.com'
+    """
+    c = F.lower(F.trim(F.col(col) if isinstance(col, str) else col))
+    return F.when(c.rlike(_EMAIL_RE), c)
+
+
+def normalize_name(col: Column | str) -> Column:
+    """Natural key of an agent: trimmed, inner blanks collapsed, lower-cased; null if blank.
+
+    Example:
+        >>> df.select(normalize_name("agent"))  # '  Ana   Souza ' -> 'ana souza'
+    """
+    c = F.lower(F.trim(F.regexp_replace(F.col(col) if isinstance(col, str) else col, r"\s+", " ")))
+    return F.when(F.length(c) > 0, c)
+
+
+def local_time(col: Column | str, timezone: str) -> Column:
+    """An instant as the wall-clock time (``timestamp_ntz``) of ``timezone``.
+
+    Independent of the session time zone: the instant is read in the session zone and
+    converted to ``timezone``.
+
+    Example:
+        >>> df.select(local_time("started_at", "America/Sao_Paulo"))
+    """
+    c = F.col(col) if isinstance(col, str) else col
+    return F.convert_timezone(F.current_timezone(), F.lit(timezone), c.cast("timestamp_ntz"))
+
+
+def format_local(col: Column | str, timezone: str, pattern: str = TS_PATTERN) -> Column:
+    """An instant printed as ``yyyy-MM-dd HH:mm:ss`` in ``timezone`` (null stays null).
+
+    Example:
+        >>> df.select(format_local("started_at", "America/Sao_Paulo"))  # '2019-10-01 10:00:00'
+    """
+    return F.date_format(local_time(col, timezone), pattern)
+
+
+def local_date(col: Column | str, timezone: str) -> Column:
+    """The calendar date of an instant in ``timezone``."""
+    return F.to_date(local_time(col, timezone))
+
+
+def parse_as_of(as_of: str | _dt.datetime | None, timezone: str) -> _dt.datetime:
+    """The ``as_of`` instant as an aware datetime: a string or naive datetime is read in
+    ``timezone``; ``None`` means now.
+
+    Example:
+        >>> parse_as_of("2019-10-01 10:00:00", "America/Sao_Paulo").isoformat()
+        '2019-10-01T10:00:00-03:00'
+    """
+    zone = ZoneInfo(timezone)
+    if as_of is None:
+        return _dt.datetime.now(_dt.timezone.utc).astimezone(zone)
+    if isinstance(as_of, str):
+        text = as_of.strip()
+        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+            try:
+                as_of = _dt.datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ValueError(f"as_of must look like 'yyyy-MM-dd HH:mm:ss'; found {text!r}")
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=zone)
+    return as_of
+
+
+def as_of_literal(as_of: str | _dt.datetime | None, timezone: str) -> Column:
+    """``as_of`` (see :func:`parse_as_of`) as a timestamp literal (an exact instant)."""
+    return F.lit(parse_as_of(as_of, timezone)).cast("timestamp")

@@ -1,0 +1,315 @@
+"""The customer-experience Kimball star built from ``silver/interactions``.
+
+Tables (``{root}/gold/...``, design in ``docs/model.md``):
+
+* ``dim_customer``: one row per customer *version* (type 2). Natural key: the normalized
+  e-mail. Name, phone and state come from the phone channel (the URA) when it has them,
+  else from the most recent non-null value of any channel, as known at each interaction.
+  A new version starts at the first interaction whose known attributes differ from the
+  previous ones; ``valid_from`` is that interaction's ``started_at``, ``valid_to`` the next
+  version's ``valid_from`` (``9999-12-31 23:59:59`` for the current one).
+* ``dim_channel``: the four channels plus "unknown"; fixed keys 1..4 (priority order).
+* ``dim_agent``: one row per normalized agent name.
+* ``dim_date``: every day between the first and the last fact date (source time zone).
+* ``fact_interaction``: one row per interaction, pointing at the customer version valid
+  when the interaction started.
+
+Surrogate keys are deterministic hashes (``xxhash64``) of the natural key (for a customer
+version: e-mail and ``valid_from``), so rebuilding gold from silver, on any rerun or after
+any incremental load, gives every existing member the same key without a key-map table.
+Every unknown member has key ``-1`` (``UNKNOWN_KEY``); a fact without a usable e-mail,
+agent, channel or date points there, so no fact is lost.
+
+Example:
+    >>> from lake.gold.star import build_star
+    >>> counts = build_star(spark, LakePaths("lake-data"), run_id, timezone="America/Sao_Paulo")
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from lake import delta_io
+from lake.gold.functions import (
+    CHANNELS,
+    DEFAULT_TIMEZONE,
+    UNKNOWN_KEY,
+    local_date,
+    normalize_email,
+    normalize_name,
+)
+from lake.paths import LakePaths
+from lake.runlog import TableCounts
+
+log = logging.getLogger(__name__)
+
+#: ``valid_to`` of a current dimension version.
+END_OF_TIME = "9999-12-31 23:59:59"
+
+STAR_TABLES = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
+
+
+def _key(kind: str, *cols: Column) -> Column:
+    """A surrogate key: xxhash64 of a namespace and the natural key, never ``UNKNOWN_KEY``."""
+    h = F.xxhash64(F.lit(kind), *cols)
+    return F.when(h == F.lit(UNKNOWN_KEY), F.lit(-2).cast("long")).otherwise(h)
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def customer_versions(interactions: DataFrame) -> DataFrame:
+    """Type-2 versions of each customer (``dim_customer`` without the unknown row).
+
+    Attributes known at a moment: for each of name, phone and state, the latest non-null
+    value from the phone channel up to that moment, else the latest non-null value from any
+    channel. Interactions starting at the same instant are taken together (within one, the
+    greatest ``interaction_id`` wins), so versions never share a ``valid_from``.
+
+    Example:
+        >>> customer_versions(spark.read.format("delta").load("lake/silver/interactions"))
+        ... # customer_key, customer_email, customer_name, phone, state, valid_from, valid_to,
+        ... # is_current, version
+    """
+    attrs = ("customer_name", "phone", "state")
+    rows = interactions.select(
+        normalize_email("customer_email").alias("customer_email"),
+        "started_at",
+        "interaction_id",
+        (F.col("channel") == "phone").alias("_is_phone"),
+        *[F.when(F.length(F.trim(a)) > 0, F.trim(a)).alias(a) for a in attrs],
+    ).where(F.col("customer_email").isNotNull() & F.col("started_at").isNotNull())
+
+    def latest(col: Column) -> Column:
+        return F.max_by(col, F.when(col.isNotNull(), F.col("interaction_id")))
+
+    per_instant = rows.groupBy("customer_email", "started_at").agg(
+        *[latest(F.when(F.col("_is_phone"), F.col(a))).alias(f"_p_{a}") for a in attrs],
+        *[latest(F.col(a)).alias(f"_a_{a}") for a in attrs],
+    )
+    upto = (
+        Window.partitionBy("customer_email")
+        .orderBy("started_at")
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    known = per_instant.select(
+        "customer_email",
+        "started_at",
+        *[
+            F.coalesce(F.last(f"_p_{a}", ignorenulls=True).over(upto), F.last(f"_a_{a}", ignorenulls=True).over(upto)).alias(a)
+            for a in attrs
+        ],
+    )
+    ordered = Window.partitionBy("customer_email").orderBy("started_at")
+    same_as_before = F.lit(True)
+    for a in attrs:
+        same_as_before = same_as_before & F.lag(F.col(a)).over(ordered).eqNullSafe(F.col(a))
+    starts = known.where(F.lag("started_at").over(ordered).isNull() | ~same_as_before)
+    return starts.select(
+        _key("customer", F.col("customer_email"), F.unix_micros("started_at")).alias("customer_key"),
+        "customer_email",
+        *attrs,
+        F.col("started_at").alias("valid_from"),
+        F.coalesce(F.lead("started_at").over(ordered), F.lit(END_OF_TIME).cast("timestamp")).alias("valid_to"),
+        F.lead("started_at").over(ordered).isNull().alias("is_current"),
+        F.row_number().over(ordered).alias("version"),
+    )
+
+
+def unknown_customer(spark: SparkSession) -> DataFrame:
+    """The "unknown customer" row (key ``-1``)."""
+    return spark.sql(
+        f"""SELECT CAST({UNKNOWN_KEY} AS BIGINT) AS customer_key, CAST(NULL AS STRING) AS customer_email,
+        'unknown' AS customer_name, CAST(NULL AS STRING) AS phone, CAST(NULL AS STRING) AS state,
+        TIMESTAMP'1900-01-01 00:00:00' AS valid_from, TIMESTAMP'{END_OF_TIME}' AS valid_to,
+        TRUE AS is_current, 1 AS version"""
+    )
+
+
+def dim_customer(interactions: DataFrame) -> DataFrame:
+    """``dim_customer``: the customer versions plus the unknown member."""
+    return customer_versions(interactions).unionByName(unknown_customer(interactions.sparkSession))
+
+
+# --------------------------------------------------------------------------- small dims
+
+
+def dim_channel(spark: SparkSession) -> DataFrame:
+    """``dim_channel``: fixed keys, ``priority`` 1 (highest) .. 4, and the unknown member.
+
+    Example:
+        >>> dim_channel(spark).orderBy("channel_key").first().channel
+        'unknown'
+    """
+    rows = [(UNKNOWN_KEY, "unknown", 99)] + [(i + 1, c, i + 1) for i, c in enumerate(CHANNELS)]
+    return spark.createDataFrame(rows, "channel_key long, channel string, priority int")
+
+
+def dim_agent(interactions: DataFrame) -> DataFrame:
+    """``dim_agent``: one row per normalized agent name (display name: the smallest trimmed
+    spelling seen), plus the unknown member.
+
+    Example:
+        >>> dim_agent(silver)  # 'Ana  Souza' and 'ana souza' -> one agent 'ana souza'
+    """
+    agents = (
+        interactions.select(
+            normalize_name("agent").alias("agent_nk"),
+            F.trim(F.regexp_replace("agent", r"\s+", " ")).alias("agent_name"),
+        )
+        .where(F.col("agent_nk").isNotNull())
+        .groupBy("agent_nk")
+        .agg(F.min("agent_name").alias("agent_name"))
+        .select(_key("agent", F.col("agent_nk")).alias("agent_key"), "agent_nk", "agent_name")
+    )
+    unknown = interactions.sparkSession.sql(
+        f"SELECT CAST({UNKNOWN_KEY} AS BIGINT) AS agent_key, CAST(NULL AS STRING) AS agent_nk, 'unknown' AS agent_name"
+    )
+    return agents.unionByName(unknown)
+
+
+def dim_date(facts: DataFrame, *, timezone: str = DEFAULT_TIMEZONE) -> DataFrame:
+    """``dim_date``: one row per day from the first to the last ``started_at``/``ended_at``
+    date of ``facts`` (source time zone), plus the unknown date (key ``-1``).
+
+    Example:
+        >>> dim_date(silver).select("date_key", "weekday_name").first()
+        Row(date_key=20191001, weekday_name='Tuesday')
+    """
+    dates = facts.select(
+        F.explode(F.array(local_date("started_at", timezone), local_date("ended_at", timezone))).alias("d")
+    ).agg(F.min("d").alias("lo"), F.max("d").alias("hi"))
+    days = dates.where(F.col("lo").isNotNull()).select(
+        F.explode(F.sequence("lo", "hi", F.expr("INTERVAL 1 DAY"))).alias("date")
+    )
+    known = days.select(
+        date_key_of(F.col("date")).alias("date_key"),
+        "date",
+        F.year("date").alias("year"),
+        F.quarter("date").alias("quarter"),
+        F.month("date").alias("month"),
+        F.date_format("date", "MMMM").alias("month_name"),
+        F.dayofmonth("date").alias("day"),
+        ((F.dayofweek("date") + 5) % 7 + 1).alias("iso_weekday"),
+        F.date_format("date", "EEEE").alias("weekday_name"),
+        F.weekofyear("date").alias("iso_week"),
+        F.dayofweek("date").isin(1, 7).alias("is_weekend"),
+    )
+    unknown = facts.sparkSession.sql(
+        f"""SELECT {UNKNOWN_KEY} AS date_key, CAST(NULL AS DATE) AS date, CAST(NULL AS INT) AS year,
+        CAST(NULL AS INT) AS quarter, CAST(NULL AS INT) AS month, 'unknown' AS month_name,
+        CAST(NULL AS INT) AS day, CAST(NULL AS INT) AS iso_weekday, 'unknown' AS weekday_name,
+        CAST(NULL AS INT) AS iso_week, CAST(NULL AS BOOLEAN) AS is_weekend"""
+    )
+    return known.unionByName(unknown)
+
+
+def date_key_of(date: Column) -> Column:
+    """``yyyymmdd`` integer key of a date; ``-1`` for null."""
+    return F.coalesce(F.date_format(date, "yyyyMMdd").cast("int"), F.lit(UNKNOWN_KEY))
+
+
+# --------------------------------------------------------------------------- fact
+
+
+def fact_interaction(
+    interactions: DataFrame,
+    customers: DataFrame,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> DataFrame:
+    """``fact_interaction``: one row per silver interaction, with surrogate keys.
+
+    The customer key is the version valid at ``started_at``
+    (``valid_from <= started_at < valid_to``); without a usable e-mail it is ``-1``.
+
+    Example:
+        >>> fact_interaction(silver, customer_versions(silver)).columns[:5]
+        ['interaction_id', 'customer_key', 'channel_key', 'agent_key', 'date_key']
+    """
+    channel_key = F.lit(UNKNOWN_KEY).cast("long")
+    for i, c in reversed(list(enumerate(CHANNELS))):
+        channel_key = F.when(F.col("channel") == c, F.lit(i + 1).cast("long")).otherwise(channel_key)
+    agent_nk = normalize_name("agent")
+    facts = interactions.select(
+        "*",
+        normalize_email("customer_email").alias("_email"),
+        channel_key.alias("channel_key"),
+        F.when(agent_nk.isNotNull(), _key("agent", agent_nk)).otherwise(F.lit(UNKNOWN_KEY).cast("long")).alias("agent_key"),
+        date_key_of(local_date("started_at", timezone)).alias("date_key"),
+    )
+    versions = customers.where(F.col("customer_key") != UNKNOWN_KEY).select(
+        F.col("customer_key").alias("_ck"),
+        F.col("customer_email").alias("_v_email"),
+        F.col("valid_from").alias("_vf"),
+        F.col("valid_to").alias("_vt"),
+        F.col("is_current").alias("_cur"),
+    )
+    on = (F.col("_email") == F.col("_v_email")) & (
+        (F.col("started_at").isNotNull() & (F.col("_vf") <= F.col("started_at")) & (F.col("started_at") < F.col("_vt")))
+        | (F.col("started_at").isNull() & F.col("_cur"))
+    )
+    return facts.join(versions, on, "left").select(
+        "interaction_id",
+        F.coalesce(F.col("_ck"), F.lit(UNKNOWN_KEY).cast("long")).alias("customer_key"),
+        "channel_key",
+        "agent_key",
+        "date_key",
+        "started_at",
+        "ended_at",
+        "wait_seconds",
+        "handle_seconds",
+        "total_seconds",
+        "answered",
+        "classification",
+        "sub_classification",
+        "feedback_score",
+        "feedback_comment",
+        F.col("_source_table").alias("source_table"),
+    )
+
+
+# --------------------------------------------------------------------------- job
+
+
+def build_star(
+    spark: SparkSession,
+    paths: LakePaths,
+    run_id: str,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> list[TableCounts]:
+    """Rebuild the star from ``silver/interactions`` (each table replaced in one commit).
+
+    Full rebuild keeps the whole star consistent; hash keys make it idempotent.
+
+    Example:
+        >>> build_star(spark, LakePaths("lake-data"), "20261125T173000-1a2b3c4d",
+        ...            timezone="America/Sao_Paulo")
+        [TableCounts(table='dim_customer', layer='gold', ...), ...]
+    """
+    silver = delta_io.read_table(spark, paths.silver("interactions"))
+    customers = dim_customer(silver)
+    tables = {
+        "dim_customer": customers,
+        "dim_channel": dim_channel(spark),
+        "dim_agent": dim_agent(silver),
+        "dim_date": dim_date(silver, timezone=timezone),
+    }
+    counts: list[TableCounts] = []
+    for name, df in tables.items():
+        metrics = delta_io.overwrite(spark, df, paths.gold(name))
+        rows = metrics.get("numOutputRows", 0)
+        counts.append(TableCounts(name, "gold", rows_in=rows, written=rows))
+        log.info("run %s: gold.%s written (%d rows)", run_id, name, rows)
+    # the fact joins the persisted versions, so it points at exactly the keys just written
+    persisted = delta_io.read_table(spark, paths.gold("dim_customer"))
+    facts = fact_interaction(silver, persisted, timezone=timezone)
+    metrics = delta_io.overwrite(spark, facts, paths.gold("fact_interaction"))
+    rows = metrics.get("numOutputRows", 0)
+    counts.append(TableCounts("fact_interaction", "gold", rows_in=rows, written=rows))
+    log.info("run %s: gold.fact_interaction written (%d rows)", run_id, rows)
+    return counts

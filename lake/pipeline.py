@@ -1,0 +1,166 @@
+"""Orchestration: which layers of which pipeline run, in order, with one log line each.
+
+An orchestrating function reads like a table of contents; the work lives in
+``lake.bronze``, ``lake.silver`` and ``lake.gold``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from lake.config import LakeConfig, Layer, Pipeline
+from lake.errors import ConfigError
+from lake.paths import LakePaths
+from lake.runlog import TableCounts, new_run_id, record_counts
+
+log = logging.getLogger(__name__)
+
+ALL = "all"
+
+
+@dataclass
+class RunReport:
+    """What one ``run`` did: per-table counts and, when exported, the CSV path."""
+
+    run_id: str
+    counts: list[TableCounts] = field(default_factory=list)
+    csv_path: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def reconciles(self) -> bool:
+        return all(c.reconciles for c in self.counts)
+
+
+def _parse_choice(value: str | None, enum_cls, what: str) -> list:
+    if value in (None, ALL):
+        return list(enum_cls)
+    try:
+        return [enum_cls(value)]
+    except ValueError:
+        choices = ", ".join([m.value for m in enum_cls] + [ALL])
+        raise ConfigError("command line", f"--{what}", f"expected one of {choices}; found {value!r}") from None
+
+
+class _Stage:
+    """Times one stage and logs one progress line with its rows."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.start = time.monotonic()
+
+    def done(self, counts: Iterable[TableCounts]) -> list[TableCounts]:
+        counts = list(counts)
+        written = sum(c.written for c in counts)
+        rows_in = sum(c.rows_in for c in counts)
+        quarantined = sum(c.quarantined for c in counts)
+        log.info(
+            "%-28s rows in %10d  written %10d  quarantined %8d  %6.1fs",
+            self.name, rows_in, written, quarantined, time.monotonic() - self.start,
+        )
+        return counts
+
+
+def run_bronze(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
+               full_reload: bool = False) -> list[TableCounts]:
+    """Ingest every source of ``pipeline`` into bronze."""
+    from lake.bronze import ingest_files, ingest_table
+
+    counts: list[TableCounts] = []
+    for source in cfg.file_sources(pipeline):
+        stage = _Stage(f"bronze {source.name}")
+        result = ingest_files(spark, source, cfg.lake.landing, paths, run_id, full_reload=full_reload)
+        counts += stage.done([result.as_counts()])
+    for source in cfg.jdbc_sources(pipeline):
+        stage = _Stage(f"bronze {source.name}")
+        result = ingest_table(spark, source, cfg.jdbc, paths, run_id, full_reload=full_reload)
+        counts += stage.done([result.as_counts()])
+    return counts
+
+
+def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
+               full: bool = False) -> list[TableCounts]:
+    """Standardize and check every silver table of ``pipeline``."""
+    from lake.silver.build import build_interactions, build_silver_tables
+
+    stage = _Stage(f"silver {pipeline.value}")
+    counts = build_silver_tables(spark, cfg, pipeline, paths, run_id, full=full)
+    if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
+        counts.append(build_interactions(spark, cfg, paths, run_id))
+    return stage.done(counts)
+
+
+def run_gold(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
+             as_of: str | None = None, report: RunReport | None = None) -> list[TableCounts]:
+    """Build the star and answers, or the flat table and its CSV."""
+    if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
+        from lake.gold.answers import refresh_answers
+        from lake.gold.star import build_star
+
+        stage = _Stage("gold star")
+        counts = build_star(spark, paths, run_id, timezone=cfg.lake.timezone)
+        counts += refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone)
+        return stage.done(counts)
+    stage = _Stage("gold movimento_flat")
+    counts = export_flat(spark, cfg, paths, run_id, report=report)
+    return stage.done(counts)
+
+
+def export_flat(spark, cfg: LakeConfig, paths: LakePaths, run_id: str, *, output_dir: str | None = None,
+                report: RunReport | None = None) -> list[TableCounts]:
+    """Refresh gold ``movimento_flat`` and write it as ONE CSV file in the output folder."""
+    from lake.gold.flat import export_csv, write_movimento_flat
+
+    counts = write_movimento_flat(spark, cfg, paths, run_id)
+    csv_path = export_csv(spark, paths, output_dir or cfg.lake.output_dir, file_name=cfg.export.file_name)
+    log.info("wrote %s", csv_path)
+    if report is not None:
+        report.csv_path = csv_path
+    return counts
+
+
+def run(
+    cfg: LakeConfig,
+    *,
+    pipeline: str | None = ALL,
+    layer: str | None = ALL,
+    spark=None,
+    run_id: str | None = None,
+    full_reload: bool = False,
+    as_of: str | None = None,
+) -> RunReport:
+    """Run the chosen layers of the chosen pipelines, in order, and record their counts.
+
+    Example:
+        >>> from lake import load_config, run
+        >>> report = run(load_config("conf/lake.yml"), pipeline="cooperative")
+        >>> report.csv_path
+        'output/movimento_flat.csv'
+    """
+    from lake.session import get_spark
+
+    pipelines = _parse_choice(pipeline, Pipeline, "pipeline")
+    layers = _parse_choice(layer, Layer, "layer")
+    spark = spark or get_spark()
+    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    paths = LakePaths(cfg.lake.root)
+    report = RunReport(run_id=run_id or new_run_id())
+    started = time.monotonic()
+    log.info("run %s: pipelines %s, layers %s, lake %s", report.run_id,
+             ",".join(p.value for p in pipelines), ",".join(lay.value for lay in layers), cfg.lake.root)
+    for p in pipelines:
+        counts: list[TableCounts] = []
+        if Layer.BRONZE in layers:
+            counts += run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload)
+        if Layer.SILVER in layers:
+            counts += run_silver(spark, cfg, p, paths, report.run_id, full=full_reload)
+        if Layer.GOLD in layers:
+            counts += run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report)
+        record_counts(spark, paths, report.run_id, p.value, counts)
+        report.counts += counts
+    report.seconds = time.monotonic() - started
+    log.info("run %s finished in %.1fs", report.run_id, report.seconds)
+    return report

@@ -1,0 +1,63 @@
+"""``lake plan``: what a run would read and write, computed without starting Spark."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+
+from lake.config import FileSource, LakeConfig, Pipeline
+from lake.paths import LakePaths
+
+
+def redact_url(url: str) -> str:
+    """Hide passwords in a JDBC URL (``password=...`` parameters and ``user:pass@`` forms)."""
+    url = re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)
+    return re.sub(r"//([^:/@]+):[^@/]+@", r"//\1:***@", url)
+
+
+def matching_files(source: FileSource, landing: str) -> list[str]:
+    """Files of ``landing`` whose names match the source's patterns, case-insensitively."""
+    if not os.path.isdir(landing):
+        return []
+    pats = [p.lower() for p in source.patterns]
+    return sorted(
+        os.path.join(landing, name)
+        for name in os.listdir(landing)
+        if os.path.isfile(os.path.join(landing, name)) and any(fnmatch.fnmatch(name.lower(), p) for p in pats)
+    )
+
+
+def describe_plan(cfg: LakeConfig, *, pipeline: str = "all") -> str:
+    """A readable plan: sources with the files or table each run would read, and every table written."""
+    paths = LakePaths(cfg.lake.root)
+    chosen = list(Pipeline) if pipeline in (None, "all") else [Pipeline(pipeline)]
+    out = [f"config: {cfg.file}", f"lake root: {cfg.lake.root}", f"time zone: {cfg.lake.timezone}"]
+    for p in chosen:
+        out.append(f"\npipeline {p.value}")
+        out.append("  bronze (reads -> writes)")
+        for s in cfg.file_sources(p):
+            files = matching_files(s, cfg.lake.landing)
+            shown = ", ".join(os.path.basename(f) for f in files) or "no matching file yet"
+            out.append(f"    {s.name}: {cfg.lake.landing}/{'|'.join(s.patterns)} [{s.format.value}] "
+                       f"({shown}) -> {paths.bronze(s.name)}")
+        for s in cfg.jdbc_sources(p):
+            mode = f"incremental on {s.incremental_column}" if s.incremental_column else "full"
+            out.append(f"    {s.name}: {redact_url(cfg.jdbc.url)} table {s.table} ({mode}) -> {paths.bronze(s.name)}")
+        out.append("  silver")
+        for t in cfg.silver_tables(p):
+            rules = len(t.expectations)
+            out.append(f"    {t.name}: {paths.bronze(t.source)} -> {paths.silver(t.name)} "
+                       f"({len(t.columns)} columns, {rules} expectations, {len(t.evidence)} evidence checks; "
+                       f"quarantine {paths.quarantine(t.name)})")
+        if p is Pipeline.CUSTOMER_EXPERIENCE:
+            out.append(f"    interactions: channel tables -> {paths.silver('interactions')}")
+            out.append("  gold")
+            for g in ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction",
+                      "answer_contacts_24h", "answer_interactions_by_channel", "answer_last_interaction"):
+                out.append(f"    {paths.gold(g)}")
+        else:
+            out.append("  gold")
+            out.append(f"    {paths.gold('movimento_flat')}")
+            out.append(f"    {cfg.lake.output_dir.rstrip('/')}/{cfg.export.file_name}")
+    return "\n".join(out)

@@ -1,0 +1,95 @@
+"""One silver column from bronze columns, as configured by a :class:`~lake.config.ColumnRule`."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql.types import BooleanType, DataType, DateType, TimestampNTZType, TimestampType
+
+from lake.config import ColumnRule, ColumnType
+from lake.silver import functions as sf
+
+
+def col(name: str) -> Column:
+    """A column by its exact name (spaces, dots, accents and ``()?/`` allowed)."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def rule_formats(rule: ColumnRule, candidate: int | None = None) -> tuple[str, ...]:
+    """The formats a datetime rule reads with: a chosen candidate, else ``formats``, else the
+    first candidate."""
+    if candidate is not None and candidate >= 0:
+        return rule.candidates[candidate]
+    return rule.formats or (rule.candidates[0] if rule.candidates else ())
+
+
+def raw_source(rule: ColumnRule) -> Column:
+    """The trimmed source text of a rule (the date part for date + time), empty -> null."""
+    if rule.source is None:
+        return F.expr(rule.expr).cast("string")
+    return sf.clean_text(col(rule.source))
+
+
+def column_expr(
+    rule: ColumnRule,
+    types: Mapping[str, DataType] | None = None,
+    *,
+    formats: Sequence[str] | None = None,
+) -> Column:
+    """The typed, standardized column a rule describes (over a bronze row).
+
+    Args:
+        rule: the column's rule.
+        types: bronze column types; a JDBC column already typed (timestamp, boolean) is kept.
+        formats: override of the datetime formats (a candidate chosen by the evidence).
+
+    Example:
+        >>> rule = ColumnRule(type=ColumnType.DURATION, source="duracao_atendimento")
+        >>> bronze.select(column_expr(rule).alias("handle_seconds"))
+    """
+    types = types or {}
+    src = col(rule.source) if rule.source is not None else F.expr(rule.expr)
+    src_type = types.get(rule.source) if rule.source is not None else None
+    t = rule.type
+    if t == ColumnType.STRING:
+        return src.cast("string")
+    if t == ColumnType.TEXT:
+        return sf.clean_text(src)
+    if t == ColumnType.NAME:
+        return sf.clean_name(src)
+    if t == ColumnType.EMAIL:
+        return sf.normalize_email(src)
+    if t in (ColumnType.TIMESTAMP, ColumnType.DATE):
+        if isinstance(src_type, (TimestampType, TimestampNTZType, DateType)):
+            out = src.cast("timestamp")
+        else:
+            fmts = list(formats) if formats is not None else list(rule_formats(rule))
+            time = col(rule.time_source) if rule.time_source else None
+            out = sf.parse_timestamp(src, fmts, time=time)
+        return out.cast("date") if t == ColumnType.DATE else out
+    if t == ColumnType.DURATION:
+        return sf.parse_duration_seconds(src)
+    if t == ColumnType.BOOLEAN:
+        return src if isinstance(src_type, BooleanType) else sf.parse_boolean(src)
+    if t == ColumnType.PHONE:
+        area = col(rule.area_code_source) if rule.area_code_source else None
+        return sf.to_e164_phone(area, src)
+    if t == ColumnType.INTEGER:
+        return F.trim(src.cast("string")).try_cast("int")
+    if t == ColumnType.LONG:
+        return F.trim(src.cast("string")).try_cast("long")
+    if t == ColumnType.DECIMAL:
+        return sf.to_decimal(src, rule.precision, rule.scale)
+    if t == ColumnType.DIGITS:
+        return sf.digits_only(src)
+    raise ValueError(f"unsupported column type {t!r}")  # pragma: no cover
+
+
+def problem_expr(rule: ColumnRule) -> Column | None:
+    """The ``<column>_problem`` reason column of a rule with ``reason: true`` (e-mails)."""
+    if not rule.reason or rule.type != ColumnType.EMAIL:
+        return None
+    src = col(rule.source) if rule.source is not None else F.expr(rule.expr)
+    return sf.email_problem(src)

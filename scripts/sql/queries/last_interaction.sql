@@ -1,0 +1,27 @@
+-- The last interaction of each customer up to ${as_of}, and its channel.
+-- Spark SQL over the gold views (lake.gold.answers.register_gold_views).
+-- Placeholders: ${as_of} = 'yyyy-MM-dd HH:mm:ss' read in ${timezone} (the source time zone).
+-- Ties: latest started_at, then latest ended_at (null last), then channel priority
+-- (dim_channel.priority: phone 1, chat 2, whatsapp 3, email 4), then smallest interaction_id.
+WITH params AS (
+  SELECT to_timestamp('${as_of} ${timezone}', 'yyyy-MM-dd HH:mm:ss VV') AS as_of
+),
+ranked AS (
+  SELECT c.customer_email,
+         ch.channel,
+         f.started_at,
+         ROW_NUMBER() OVER (
+           PARTITION BY c.customer_email
+           ORDER BY f.started_at DESC, f.ended_at DESC NULLS LAST, ch.priority ASC, f.interaction_id ASC
+         ) AS rn
+  FROM gold.fact_interaction f
+  JOIN gold.dim_customer c ON c.customer_key = f.customer_key
+  JOIN gold.dim_channel ch ON ch.channel_key = f.channel_key
+  CROSS JOIN params p
+  WHERE f.customer_key <> -1
+    AND f.started_at <= p.as_of
+)
+SELECT customer_email, channel, started_at
+FROM ranked
+WHERE rn = 1
+ORDER BY customer_email;

@@ -1,0 +1,139 @@
+"""Config loading: validation errors name the file and the key path."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from lake.config import (
+    Action,
+    ConfigError,
+    FileSource,
+    JdbcSource,
+    load_config,
+    local_layer_path,
+)
+
+BASE = textwrap.dedent(
+    """
+    lake:
+      root: /tmp/lk
+    jdbc:
+      url: jdbc:sqlite:/tmp/x.db
+      password: ${LAKE_TEST_SECRET}
+    sources:
+      ura:
+        kind: files
+        pipeline: customer_experience
+        patterns: ["UraTelefonica*"]
+        format: json
+        columns: [data, email]
+      movimento:
+        kind: jdbc
+        pipeline: cooperative
+        table: movimento
+        columns: [id]
+    silver:
+      ura:
+        source: ura
+        pipeline: customer_experience
+        keys: [interaction_id]
+        columns:
+          interaction_id: {type: string, source: _row_id}
+          started_at: {type: timestamp, source: data, formats: ["MM/dd/yyyy"]}
+        expectations:
+          - {name: has_start, expr: "started_at IS NOT NULL", action: quarantine}
+    """
+)
+
+
+def write(tmp_path, text, name="lake.yml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_committed_config_loads(monkeypatch):
+    monkeypatch.delenv("LAKE_JDBC_URL", raising=False)
+    cfg = load_config("conf/lake.yml")
+    assert set(cfg.sources) >= {"ura", "chat", "whatsapp", "email", "associado", "conta", "cartao", "movimento"}
+    assert cfg.jdbc.url.startswith("jdbc:sqlite:")
+    assert isinstance(cfg.sources["ura"], FileSource)
+    assert isinstance(cfg.sources["movimento"], JdbcSource)
+
+
+def test_valid_file_with_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKE_TEST_SECRET", "s3cret")
+    cfg = load_config(write(tmp_path, BASE))
+    assert cfg.jdbc.password == "s3cret"
+    assert "s3cret" not in repr(cfg.jdbc)
+    assert cfg.silver["ura"].expectations[0].action is Action.QUARANTINE
+    assert cfg.sources["ura"].name == "ura"
+    with pytest.raises(Exception):
+        cfg.lake.root = "other"  # frozen
+
+
+def test_unset_env_var_names_file_and_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAKE_TEST_SECRET", raising=False)
+    path = write(tmp_path, BASE)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: jdbc.password: environment variable LAKE_TEST_SECRET is not set"
+
+
+def test_env_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("LAKE_TEST_SECRET", raising=False)
+    cfg = load_config(write(tmp_path, BASE.replace("${LAKE_TEST_SECRET}", "${LAKE_TEST_SECRET:-fallback}")))
+    assert cfg.jdbc.password == "fallback"
+
+
+@pytest.mark.parametrize(
+    "old,new,key,fragment",
+    [
+        ("    format: json", "    format: json\n    colour: blue", "sources.ura.colour", "unknown key"),
+        ("    format: json", "    format: xml", "sources.ura.format", "expected one of 'json', 'csv'; found 'xml'"),
+        ("    table: movimento\n", "", "sources.movimento.table", "missing required key"),
+        ("    columns: [id]", "    columns: [id]\n    num_partitions: many", "sources.movimento.num_partitions",
+         "expected an integer; found 'many'"),
+        ("action: quarantine", "action: explode", "silver.ura.expectations[0].action", "expected one of"),
+        ("source: ura\n", "source: nowhere\n", "silver.ura.source", "unknown source 'nowhere'"),
+        ("    patterns: [\"UraTelefonica*\"]", "    patterns: UraTelefonica", "sources.ura.patterns", "expected a list"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path, monkeypatch, old, new, key, fragment):
+    monkeypatch.setenv("LAKE_TEST_SECRET", "x")
+    assert old in BASE
+    path = write(tmp_path, BASE.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.key == key
+    assert str(err.value).startswith(f"{path}: {key}: ")
+    assert fragment in str(err.value)
+
+
+def test_local_layer_overrides_base(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKE_TEST_SECRET", "x")
+    path = write(tmp_path, BASE)
+    assert local_layer_path(path).name == "lake.local.yml"
+    write(tmp_path, "lake:\n  root: /data/override\n", name="lake.local.yml")
+    cfg = load_config(path)
+    assert cfg.lake.root == "/data/override"
+    assert cfg.lake.timezone == "America/Sao_Paulo"
+    assert cfg.sources["ura"].columns == ("data", "email")
+
+
+def test_local_layer_errors_are_attributed(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKE_TEST_SECRET", "x")
+    path = write(tmp_path, BASE)
+    write(tmp_path, "lake:\n  rooot: /x\n", name="lake.local.yml")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "lake.local.yml" in str(err.value) and "lake.rooot" in str(err.value)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yml")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_config(write(tmp_path, "lake: [unclosed"))

@@ -1,0 +1,90 @@
+"""Session factory and preflight."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lake import session, versions
+from lake.errors import PreflightError
+
+
+def test_import_lake_does_not_start_spark():
+    code = "import sys, lake; lake.load_config; print('pyspark' in sys.modules, 'py4j' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_session_is_reused(spark):
+    assert session.get_spark() is spark
+    assert spark.conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
+
+
+def test_delta_and_jdbc_drivers_available(spark, tmp_path):
+    import sqlite3
+
+    db = tmp_path / "x.db"
+    con = sqlite3.connect(db)
+    con.execute("create table t (id integer, name text)")
+    con.execute("insert into t values (1, 'Ana')")
+    con.commit()
+    con.close()
+    df = (spark.read.format("jdbc").option("url", f"jdbc:sqlite:{db}").option("dbtable", "t")
+          .option("driver", "org.sqlite.JDBC").load())
+    df.write.format("delta").save(str(tmp_path / "d"))
+    assert [tuple(r) for r in spark.read.format("delta").load(str(tmp_path / "d")).collect()] == [(1, "Ana")]
+    jvm = spark.sparkContext._jvm
+    for cls in ("org.postgresql.Driver", "org.mariadb.jdbc.Driver"):
+        assert jvm.java.lang.Class.forName(cls, True, jvm.Thread.currentThread().getContextClassLoader())
+
+
+@pytest.mark.parametrize(
+    "text,major",
+    [('openjdk version "17.0.15" 2025-04-15', 17), ('java version "1.8.0_392"', 8), ('openjdk version "21" 2023', 21)],
+)
+def test_parse_java_version(text, major):
+    assert session.parse_java_version(text) == major
+
+
+def test_old_java_fails_with_one_sentence():
+    with pytest.raises(PreflightError) as err:
+        session.check_java(11)
+    msg = str(err.value)
+    assert "Java 17 or newer is required" in msg and "Java 11 was found" in msg and "\n" not in msg
+
+
+def test_missing_java(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nojava"))
+    with pytest.raises(PreflightError, match="no 'java' was found"):
+        session.java_major_version()
+
+
+def test_wrong_pair_fails():
+    with pytest.raises(PreflightError) as err:
+        session.check_versions({"pyspark": "3.5.1", "delta-spark": versions.DELTA_VERSION})
+    assert f"pyspark 3.5.1 (need {versions.PYSPARK_VERSION})" in str(err.value)
+    session.check_versions({"pyspark": versions.PYSPARK_VERSION, "delta-spark": versions.DELTA_VERSION})
+
+
+def test_installed_pair_is_the_pinned_pair():
+    session.check_versions()
+
+
+def test_unresolvable_jar_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAKE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(versions, "SPARK_PACKAGES", ("io.delta:no-such-artifact-lake-test_2.13:0.0.1",))
+    with pytest.raises(PreflightError) as err:
+        session.warm_jar_cache()
+    assert "The jar cache cannot be resolved" in str(err.value)
+    assert "no-such-artifact-lake-test" in str(err.value)
+
+
+def test_warm_cache_lists_existing_jars():
+    jars = session.cached_jars()
+    assert jars, "make setup warms the jar cache"
+    names = " ".join(os.path.basename(j) for j in jars)
+    for artifact in ("delta-spark", "postgresql", "mariadb-java-client", "sqlite-jdbc"):
+        assert artifact in names
