@@ -1,0 +1,166 @@
+"""The Python handle data scientists use: ``Lake.from_config(...)``.
+
+Example:
+    >>> from lake import Lake
+    >>> lk = Lake.from_config("conf/lake.yml")
+    >>> lk.gold.fact_interaction.count()          # a table by layer and name
+    >>> lk.table("silver.interactions").show(5)
+    >>> lk.last_interaction(as_of="2026-11-25 12:00:00").show()
+    >>> lk.quality().show()                        # latest run's per-table counts
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lake import delta_io
+from lake.config import LakeConfig, load_config
+from lake.errors import PipelineError
+from lake.paths import LakePaths
+
+LAYERS = ("bronze", "silver", "gold", "quarantine")
+
+
+class _LayerTables:
+    """``lk.gold.fact_interaction``: attribute access to one layer's tables."""
+
+    def __init__(self, lake: "Lake", layer: str) -> None:
+        self._lake = lake
+        self._layer = layer
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._lake.table(f"{self._layer}.{name}")
+
+    def __dir__(self) -> list[str]:
+        return self._lake.tables(self._layer)
+
+
+class Lake:
+    """A lake described by a configuration: its tables, answers, runs and quality counts."""
+
+    def __init__(self, config: LakeConfig, *, spark=None) -> None:
+        self.config = config
+        self.paths = LakePaths(config.lake.root)
+        self._spark = spark
+        for layer in LAYERS:
+            setattr(self, layer, _LayerTables(self, layer))
+
+    @classmethod
+    def from_config(cls, path: str | None = None, *, lake_root: str | None = None, landing: str | None = None,
+                    spark=None) -> "Lake":
+        """Load ``path`` (default ``conf/lake.yml``) and optionally point at another lake root.
+
+        Example:
+            >>> lk = Lake.from_config("conf/lake.yml", lake_root="lake-data")
+        """
+        cfg = load_config(path).with_overrides(root=lake_root, landing=landing)
+        return cls(cfg, spark=spark)
+
+    @property
+    def spark(self):
+        """The shared SparkSession (created on first use), in the config's time zone."""
+        if self._spark is None:
+            from lake.session import get_spark
+
+            self._spark = get_spark()
+        self._spark.conf.set("spark.sql.session.timeZone", self.config.lake.timezone)
+        return self._spark
+
+    # ------------------------------------------------------------------ tables
+
+    def _path(self, layer: str, name: str) -> str:
+        if layer not in LAYERS:
+            raise PipelineError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+        return getattr(self.paths, layer)(name)
+
+    def table(self, name: str):
+        """A Delta table as a DataFrame, by ``layer.table`` (e.g. ``gold.dim_customer``).
+
+        Example:
+            >>> lk.table("quarantine.whatsapp").select("_errors").show(truncate=False)
+        """
+        layer, _, table = name.partition(".")
+        if not table:
+            raise PipelineError(f"table name {name!r} must be 'layer.table', e.g. 'gold.fact_interaction'")
+        path = self._path(layer, table)
+        if not delta_io.table_exists(self.spark, path):
+            raise PipelineError(f"table {name} does not exist yet at {path}; run 'lake run' first")
+        return delta_io.read_table(self.spark, path)
+
+    def tables(self, layer: str | None = None) -> list[str]:
+        """Names (``layer.table``) of the tables that exist in the lake."""
+        import os
+
+        found = []
+        for lay in [layer] if layer else LAYERS:
+            folder = os.path.join(self.paths.root, lay)
+            if os.path.isdir(folder):
+                found += [f"{lay}.{t}" for t in sorted(os.listdir(folder))
+                          if os.path.isdir(os.path.join(folder, t, "_delta_log"))]
+        return found
+
+    def register(self) -> list[str]:
+        """Register every existing table in the session catalog (``SELECT * FROM gold.dim_customer``)."""
+        names = self.tables()
+        for layer in LAYERS:
+            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
+        for name in names:
+            layer, table = name.split(".")
+            self.spark.sql(
+                f"CREATE TABLE IF NOT EXISTS {layer}.{table} USING delta LOCATION '{self._path(layer, table)}'"
+            )
+        return names
+
+    def sql(self, query: str):
+        """Run Spark SQL over the registered tables."""
+        self.register()
+        return self.spark.sql(query)
+
+    # ------------------------------------------------------------------ runs
+
+    def run(self, *, pipeline: str = "all", layer: str = "all", full_reload: bool = False, as_of: str | None = None):
+        """Run the pipelines (see :func:`lake.pipeline.run`)."""
+        from lake.pipeline import run
+
+        return run(self.config, pipeline=pipeline, layer=layer, spark=self.spark, full_reload=full_reload, as_of=as_of)
+
+    def quality(self, *, limit: int = 1):
+        """Per-table counts (in, written, quarantined, dropped, warned) of the latest runs."""
+        from lake.runlog import latest_runs
+
+        df = latest_runs(self.spark, self.paths, limit=limit)
+        if df is None:
+            raise PipelineError("no run recorded yet; run 'lake run' first")
+        return df
+
+    # ------------------------------------------------------------------ answers
+
+    def _interactions(self):
+        return self.table("gold.fact_interaction")
+
+    def contacts_24h(self, *, as_of: Any = None):
+        """Contacts per customer with ``as_of - 24h < started_at <= as_of`` (default now)."""
+        from lake.gold import answers
+
+        return answers.answer(self.spark, self.config, "contacts-24h", as_of=as_of)
+
+    def interactions_by_channel(self, *, as_of: Any = None):
+        """One row per customer and channel used, with counts and first/last start."""
+        from lake.gold import answers
+
+        return answers.answer(self.spark, self.config, "interactions-by-channel", as_of=as_of)
+
+    def last_interaction(self, *, as_of: Any = None):
+        """Each customer's latest interaction up to ``as_of`` and its channel."""
+        from lake.gold import answers
+
+        return answers.answer(self.spark, self.config, "last-interaction", as_of=as_of)
+
+    @property
+    def functions(self):
+        """The public ``Column -> Column`` standardizers (:mod:`lake.silver.functions`)."""
+        from lake.silver import functions
+
+        return functions
