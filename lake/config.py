@@ -146,6 +146,10 @@ class JdbcSource:
     num_partitions: int = 2
     fetch_size: int = 10000
     incremental_column: Optional[str] = None
+    #: Spark SQL type per column (e.g. ``decimal(10,2)``); columns absent keep the JDBC type.
+    types: dict[str, str] = field(default_factory=dict)
+    #: primary key of the table (``_row_id``); default: the first column.
+    key: tuple[str, ...] = ()
     name: str = ""
 
 
