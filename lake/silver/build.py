@@ -1,0 +1,374 @@
+"""Build silver tables from bronze: standardize, check evidence and expectations, MERGE.
+
+:func:`build_silver_table` reads like its table of contents: read the new bronze rows, check
+the format evidence, standardize, apply referential rules and expectations, dedupe, MERGE
+into ``{root}/silver/{table}``, upsert quarantined rows into ``{root}/quarantine/{table}``,
+advance the watermark in ``{root}/_system/silver_state``.
+
+Example:
+    >>> from lake.silver.build import build_silver_table
+    >>> counts = build_silver_table(spark, cfg, "ura", LakePaths(cfg.lake.root), run_id)
+    >>> counts.reconciles
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from lake import delta_io
+from lake.config import LakeConfig, Pipeline, SilverTable
+from lake.errors import PipelineError
+from lake.paths import LakePaths
+from lake.runlog import TableCounts
+from lake.silver import quality
+from lake.silver.columns import col, column_expr, problem_expr, rule_formats
+from lake.silver.evidence import decide, evidence_summary
+
+log = logging.getLogger(__name__)
+
+LINEAGE = ("_row_id", "_source_file", "_run_id", "_ingested_at")
+STATE_TABLE = "silver_state"
+BRONZE = "_bronze"
+
+#: The unified interactions table: column -> type (docs/contracts.md).
+INTERACTION_COLUMNS: dict[str, str] = {
+    "interaction_id": "string", "channel": "string", "customer_email": "string",
+    "customer_name": "string", "started_at": "timestamp", "ended_at": "timestamp",
+    "wait_seconds": "long", "handle_seconds": "long", "total_seconds": "long", "agent": "string",
+    "answered": "boolean", "classification": "string", "sub_classification": "string",
+    "feedback_score": "int", "feedback_comment": "string", "phone": "string", "state": "string",
+}
+
+
+# --------------------------------------------------------------------------- standardize
+
+
+def _choice_column(df: DataFrame, table: SilverTable, name: str, per_file: Mapping[str | None, int]) -> Column:
+    """A candidate column read, per source file, with the candidate the evidence chose."""
+    rule = table.columns[name]
+    types = {f.name: f.dataType for f in df.schema.fields}
+    if not per_file:
+        return column_expr(rule, types)
+    out = None
+    for idx in sorted(set(per_file.values())):
+        files = [f for f, i in per_file.items() if i == idx]
+        cond = col("_source_file").isin(*[f for f in files if f is not None])
+        if None in files:
+            cond = cond | col("_source_file").isNull()
+        expr = column_expr(rule, types, formats=rule_formats(rule, idx))
+        out = F.when(cond, expr) if out is None else out.when(cond, expr)
+    return out.otherwise(F.lit(None).cast("timestamp"))
+
+
+def silver_columns(df: DataFrame, table: SilverTable, choices: Mapping[str, Mapping] | None = None) -> list[Column]:
+    """The configured columns (and ``<col>_problem`` reasons) of ``table`` over bronze ``df``."""
+    types = {f.name: f.dataType for f in df.schema.fields}
+    choices = choices or {}
+    cols = []
+    for name, rule in table.columns.items():
+        expr = _choice_column(df, table, name, choices[name]) if name in choices else column_expr(rule, types)
+        cols.append(expr.alias(name))
+        problem = problem_expr(rule)
+        if problem is not None:
+            cols.append(problem.alias(f"{name}_problem"))
+    return cols
+
+
+def silver_column_names(table: SilverTable) -> list[str]:
+    """Names of the configured columns, each followed by its ``_problem`` column if any."""
+    return [
+        n for name, rule in table.columns.items()
+        for n in [name] + ([f"{name}_problem"] if problem_expr(rule) is not None else [])
+    ]
+
+
+def _lineage(df: DataFrame) -> list[Column]:
+    return [
+        (col(c) if c in df.columns else F.lit(None).cast("timestamp" if c == "_ingested_at" else "string")).alias(c)
+        for c in LINEAGE
+    ]
+
+
+def standardize(df: DataFrame, table: SilverTable, *, choices: Mapping[str, Mapping] | None = None) -> DataFrame:
+    """One select building every configured column from bronze, keeping the lineage.
+
+    Args:
+        df: bronze rows (source column names unchanged).
+        table: the silver table's config.
+        choices: per candidate column, ``{source_file: candidate index}`` (from
+            :func:`lake.silver.evidence.decide`).
+
+    Example:
+        >>> standardize(bronze, cfg.silver["ura"]).select("started_at", "phone").first()
+        Row(started_at=datetime.datetime(2019, 1, 8, 8, 15, 27), phone='+557199999999')
+    """
+    return df.select(*silver_columns(df, table, choices), *_lineage(df))
+
+
+def _wide(df: DataFrame, table: SilverTable, choices: Mapping) -> DataFrame:
+    """Standardized columns plus the bronze row kept whole (for quarantine)."""
+    malformed = F.coalesce(col("_is_malformed"), F.lit(False)) if "_is_malformed" in df.columns else F.lit(False)
+    bronze = F.struct(*[col(c) for c in df.columns])
+    return df.select(*silver_columns(df, table, choices), *_lineage(df), malformed.alias("_is_malformed"), bronze.alias(BRONZE))
+
+
+# --------------------------------------------------------------------------- referential rules
+
+
+def _parent(spark: SparkSession, paths: LakePaths, name: str, schema: str) -> DataFrame:
+    path = paths.silver(name)
+    if delta_io.table_exists(spark, path):
+        return delta_io.read_table(spark, path)
+    return spark.createDataFrame([], schema)
+
+
+def cooperative_refs(spark: SparkSession, paths: LakePaths, table: SilverTable, df: DataFrame) -> DataFrame:
+    """Add ``_ref_errors`` (quarantine reasons) for the cooperative's referential rules.
+
+    ``conta`` whose member does not exist -> ``member_not_found``; ``cartao`` whose account does
+    not exist -> ``account_not_found``, or whose ``id_associado`` differs from its account's ->
+    ``card_member_mismatch``; ``movimento`` whose card is quarantined for a member mismatch ->
+    ``card_member_mismatch``, whose card does not exist -> ``card_not_found``. Parents are the
+    current silver tables (build ``associado``, ``conta``, ``cartao``, ``movimento`` in order).
+
+    Example:
+        >>> cooperative_refs(spark, paths, cfg.silver["movimento"], std).select("_ref_errors")
+    """
+    none = F.lit(None).cast(quality.ERROR_TYPE)
+    name = table.name
+    if name == "conta":
+        members = _parent(spark, paths, "associado", "id long").select(F.col("id").alias("_ref_member"))
+        out = df.join(members, df["id_associado"] == members["_ref_member"], "left")
+        err = F.when(F.col("_ref_member").isNull(), F.array(quality.error("member_not_found", "conta.id_associado IN associado.id")))
+        return out.withColumn("_ref_errors", err.otherwise(none)).drop("_ref_member")
+    if name == "cartao":
+        accounts = _parent(spark, paths, "conta", "id long, id_associado long").select(
+            F.col("id").alias("_ref_account"), F.col("id_associado").alias("_ref_account_member"))
+        out = df.join(accounts, df["id_conta"] == accounts["_ref_account"], "left")
+        err = (
+            F.when(F.col("_ref_account").isNull(), F.array(quality.error("account_not_found", "cartao.id_conta IN conta.id")))
+            .when(~F.col("id_associado").eqNullSafe(F.col("_ref_account_member")),
+                  F.array(quality.error("card_member_mismatch", "cartao.id_associado = conta.id_associado")))
+            .otherwise(none)
+        )
+        return out.withColumn("_ref_errors", err).drop("_ref_account", "_ref_account_member")
+    if name == "movimento":
+        cards = _parent(spark, paths, "cartao", "id long").select(F.col("id").alias("_ref_card"))
+        qpath = paths.quarantine("cartao")
+        if delta_io.table_exists(spark, qpath):
+            mismatched = (
+                delta_io.read_table(spark, qpath)
+                .filter(F.exists("_errors", lambda e: e["rule"] == "card_member_mismatch"))
+                .groupBy(F.col("id").cast("long").alias("_ref_bad_card")).agg(F.lit(True).alias("_ref_bad"))
+            )
+        else:
+            mismatched = spark.createDataFrame([], "_ref_bad_card long, _ref_bad boolean")
+        out = (
+            df.join(cards, df["id_cartao"] == cards["_ref_card"], "left")
+            .join(mismatched, df["id_cartao"] == mismatched["_ref_bad_card"], "left")
+        )
+        err = (
+            F.when(F.col("_ref_card").isNotNull(), none)
+            .when(F.col("_ref_bad"), F.array(quality.error("card_member_mismatch", "cartao.id_associado = conta.id_associado")))
+            .otherwise(F.array(quality.error("card_not_found", "movimento.id_cartao IN cartao.id")))
+        )
+        return out.withColumn("_ref_errors", err).drop("_ref_card", "_ref_bad_card", "_ref_bad")
+    return df.withColumn("_ref_errors", none)
+
+
+# --------------------------------------------------------------------------- batch helpers
+
+
+def dedupe_latest(df: DataFrame, keys: tuple[str, ...] | list[str]) -> DataFrame:
+    """One row per key: the latest ``_ingested_at`` wins, then the greatest ``_row_id``.
+
+    Example:
+        >>> dedupe_latest(rows, ["interaction_id"])
+    """
+    w = Window.partitionBy(*[col(k) for k in keys]).orderBy(
+        F.col("_ingested_at").desc_nulls_last(), F.col("_row_id").desc_nulls_last())
+    return df.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").drop("_rn")
+
+
+def quarantine_frame(checked: DataFrame, bronze_columns: list[str], run_id: str) -> DataFrame:
+    """Quarantined rows: the bronze row's values, ``_errors``, ``_run_id`` (silver run), ``_source_file``.
+
+    Bronze's own ``_run_id`` is kept as ``_bronze_run_id``.
+    """
+    keep = [
+        F.col(BRONZE).getField(c).alias("_bronze_run_id" if c == "_run_id" else c)
+        for c in bronze_columns if c != "_source_file"
+    ]
+    return quality.quarantined_rows(checked).select(
+        *keep, "_errors", F.lit(run_id).alias("_run_id"), F.col("_source_file"))
+
+
+def _read_state(spark: SparkSession, paths: LakePaths, table: str):
+    path = paths.system(STATE_TABLE)
+    if not delta_io.table_exists(spark, path):
+        return None
+    return delta_io.read_table(spark, path).filter(F.col("table") == table).first()
+
+
+def _write_state(spark: SparkSession, paths: LakePaths, table: str, ingested_at, bronze_run: str, run_id: str) -> None:
+    row = spark.createDataFrame(
+        [(table, ingested_at, bronze_run, run_id)],
+        "table string, bronze_ingested_at timestamp, bronze_run_id string, silver_run_id string",
+    ).withColumn("updated_at", F.current_timestamp())
+    delta_io.merge_upsert(spark, row, paths.system(STATE_TABLE), ["table"],
+                          compare_columns=["bronze_ingested_at", "bronze_run_id"])
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def build_silver_table(
+    spark: SparkSession,
+    cfg: LakeConfig,
+    table_name: str,
+    paths: LakePaths,
+    run_id: str,
+    *,
+    full: bool = False,
+) -> TableCounts:
+    """Bring one silver table up to date with its bronze source.
+
+    Reads the bronze rows ingested after the table's watermark (all of them with
+    ``full=True``), checks the format evidence (raises :class:`~lake.errors.QualityError`
+    on a refuted format), standardizes, applies referential rules and expectations, dedupes
+    on the keys (latest ``_ingested_at``, then ``_row_id``), MERGEs into silver without
+    rewriting unchanged rows, upserts quarantined rows (keyed by ``_row_id``) and advances
+    the watermark. Rerunning a batch changes nothing.
+
+    Counts: ``dropped`` holds rows dropped by rules plus duplicates superseded within the batch.
+
+    Example:
+        >>> build_silver_table(spark, cfg, "chat", LakePaths("/tmp/lake"), "20260101T000000-abcd1234")
+        TableCounts(table='chat', layer='silver', rows_in=1, written=1, ...)
+    """
+    table = cfg.silver[table_name]
+    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    bronze_path = paths.bronze(table.source)
+    if not delta_io.table_exists(spark, bronze_path):
+        raise PipelineError(f"silver table {table_name!r} needs bronze {table.source!r} at {bronze_path}; run bronze first")
+
+    bronze = delta_io.read_table(spark, bronze_path)
+    state = None if full else _read_state(spark, paths, table_name)
+    if state is not None and state["bronze_ingested_at"] is not None:
+        bronze = bronze.filter(F.col("_ingested_at") > F.lit(state["bronze_ingested_at"]))
+    log.info("silver %s: reading bronze %s (%s)", table_name, bronze_path, "full" if state is None else "incremental")
+
+    choices = check_evidence(bronze, table)
+    wide = _wide(bronze, table, choices)
+    wide = cooperative_refs(spark, paths, table, wide) if table.pipeline == Pipeline.COOPERATIVE else wide.withColumn(
+        "_ref_errors", F.lit(None).cast(quality.ERROR_TYPE))
+    checked = quality.evaluate(wide, table.expectations, extra_errors=F.col("_ref_errors")).persist()
+    try:
+        counts = quality.quality_counts(checked, table.expectations, extra={
+            "max_ingested_at": F.max("_ingested_at"),
+            "max_run_id": F.max_by("_run_id", "_ingested_at"),
+        }).first()
+        quality.raise_on_failures(table_name, counts, table.expectations)
+        if counts["rows_in"] == 0:
+            log.info("silver %s: no new bronze rows", table_name)
+            return TableCounts(table_name, "silver", 0, 0)
+
+        silver_cols = silver_column_names(table)
+        quarantined = dedupe_latest(quarantine_frame(checked, bronze.columns, run_id), ["_row_id"])
+        if counts["quarantined"]:
+            qcols = [c for c in quarantined.columns if c not in ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id")]
+            delta_io.merge_upsert(spark, quarantined, paths.quarantine(table_name), ["_row_id"], compare_columns=qcols)
+            log.info("silver %s: %d rows quarantined", table_name, counts["quarantined"])
+
+        good = dedupe_latest(quality.passed(checked), table.keys).select(
+            *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"))
+        good_rows = counts["rows_in"] - counts["quarantined"] - counts["dropped"]
+        written = 0
+        if good_rows:
+            compare = [c for c in silver_cols if c not in table.keys]
+            metrics = delta_io.merge_upsert(spark, good, paths.silver(table_name), table.keys, compare_columns=compare)
+            written = int(metrics.get("numSourceRows", good_rows))
+        else:
+            delta_io.create_if_missing(spark, good, paths.silver(table_name))
+        log.info("silver %s: %d rows merged", table_name, written)
+        _write_state(spark, paths, table_name, counts["max_ingested_at"], counts["max_run_id"], run_id)
+        superseded = good_rows - written
+        return TableCounts(
+            table_name, "silver", counts["rows_in"], written,
+            quarantined=counts["quarantined"], dropped=counts["dropped"] + superseded, warned=counts["warned"],
+        )
+    finally:
+        checked.unpersist()
+
+
+def check_evidence(bronze: DataFrame, table: SilverTable) -> dict[str, dict[str | None, int]]:
+    """Measure the evidence on the well-formed bronze rows and decide (collects the tiny summary).
+
+    Raises:
+        QualityError: a configured format is refuted, or no / an ambiguous candidate.
+
+    Example:
+        >>> check_evidence(bronze, cfg.silver["ura"])
+        {}
+    """
+    ok = bronze.filter(~F.coalesce(col("_is_malformed"), F.lit(False))) if "_is_malformed" in bronze.columns else bronze
+    summary = evidence_summary(ok, table)
+    if summary is None:
+        return {}
+    return decide(table, summary.collect())
+
+
+def interactions_frame(df: DataFrame, table: SilverTable, run_id: str) -> DataFrame:
+    """One channel's silver rows in the unified interactions layout (docs/standardization.md).
+
+    A column the channel has is taken as is; ``ended_at`` missing is ``started_at +
+    total_seconds``; ``total_seconds`` missing is ``ended_at - started_at`` in seconds;
+    anything else missing is null.
+
+    Example:
+        >>> interactions_frame(read_table(spark, paths.silver("chat")), cfg.silver["chat"], run_id)
+    """
+    have = set(table.columns)
+    out = []
+    for name, type_ in INTERACTION_COLUMNS.items():
+        if name == "channel":
+            expr = F.lit(table.channel)
+        elif name in have:
+            expr = F.col(name)
+        elif name == "ended_at" and {"started_at", "total_seconds"} <= have:
+            expr = F.timestamp_seconds(F.unix_seconds(F.col("started_at")) + F.col("total_seconds"))
+        elif name == "total_seconds" and {"started_at", "ended_at"} <= have:
+            expr = F.unix_seconds(F.col("ended_at")) - F.unix_seconds(F.col("started_at"))
+        else:
+            expr = F.lit(None)
+        out.append(expr.cast(type_).alias(name))
+    return df.select(*out, F.lit(table.name).alias("_source_table"), F.col("_source_file"), F.lit(run_id).alias("_run_id"))
+
+
+def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, run_id: str) -> TableCounts:
+    """MERGE the channel silver tables (those with ``channel``) into ``silver/interactions``.
+
+    Example:
+        >>> build_interactions(spark, cfg, LakePaths("/tmp/lake"), run_id).written
+        4
+    """
+    frames = [
+        interactions_frame(delta_io.read_table(spark, paths.silver(t.name)), t, run_id)
+        for t in cfg.silver.values()
+        if t.channel and delta_io.table_exists(spark, paths.silver(t.name))
+    ]
+    if not frames:
+        raise PipelineError("interactions needs at least one channel silver table; build them first")
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    compare = [c for c in union.columns if c not in ("interaction_id", "_run_id")]
+    metrics = delta_io.merge_upsert(spark, union, paths.silver("interactions"), ["interaction_id"], compare_columns=compare)
+    rows = int(metrics.get("numSourceRows", 0))
+    log.info("silver interactions: %d rows merged", rows)
+    return TableCounts("interactions", "silver", rows, rows)
