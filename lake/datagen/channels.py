@@ -20,10 +20,10 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from lake.datagen.common import TIMEZONE, epoch_seconds, resolve_now, split_evenly
 from lake.datagen.people import PeoplePool, build_agents, build_people, state_names
 from lake.datagen.textfmt import (
     csv_field,
@@ -40,7 +40,6 @@ from lake.datagen.textfmt import (
 
 log = logging.getLogger(__name__)
 
-TIMEZONE = "America/Sao_Paulo"
 CHANNELS = ("ura", "chat", "whatsapp", "email")
 FILE_NAMES = {
     "ura": ("UraTelefonica", ".jsonl"),
@@ -317,24 +316,6 @@ def _break_csv(line: str, i: int) -> str:
     return ",".join(fields[:-2])  # two fields short of the header
 
 
-def _split_evenly(total: int, parts: int) -> list[int]:
-    base, rest = divmod(total, parts)
-    return [base + (1 if i < rest else 0) for i in range(parts)]
-
-
-def _resolve_now(now: datetime | None) -> datetime:
-    zone = ZoneInfo(TIMEZONE)
-    if now is None:
-        return datetime.now(zone).replace(tzinfo=None, microsecond=0)
-    if now.tzinfo is not None:
-        return now.astimezone(zone).replace(tzinfo=None, microsecond=0)
-    return now.replace(microsecond=0)
-
-
-def _epoch(dt: datetime) -> int:
-    return int((dt - datetime(1970, 1, 1)).total_seconds())
-
-
 # ---------------------------------------------------------------- public API
 
 
@@ -362,8 +343,9 @@ def generate_channel_files(
             value is read as Sao Paulo wall time. About 7% of the interactions start in the
             24 hours before it, the rest over the previous 90 days.
         malformed_share: share of records broken on purpose (a JSON line cut short, a CSV
-            row with the wrong field count). For JSON this needs ``json_shape="lines"``:
-            in an array or a single object one broken record breaks the whole file.
+            row with the wrong field count). JSON channels get malformed records only with
+            ``json_shape="lines"``: in an array or a single object one broken record would
+            break the whole file.
         duplicate_share: share of records that repeat an earlier record byte for byte.
         noise: date-format variants, stray spaces, and e-mail case/whitespace noise,
             invalid and missing e-mails.
@@ -380,9 +362,6 @@ def generate_channel_files(
     """
     if json_shape not in ("lines", "array", "object"):
         raise ValueError(f"json_shape: expected 'lines', 'array' or 'object'; found {json_shape!r}")
-    if json_shape != "lines" and malformed_share:
-        raise ValueError("malformed_share needs json_shape='lines': a broken record in an "
-                         "array or object makes the whole file unreadable")
     for name, share in (("malformed_share", malformed_share), ("duplicate_share", duplicate_share)):
         if not 0.0 <= share < 0.5:
             raise ValueError(f"{name}: expected a share in [0, 0.5); found {share!r}")
@@ -390,8 +369,8 @@ def generate_channel_files(
         raise ValueError(f"files_per_channel: expected >= 1; found {files_per_channel!r}")
     landing = Path(landing_dir)
     landing.mkdir(parents=True, exist_ok=True)
-    now_dt = _resolve_now(now)
-    now_s = _epoch(now_dt)
+    now_dt = resolve_now(now)
+    now_s = epoch_seconds(now_dt)
     pools = _pools(interactions, seed, noise)
 
     shares = [CHANNEL_SHARE[c] for c in CHANNELS]
@@ -401,12 +380,14 @@ def generate_channel_files(
                       "json_shape": json_shape, "interactions": interactions, "channels": {}}
     for ci, channel in enumerate(CHANNELS):
         records = per_channel[ci]
-        stats = {"records": records, "malformed": round(records * malformed_share),
+        # A broken record inside a JSON array or object would break the whole file.
+        breakable = FILE_NAMES[channel][1] == ".csv" or json_shape == "lines"
+        stats = {"records": records, "malformed": round(records * malformed_share) if breakable else 0,
                  "duplicates": round(records * duplicate_share), "email_noisy": 0,
                  "email_invalid": 0, "email_missing": 0, "last_24h": 0, "files": []}
-        file_records = _split_evenly(records, files_per_channel)
-        file_mal = _split_evenly(stats["malformed"], files_per_channel)
-        file_dup = _split_evenly(stats["duplicates"], files_per_channel)
+        file_records = split_evenly(records, files_per_channel)
+        file_mal = split_evenly(stats["malformed"], files_per_channel)
+        file_dup = split_evenly(stats["duplicates"], files_per_channel)
         stem, ext = FILE_NAMES[channel]
         for fi in range(files_per_channel):
             path = landing / (f"{stem}{ext}" if fi == 0 else f"{stem}_{fi + 1}{ext}")
@@ -427,9 +408,9 @@ def _write_file(path: Path, channel: str, pools: _Pools, now_s: int, seed: int, 
         raise ValueError(f"json_shape='object' holds exactly one record per file; {path.name} "
                          f"would hold {records}. Use 'array' or 'lines', or more files per channel.")
     n_chunks = max(1, -(-records // max(1, chunk_rows)))
-    chunk_sizes = _split_evenly(records, n_chunks)
-    chunk_mal = _split_evenly(malformed, n_chunks)
-    chunk_dup = _split_evenly(duplicates, n_chunks)
+    chunk_sizes = split_evenly(records, n_chunks)
+    chunk_mal = split_evenly(malformed, n_chunks)
+    chunk_dup = split_evenly(duplicates, n_chunks)
     kinds = np.array(EMAIL_KINDS)
     with open(path, "w", encoding="utf-8", newline="") as out:
         if not is_json:

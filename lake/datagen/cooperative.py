@@ -30,7 +30,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from lake.datagen.channels import _epoch, _resolve_now, _split_evenly
+from lake.datagen.common import epoch_seconds, resolve_now, split_evenly
 from lake.datagen.people import ascii_fold, build_companies, build_people
 from lake.datagen.textfmt import format_datetimes
 
@@ -140,7 +140,7 @@ def _plan(*, transactions: int, seed: int, members: int | None, orphan_share: fl
     n_members = int(members if members is not None else default_members(transactions))
     if n_members < 2:
         raise ValueError(f"members: expected at least 2; found {n_members}")
-    now_s = _epoch(_resolve_now(now))
+    now_s = epoch_seconds(resolve_now(now))
     rng = np.random.default_rng([seed, 31])
     people = build_people(n_members, seed=seed)
     person = np.arange(n_members) % len(people)
@@ -226,8 +226,8 @@ def _movimento_block(plan: _Plan, block: int, first_id: int, size: int, orphans:
 
 def _movimento_blocks(plan: _Plan) -> Iterator[pd.DataFrame]:
     n_blocks = max(1, -(-plan.transactions // BLOCK_ROWS))
-    sizes = _split_evenly(plan.transactions, n_blocks)
-    orphans = _split_evenly(round(plan.transactions * plan.orphan_share), n_blocks)
+    sizes = split_evenly(plan.transactions, n_blocks)
+    orphans = split_evenly(round(plan.transactions * plan.orphan_share), n_blocks)
     merchants = np.array([m.upper() for m in build_companies(300, seed=plan.seed)], dtype=object)
     first_id = 1
     for block in range(n_blocks):
@@ -309,75 +309,46 @@ def generate_cooperative(
 
 # ---------------------------------------------------------------- SQLite fast path
 
-SQLITE_DDL = {
-    "associado": "CREATE TABLE associado (id INTEGER PRIMARY KEY, nome VARCHAR(100), "
-                 "sobrenome VARCHAR(100), idade INTEGER, email VARCHAR(200))",
-    "conta": "CREATE TABLE conta (id INTEGER PRIMARY KEY, tipo VARCHAR(20), data_criacao TIMESTAMP, "
-             "id_associado INTEGER)",
-    "cartao": "CREATE TABLE cartao (id INTEGER PRIMARY KEY, num_cartao VARCHAR(19), "
-              "nom_impresso VARCHAR(100), data_criacao TIMESTAMP, id_conta INTEGER, id_associado INTEGER)",
-    "movimento": "CREATE TABLE movimento (id INTEGER PRIMARY KEY, vlr_transacao DECIMAL(10,2), "
-                 "des_transacao VARCHAR(200), data_movimento TIMESTAMP, id_cartao INTEGER)",
-}
-
 
 def _sqlite_rows(frame: pd.DataFrame) -> Iterator[tuple]:
-    """Rows ready for sqlite3: timestamps as ``yyyy-MM-dd HH:mm:ss`` text, ints as ints."""
+    """Rows ready for sqlite3, rendered like ``dbload`` does: ``yyyy-MM-dd HH:mm:ss.SSS`` text."""
     cols = []
     for name in frame.columns:
         values = frame[name].to_numpy()
         if np.issubdtype(values.dtype, np.datetime64):
-            cols.append(format_datetimes(values.astype("datetime64[s]").astype(np.int64),
-                                         TIMESTAMP_FORMAT).tolist())
+            text = format_datetimes(values.astype("datetime64[s]").astype(np.int64), TIMESTAMP_FORMAT)
+            cols.append((text + ".000").tolist())
         else:
             cols.append(values.tolist())
     return zip(*cols)
 
 
-def write_cooperative_sqlite(
-    path: str | os.PathLike,
-    *,
-    transactions: int,
-    seed: int = 42,
-    members: int | None = None,
-    orphan_share: float = 0.0,
-    mismatch_share: float = 0.0,
-    now: datetime | None = None,
-    chunk_rows: int = 500_000,
-    replace: bool = True,
-    ddl: dict[str, str] | None = None,
-) -> dict[str, int]:
-    """Write the cooperative tables straight into a SQLite file, ``movimento`` in chunks.
+def _ddl_statements(strict: bool) -> list[str]:
+    """The SQLite schema of ``scripts/sql`` that ``dbload`` also uses (one source of DDL)."""
+    from lake.datagen.dbload import ddl_path
 
-    One transaction, ``executemany`` per chunk, journal off: the bulk path for SQLite
-    when the data does not fit comfortably in memory. Timestamps are stored as
-    ``yyyy-MM-dd HH:mm:ss`` text.
+    text = "\n".join(line for line in ddl_path("sqlite", strict=strict).read_text(encoding="utf-8").splitlines()
+                     if not line.lstrip().startswith("--"))
+    return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
 
-    Args:
-        path: the SQLite file (its folder is created).
-        replace: drop the four tables first (else they must not exist).
-        ddl: ``CREATE TABLE`` statements per table, default :data:`SQLITE_DDL`.
-        Other arguments: as :func:`generate_cooperative`.
 
-    Returns:
-        Rows written per table.
-    """
-    plan = _plan(transactions=transactions, seed=seed, members=members, orphan_share=orphan_share,
-                 mismatch_share=mismatch_share, now=now)
-    ddl = ddl or SQLITE_DDL
+def _write_sqlite(plan: _Plan, path: str | os.PathLike, *, chunk_rows: int, replace: bool,
+                  strict: bool) -> dict[str, int]:
     folder = os.path.dirname(os.fspath(path))
     if folder:
         os.makedirs(folder, exist_ok=True)
     con = sqlite3.connect(os.fspath(path), isolation_level=None)
     counts: dict[str, int] = {}
     try:
-        con.execute("PRAGMA journal_mode=OFF")
+        con.execute("PRAGMA journal_mode=MEMORY")
         con.execute("PRAGMA synchronous=OFF")
+        con.execute("PRAGMA cache_size=-65536")
         con.execute("BEGIN")
-        for table in TABLES:
-            if replace:
+        if replace:
+            for table in reversed(TABLES):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
-            con.execute(ddl[table])
+        for statement in _ddl_statements(strict):
+            con.execute(statement)
         frames = {"associado": [plan.associado], "conta": [plan.conta], "cartao": [plan.cartao],
                   "movimento": _rechunk(_movimento_blocks(plan), max(1, chunk_rows))}
         for table in TABLES:
@@ -396,3 +367,42 @@ def write_cooperative_sqlite(
         con.close()
     log.info("wrote SQLite %s: %s", path, counts)
     return counts
+
+
+def write_cooperative_sqlite(
+    path: str | os.PathLike,
+    *,
+    transactions: int,
+    seed: int = 42,
+    members: int | None = None,
+    orphan_share: float = 0.0,
+    mismatch_share: float = 0.0,
+    now: datetime | None = None,
+    chunk_rows: int = 500_000,
+    replace: bool = True,
+    strict: bool = False,
+) -> dict[str, int]:
+    """Write the cooperative tables straight into a SQLite file, ``movimento`` in chunks.
+
+    The bulk path for SQLite at scale: the schema of ``scripts/sql/cooperative_sqlite*.sql``
+    (as :func:`lake.datagen.dbload.load_cooperative` creates it), one transaction,
+    ``executemany`` per chunk, timestamps as ``yyyy-MM-dd HH:mm:ss.SSS`` text like dbload.
+    Memory stays bounded by ``chunk_rows``.
+
+    Args:
+        path: the SQLite file (its folder is created).
+        replace: drop the four tables first (else they must not exist).
+        strict: create the strict schema (constraints) instead of the relaxed one. SQLite
+            enforces its foreign keys only when asked, so dirty rows still load.
+        Other arguments: as :func:`generate_cooperative`.
+
+    Returns:
+        Rows written per table.
+
+    Example:
+        >>> write_cooperative_sqlite("data/cooperative.db", transactions=1_000_000)  # doctest: +SKIP
+        {'associado': 5000, 'conta': 8000, 'cartao': 12000, 'movimento': 1000000}
+    """
+    plan = _plan(transactions=transactions, seed=seed, members=members, orphan_share=orphan_share,
+                 mismatch_share=mismatch_share, now=now)
+    return _write_sqlite(plan, path, chunk_rows=chunk_rows, replace=replace, strict=strict)
