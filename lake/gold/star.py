@@ -107,7 +107,9 @@ def customer_versions(interactions: DataFrame) -> DataFrame:
     same_as_before = F.lit(True)
     for a in attrs:
         same_as_before = same_as_before & F.lag(F.col(a)).over(ordered).eqNullSafe(F.col(a))
-    starts = known.where(F.lag("started_at").over(ordered).isNull() | ~same_as_before)
+    starts = known.withColumn(
+        "_starts", F.lag("started_at").over(ordered).isNull() | ~same_as_before
+    ).where("_starts")
     return starts.select(
         _key("customer", F.col("customer_email"), F.unix_micros("started_at")).alias("customer_key"),
         "customer_email",
