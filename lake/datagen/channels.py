@@ -310,10 +310,18 @@ def _break_json(record: str, i: int) -> str:
 
 
 def _break_csv(line: str, i: int) -> str:
-    fields = line.split(",")
-    if i % 2 or len(fields) < 3:
+    if i % 2:
         return line + ",sem_cabecalho"  # one field too many
-    return ",".join(fields[:-2])  # two fields short of the header
+    return line[: line.rfind(",")]  # the last field (the e-mail, never quoted) lost
+
+
+def _apportion(total: int, shares: list[float]) -> list[int]:
+    """Split ``total`` by ``shares`` exactly (largest remainders get the leftover units)."""
+    exact = np.array(shares) * total
+    counts = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - counts), kind="stable")[: total - counts.sum()]:
+        counts[i] += 1
+    return [int(c) for c in counts]
 
 
 # ---------------------------------------------------------------- public API
@@ -373,9 +381,7 @@ def generate_channel_files(
     now_s = epoch_seconds(now_dt)
     pools = _pools(interactions, seed, noise)
 
-    shares = [CHANNEL_SHARE[c] for c in CHANNELS]
-    per_channel = [int(interactions * s) for s in shares]
-    per_channel[0] += interactions - sum(per_channel)
+    per_channel = _apportion(interactions, [CHANNEL_SHARE[c] for c in CHANNELS])
     manifest: dict = {"now": now_dt.isoformat(sep=" "), "timezone": TIMEZONE, "seed": seed,
                       "json_shape": json_shape, "interactions": interactions, "channels": {}}
     for ci, channel in enumerate(CHANNELS):
