@@ -1,0 +1,1 @@
+"""Silver: typed, standardized, checked tables built from bronze."""
