@@ -8,7 +8,12 @@ Maven into a cache (``$LAKE_CACHE_DIR``, default ``~/.cache/lake``) by :func:`wa
 so they start offline and without an Ivy resolution.
 
 spark-submit: when the driver was launched by ``spark-submit``, the master and every conf
-it was given win; this module only fills in what is missing.
+it was given win; this module only fills in what is missing. The driver JVM is already
+running by then, so jars named in the builder would come too late for its classloader:
+``python -m lake.session --warm`` therefore also writes a managed block into the installed
+pyspark's ``conf/spark-defaults.conf`` (:func:`write_spark_defaults`) with the cached jars,
+the Delta extension and catalog and the venv's Python, which ``spark-submit`` reads before
+it starts the JVM.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -199,6 +205,138 @@ def _without_spark_provided(jars: list[str], spark_home: str) -> list[str]:
     return [j for j in jars if _artifact(Path(j).name) not in provided]
 
 
+# --------------------------------------------------------------------------- spark-submit
+
+DEFAULTS_BEGIN = "# >>> lake: managed by 'python -m lake.session --warm'; edits inside this block are overwritten"
+DEFAULTS_END = "# <<< lake"
+
+#: Keys of the managed block that a user's own line in spark-defaults.conf may override.
+_DELTA_KEYS = ("spark.sql.extensions", "spark.sql.catalog.spark_catalog", "spark.sql.legacy.charVarcharAsString")
+
+
+def spark_home() -> Path:
+    """The installed pyspark's folder: the ``SPARK_HOME`` of the venv's ``spark-submit``."""
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def _parse_properties(lines: list[str]) -> dict[str, str]:
+    """``key value`` / ``key=value`` lines of a Spark properties file (later lines win)."""
+    props: dict[str, str] = {}
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith(("#", "!")):
+            continue
+        match = re.match(r"([^\s=:]+)\s*[\s=:]\s*(.*)", text)
+        if match:
+            props[match.group(1)] = match.group(2).strip()
+        else:
+            props[text] = ""
+    return props
+
+
+def submit_defaults(jars: list[str], *, python: str | None = None, user: dict[str, str] | None = None) -> dict[str, str]:
+    """The confs ``spark-submit`` needs to run the jobs: jars, Delta and the venv's Python.
+
+    A key the user already set in ``spark-defaults.conf`` keeps the user's value, except
+    ``spark.jars``, whose lists are merged (the user's jars first).
+
+    Example:
+        >>> submit_defaults(["/c/delta.jar"], python="/v/bin/python")["spark.jars"]
+        '/c/delta.jar'
+    """
+    user = user or {}
+    user_jars = [j for j in user.get("spark.jars", "").split(",") if j]
+    conf = {"spark.jars": ",".join(dict.fromkeys(user_jars + list(jars)))}
+    conf.update({k: LOCAL_DEFAULTS[k] for k in _DELTA_KEYS})
+    python = python or sys.executable
+    # spark-submit starts the driver with python3 from PATH unless told otherwise, and
+    # executors need the same interpreter.
+    conf["spark.pyspark.python"] = python
+    conf["spark.pyspark.driver.python"] = python
+    return {k: v for k, v in conf.items() if k == "spark.jars" or k not in user}
+
+
+def write_spark_defaults(jars: list[str], *, home: str | Path | None = None, python: str | None = None) -> Path:
+    """Write the managed block of ``$SPARK_HOME/conf/spark-defaults.conf``; keep the user's lines.
+
+    Returns the file written. Running it again replaces the block in place.
+
+    Example:
+        >>> write_spark_defaults(cached_jars())
+        PosixPath('.../site-packages/pyspark/conf/spark-defaults.conf')
+    """
+    path = Path(home or spark_home()) / "conf" / "spark-defaults.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    user_lines: list[str] = []
+    inside = False
+    for line in path.read_text().splitlines() if path.exists() else []:
+        if line.startswith(DEFAULTS_BEGIN):
+            inside = True
+        elif inside and line.startswith(DEFAULTS_END):
+            inside = False
+        elif not inside:
+            user_lines.append(line)
+    while user_lines and not user_lines[-1].strip():
+        user_lines.pop()
+    conf = submit_defaults(jars, python=python, user=_parse_properties(user_lines))
+    block = [DEFAULTS_BEGIN] + [f"{k} {v}" for k, v in conf.items()] + [DEFAULTS_END]
+    text = "\n".join(user_lines + ([""] if user_lines else []) + block) + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    if os.environ.get("SPARK_CONF_DIR"):
+        log.warning("SPARK_CONF_DIR is set to %s; spark-submit reads spark-defaults.conf from there, "
+                    "not from %s", os.environ["SPARK_CONF_DIR"], path)
+    return path
+
+
+FIND_HOME_MARK = "# lake: managed by 'python -m lake.session --warm'"
+
+
+def pin_spark_home(*, bin_dir: str | Path | None = None, home: str | Path | None = None) -> Path | None:
+    """Make the venv's ``spark-submit`` find its pyspark without an activated venv.
+
+    pip's ``bin/find-spark-home`` asks ``python3`` from ``PATH`` where pyspark lives, which
+    fails when the venv is not activated; this adds one guarded line that sets
+    ``SPARK_HOME`` to this pyspark when it is unset. Returns the file changed, or None.
+    """
+    script = Path(bin_dir or Path(sys.executable).parent) / "find-spark-home"
+    if not script.exists():
+        return None
+    lines = [line for line in script.read_text().splitlines() if FIND_HOME_MARK not in line]
+    # The file is sourced by spark-submit: return (never exit) once SPARK_HOME is set.
+    pin = (f'if [ -z "${{SPARK_HOME}}" ]; then export SPARK_HOME="{Path(home or spark_home())}"; '
+           f"return 0 2>/dev/null; fi  {FIND_HOME_MARK}")
+    at = 1 if lines and lines[0].startswith("#!") else 0
+    script.write_text("\n".join(lines[:at] + [pin] + lines[at:]) + "\n")
+    return script
+
+
+def _submitted_conf() -> dict[str, str]:
+    """Confs the running driver JVM was given by spark-submit (its command line and defaults)."""
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()  # attaches to spark-submit's gateway; starts no context
+    return dict(SparkConf(loadDefaults=True).getAll())
+
+
+def _check_delta_loadable(spark) -> None:
+    """Under spark-submit, fail with one sentence when the driver cannot load Delta."""
+    jvm = spark.sparkContext._jvm
+    loader = jvm.Thread.currentThread().getContextClassLoader()
+    try:
+        jvm.java.lang.Class.forName("org.apache.spark.sql.delta.catalog.DeltaCatalog", False, loader)
+    except Exception as exc:  # noqa: BLE001 - py4j wraps the ClassNotFoundException
+        raise PreflightError(
+            "Delta Lake is not on the spark-submit driver's classpath; run "
+            "'python -m lake.session --warm' (it writes the jars into "
+            f"{spark_home() / 'conf' / 'spark-defaults.conf'}) or pass "
+            f"--packages {','.join(versions.SPARK_PACKAGES)}."
+        ) from exc
+
+
 # --------------------------------------------------------------------------- session
 
 
@@ -224,7 +362,6 @@ def get_spark(
         >>> spark.range(3).count()
         3
     """
-    from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -232,8 +369,9 @@ def get_spark(
         return active
 
     submitted: dict[str, str] = {}
-    if _under_spark_submit():
-        submitted = dict(SparkConf().getAll())
+    under_submit = _under_spark_submit()
+    if under_submit:
+        submitted = _submitted_conf()
     elif run_preflight:
         preflight()
 
@@ -246,8 +384,10 @@ def get_spark(
             conf.setdefault("spark.driver.bindAddress", "127.0.0.1")
     jars = cached_jars()
     if jars:
-        existing = submitted.get("spark.jars", "")
-        conf["spark.jars"] = ",".join([j for j in existing.split(",") if j] + jars)
+        existing = [j for j in submitted.get("spark.jars", "").split(",") if j]
+        conf["spark.jars"] = ",".join(dict.fromkeys(existing + jars))
+    elif under_submit:
+        pass  # too late to resolve packages: spark-submit --packages or spark-defaults.conf
     elif "spark.jars.packages" not in submitted:
         conf["spark.jars.packages"] = ",".join(versions.SPARK_PACKAGES)
         conf["spark.jars.ivy"] = str(ivy_dir())
@@ -258,16 +398,18 @@ def get_spark(
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("LAKE_SPARK_LOG_LEVEL", "WARN"))
+    if under_submit:
+        _check_delta_loadable(spark)
     return spark
 
 
 def _main(argv: list[str] | None = None) -> int:
-    """``python -m lake.session --warm``: run the preflight and warm the jar cache."""
+    """``python -m lake.session --warm``: run the preflight, warm the jar cache and write the
+    spark-submit defaults (the jars, Delta and the venv's Python) into the installed pyspark."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(prog="python -m lake.session", description=_main.__doc__)
-    parser.add_argument("--warm", action="store_true", help="resolve the Delta and JDBC jars into the cache")
+    parser.add_argument("--warm", action="store_true", help="resolve the Delta and JDBC jars into the cache and write spark-defaults.conf")
     args = parser.parse_args(argv)
     try:
         check_versions()
@@ -275,6 +417,9 @@ def _main(argv: list[str] | None = None) -> int:
         if args.warm:
             jars = warm_jar_cache()
             print(f"jar cache ready: {len(jars)} jars in {ivy_dir()}")
+            defaults = write_spark_defaults(jars)
+            pin_spark_home()
+            print(f"spark-submit defaults written to {defaults}")
     except PreflightError as exc:
         print(f"lake: error: {exc}", file=sys.stderr)
         return 4
