@@ -28,13 +28,14 @@ from lake.datagen.people import PeoplePool, build_agents, build_people, state_na
 from lake.datagen.textfmt import (
     csv_field,
     csv_tokens,
+    csv_literals,
     format_datetimes,
     format_durations,
     ints_to_str,
     iso_weekday,
-    join_fields,
-    join_json_objects,
+    json_literals,
     json_tokens,
+    record_pieces,
     weekday_names,
 )
 
@@ -303,16 +304,23 @@ _BUILDERS = {"ura": _ura, "chat": _chat, "whatsapp": _whatsapp, "email": _email}
 # ---------------------------------------------------------------- corruption
 
 
-def _break_json(record: str, i: int) -> str:
-    if i % 2:
-        return record[: max(1, len(record) // 2)]  # truncated mid-record
-    return record[:-1] + ","  # closing brace lost
+def _break(pieces: np.ndarray, rows: np.ndarray, *, is_json: bool, lines_end: str) -> None:
+    """Corrupt ``rows`` in place, alternating two ways per format.
 
-
-def _break_csv(line: str, i: int) -> str:
-    if i % 2:
-        return line + ",sem_cabecalho"  # one field too many
-    return line[: line.rfind(",")]  # the last field (the e-mail, never quoted) lost
+    JSON: the record cut in the middle, or its closing brace lost. CSV: one field too many,
+    or the last field (the e-mail, never quoted) lost.
+    """
+    half = pieces.shape[1] // 2
+    for j, row in enumerate(np.sort(rows)):
+        if is_json and j % 2:
+            pieces[row, half:-1] = ""
+            pieces[row, -1] = lines_end
+        elif is_json:
+            pieces[row, -1] = "," + lines_end
+        elif j % 2:
+            pieces[row, -1] = ",sem_cabecalho" + lines_end
+        else:
+            pieces[row, -3:-1] = ""
 
 
 def _apportion(total: int, shares: list[float]) -> list[int]:
@@ -418,29 +426,26 @@ def _write_file(path: Path, channel: str, pools: _Pools, now_s: int, seed: int, 
     chunk_mal = split_evenly(malformed, n_chunks)
     chunk_dup = split_evenly(duplicates, n_chunks)
     kinds = np.array(EMAIL_KINDS)
+    columns = COLUMNS[channel]
+    if not is_json:
+        literals, end = csv_literals(len(columns)), "\n"
+    elif json_shape == "lines":
+        literals, end = json_literals(columns, pretty=False)
+        end += "\n"
+    else:  # array elements are indented and separated by ",\n"; an object stands alone
+        literals, end = json_literals(columns, pretty=True, indent="  " if json_shape == "array" else "")
+        end += "\n" if json_shape == "object" else ""
     with open(path, "w", encoding="utf-8", newline="") as out:
         if not is_json:
-            out.write(",".join(csv_field(c) for c in COLUMNS[channel]) + "\n")
+            out.write(",".join(csv_field(c) for c in columns) + "\n")
         elif json_shape == "array":
             out.write("[")
-        first_chunk = True
+        first_row = True
         for k in range(n_chunks):
             rng = np.random.default_rng([seed, 7, ci, fi, k])
             size, n_mal, n_dup = chunk_sizes[k], chunk_mal[k], chunk_dup[k]
             base = size - n_dup
             tokens, kind, start = _BUILDERS[channel](rng, pools, now_s, base, noise)
-            if is_json:
-                lines = join_json_objects(COLUMNS[channel], tokens, pretty=json_shape != "lines",
-                                          indent="  " if json_shape == "array" else "")
-            else:
-                lines = join_fields(tokens, sep=",")
-            picked = rng.choice(base, size=n_mal + n_dup, replace=False) if n_mal + n_dup else np.empty(0, int)
-            bad, dup = picked[:n_mal], picked[n_mal:]
-            breaker = _break_json if is_json else _break_csv
-            for j, idx in enumerate(np.sort(bad)):
-                lines[idx] = breaker(lines[idx], j)
-            if n_dup:
-                lines = np.insert(lines, rng.integers(0, base + 1, n_dup), lines[dup])
             kind_names = kinds[kind]
             stats["email_missing"] += int((kind_names == "missing").sum())
             stats["email_invalid"] += int((kind_names == "invalid").sum())
@@ -448,12 +453,16 @@ def _write_file(path: Path, channel: str, pools: _Pools, now_s: int, seed: int, 
             stats["last_24h"] += int((start >= now_s - 86_400).sum())
             if size == 0:
                 continue
+            pieces = record_pieces(tokens, literals, end)
+            picked = rng.choice(base, size=n_mal + n_dup, replace=False) if n_mal + n_dup else np.empty(0, int)
+            _break(pieces, picked[:n_mal], is_json=is_json, lines_end="\n" if end.endswith("\n") else "")
+            if n_dup:  # the same record again, somewhere else in the file
+                order = np.insert(np.arange(base), rng.integers(0, base + 1, n_dup), picked[n_mal:])
+                pieces = pieces[order]
             if is_json and json_shape == "array":
-                out.write(("\n" if first_chunk else ",\n") + ",\n".join(lines.tolist()))
-            elif is_json and json_shape == "object":
-                out.write(lines[0] + "\n")
-            else:
-                out.write("\n".join(lines.tolist()) + "\n")
-            first_chunk = False
+                pieces[1:, 0] = ",\n" + pieces[1:, 0]
+                pieces[0, 0] = ("\n" if first_row else ",\n") + pieces[0, 0]
+            out.write("".join(pieces.ravel().tolist()))
+            first_row = False
         if is_json and json_shape == "array":
-            out.write("]\n" if first_chunk else "\n]\n")
+            out.write("]\n" if first_row else "\n]\n")

@@ -17,11 +17,9 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from functools import lru_cache
+from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses
 
 import numpy as np
 
@@ -148,20 +146,16 @@ def ints_to_str(values: np.ndarray) -> np.ndarray:
 
 def json_tokens(values) -> np.ndarray:
     """JSON literals of a small pool of strings (``None`` -> ``null``); call once per pool."""
-    return np.array(
-        ["null" if v is None else json.dumps(v, ensure_ascii=False) for v in values], dtype=object
-    )
+    return np.array(["null" if v is None else encode_basestring(v) for v in values], dtype=object)
 
 
 def csv_field(value: str | None) -> str:
     """One RFC 4180 field: quoted only when it holds a delimiter, quote or line break."""
     if value is None:
         return ""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="", quoting=csv.QUOTE_MINIMAL).writerow([value])
-    text = buf.getvalue()
-    # csv quotes a lone empty string as '""'; an empty field is what a missing value looks like.
-    return "" if value == "" else text
+    if any(ch in value for ch in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 def csv_tokens(values) -> np.ndarray:
@@ -169,27 +163,35 @@ def csv_tokens(values) -> np.ndarray:
     return np.array([csv_field(v) for v in values], dtype=object)
 
 
-def join_fields(parts: list[np.ndarray], *, sep: str, prefix: str = "", suffix: str = "") -> np.ndarray:
-    """Element-wise ``prefix + parts[0] + sep + parts[1] + ... + suffix``."""
-    out = prefix + parts[0] if prefix else parts[0]
-    for part in parts[1:]:
-        out = out + sep + part
-    return out + suffix if suffix else out
+def record_pieces(tokens: list[np.ndarray], literals: list[str], end: str) -> np.ndarray:
+    """A ``(rows, 2 * columns + 1)`` object array ``lit0 tok0 lit1 tok1 ... end`` per row.
+
+    Joining the whole array with ``"".join(pieces.ravel().tolist())`` renders the records in
+    time linear in the bytes (growing each record by ``+`` would copy it once per column).
+    Rows can be reordered or repeated by fancy indexing, and single pieces edited in place.
+    """
+    n = len(tokens[0])
+    pieces = np.empty((n, 2 * len(tokens) + 1), dtype=object)
+    for j, (lit, tok) in enumerate(zip(literals, tokens)):
+        pieces[:, 2 * j] = lit
+        pieces[:, 2 * j + 1] = tok
+    pieces[:, -1] = end
+    return pieces
 
 
-def join_json_objects(keys: list[str], tokens: list[np.ndarray], *, pretty: bool, indent: str = "") -> np.ndarray:
-    """Element-wise JSON objects from already-encoded value tokens.
+def json_literals(keys: list[str], *, pretty: bool, indent: str = "") -> tuple[list[str], str]:
+    """Literals around the values of a JSON object with ``keys``, and the closing text.
 
     ``pretty`` gives the multi-line layout of the real files, each line prefixed by ``indent``.
     """
-    names = [json.dumps(k, ensure_ascii=False) + ": " for k in keys]
+    names = [encode_basestring(k) + ": " for k in keys]
     if pretty:
-        inner = indent + "  "
-        out = indent + "{\n" + inner + names[0] + tokens[0]
-        for name, tok in zip(names[1:], tokens[1:]):
-            out = out + (",\n" + inner + name) + tok
-        return out + ("\n" + indent + "}")
-    out = "{" + names[0] + tokens[0]
-    for name, tok in zip(names[1:], tokens[1:]):
-        out = out + (", " + name) + tok
-    return out + "}"
+        inner = "\n" + indent + "  "
+        return ([indent + "{" + inner + names[0]] + ["," + inner + n for n in names[1:]],
+                "\n" + indent + "}")
+    return ["{" + names[0]] + [", " + n for n in names[1:]], "}"
+
+
+def csv_literals(columns: int, delimiter: str = ",") -> list[str]:
+    """Literals before each CSV field: nothing, then the delimiter."""
+    return [""] + [delimiter] * (columns - 1)
