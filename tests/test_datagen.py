@@ -363,3 +363,28 @@ def test_generate_end_to_end(tmp_path):
     clean = generate(landing_dir=None, database_url=f"jdbc:sqlite:{tmp_path / 'clean.db'}",
                      transactions=500, seed=2, now=NOW, realism=False)
     assert clean["cooperative"]["orphans"] == 0 and clean["channels"] is None
+
+
+@pytest.mark.parametrize("server_fixture", ["fresh_pg_db", "fresh_mariadb_db"])
+def test_generate_loads_real_databases_in_chunks(request, server_fixture):
+    """dbload creates the schema and the first chunk; later chunks are appended."""
+    db = request.getfixturevalue(server_fixture)
+    m = generate(landing_dir=None, database_url=db.jdbc_url, user=db.user, password=db.password,
+                 transactions=2500, seed=6, now=NOW, chunk_rows=1000)
+    expected = generate_cooperative(transactions=2500, seed=6, now=NOW, orphan_share=0.005,
+                                    mismatch_share=0.01)
+    assert m["cooperative"]["rows"] == {name: len(df) for name, df in expected.items()}
+    conn = db.python_connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, vlr_transacao, id_cartao FROM movimento ORDER BY id")
+            rows = cur.fetchall()
+            cur.execute("SELECT COUNT(*) FROM movimento m LEFT JOIN cartao c ON c.id = m.id_cartao "
+                        "WHERE c.id IS NULL")
+            orphans = cur.fetchone()[0]
+    finally:
+        conn.close()
+    want = expected["movimento"]
+    assert [r[0] for r in rows] == want["id"].tolist()
+    assert [r[1] for r in rows] == [decimal.Decimal(a) for a in want["vlr_transacao"]]
+    assert orphans == m["cooperative"]["orphans"] == 12
