@@ -183,8 +183,10 @@ def _dates(rng: np.random.Generator, secs: np.ndarray, channel: str, column: str
                 out[mask] = format_datetimes(secs[mask], fmt)
     if noise:
         stray = rng.random(len(secs))
-        out = np.where(stray < STRAY_SPACE_SHARE / 2, " " + out, out)
-        out = np.where(stray > 1 - STRAY_SPACE_SHARE / 2, out + " ", out)
+        lead = np.flatnonzero(stray < STRAY_SPACE_SHARE / 2)
+        trail = np.flatnonzero(stray > 1 - STRAY_SPACE_SHARE / 2)
+        out[lead] = " " + out[lead]
+        out[trail] = out[trail] + " "
     return out
 
 
