@@ -127,7 +127,7 @@ cmd_start() {
     if [ "$(id -u)" -eq 0 ]; then chown "$PG_OS_USER:" "$LOG" "$SOCK_DIR"; fi
     if ! as_pg "$BIN/pg_ctl" start -D "$PGDATA_DIR" -l "$LOG" -w -t "$START_TIMEOUT" \
         -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $SOCK_DIR" >/dev/null 2>&1; then
-        echo "$PROG: PostgreSQL did not accept connections on 127.0.0.1:$PG_PORT within ${START_TIMEOUT}s" >&2
+        echo "$PROG: PostgreSQL failed to start or did not accept connections on 127.0.0.1:$PG_PORT within ${START_TIMEOUT}s" >&2
         log_tail "$LOG"
         exit 1
     fi
