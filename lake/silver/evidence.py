@@ -86,6 +86,17 @@ def _raw(table: SilverTable, name: str) -> Column:
     return raw_source(rule) if rule is not None else sf.clean_text(col(name))
 
 
+def _shown(table: SilverTable, name: str) -> list[tuple[str, Column]]:
+    """Source values behind a column, labelled with their bronze names (for error samples)."""
+    rule = table.columns.get(name)
+    if rule is None:
+        return [(name, sf.clean_text(col(name)))]
+    out = [(rule.source or name, raw_source(rule))]
+    if rule.time_source:
+        out.append((rule.time_source, sf.clean_text(col(rule.time_source))))
+    return out
+
+
 def _check_columns(table: SilverTable, check: Check, types: Mapping) -> tuple[Column, Column, Column]:
     """(available, agrees, sample text) for one check."""
     ev, assign = check.evidence, dict(check.assignment)
@@ -93,11 +104,11 @@ def _check_columns(table: SilverTable, check: Check, types: Mapping) -> tuple[Co
         stated = col(ev.weekday_column) if ev.weekday_column not in table.columns else _value(table, ev.weekday_column, types, assign)
         available = _raw(table, ev.column).isNotNull() & sf.weekday_number(stated, ev.style).isNotNull()
         agrees = F.coalesce(sf.weekday_matches(_value(table, ev.column, types, assign), stated, ev.style), F.lit(False))
-        shown = [(ev.column, _raw(table, ev.column)), (ev.weekday_column, stated.cast("string"))]
+        shown = _shown(table, ev.column) + [(ev.weekday_column, stated.cast("string"))]
     else:
         start, end = _value(table, ev.start, types, assign), _value(table, ev.end, types, assign)
         available = _raw(table, ev.start).isNotNull() & _raw(table, ev.end).isNotNull()
-        shown = [(ev.start, _raw(table, ev.start)), (ev.end, _raw(table, ev.end))]
+        shown = _shown(table, ev.start) + _shown(table, ev.end)
         if ev.kind == EvidenceKind.ORDER:
             agrees = F.coalesce(end >= start, F.lit(False))
         else:
@@ -110,7 +121,7 @@ def _check_columns(table: SilverTable, check: Check, types: Mapping) -> tuple[Co
             available = available & dur.isNotNull()
             gap = F.unix_seconds(end) - F.unix_seconds(start) - dur
             agrees = F.coalesce(F.abs(gap) <= ev.tolerance_seconds, F.lit(False))
-            shown.append((ev.duration_column, _raw(table, ev.duration_column)))
+            shown += _shown(table, ev.duration_column)
     sample = F.concat_ws(" | ", *[F.concat(F.lit(f"{n}="), F.coalesce(v, F.lit("null"))) for n, v in shown])
     return available, available & agrees, sample
 

@@ -1,0 +1,155 @@
+"""Silver tables end to end on hand-built bronze: fates, counts, reruns, interactions, refs."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from lake import delta_io
+from lake.config import Action, Expectation, load_config
+from lake.paths import LakePaths
+from lake.silver.build import build_interactions, build_silver_table, standardize
+from tests.silver_bronze import SEED_ROWS, bronze_df, jdbc_df, write_bronze
+
+CFG = load_config("conf/lake.yml")
+
+
+def cfg_for(root, **silver_changes):
+    silver = dict(CFG.silver)
+    for name, table in silver_changes.items():
+        silver[name] = table
+    return dataclasses.replace(CFG.with_overrides(root=root), silver=silver)
+
+
+def test_standardize_ura_seed_row(spark):
+    df = bronze_df(spark, "ura", CFG.sources["ura"].columns, [SEED_ROWS["ura"]])
+    row = standardize(df, CFG.silver["ura"]).first()
+    assert row["started_at"].strftime("%Y-%m-%d %H:%M:%S") == "2019-01-08 08:15:27"
+    assert row["phone"] == "+557199999999"
+    assert (row["wait_seconds"], row["handle_seconds"], row["total_seconds"]) == (9, 104, 151)
+    assert row["queued"] is True and row["answered"] is True
+    assert row["customer_email"] == "paulorodrigues@email.com"
+    assert row["sub_classification"] == "Embarque|Desembarque fora rodoviária"
+    assert row["interaction_id"] == row["_row_id"] and row["_source_file"] == "/landing/f1"
+
+
+def test_batch_where_every_rule_fails(spark, lake_root):
+    chat = dataclasses.replace(
+        CFG.silver["chat"], evidence=(),
+        expectations=CFG.silver["chat"].expectations + (Expectation("has_email", "customer_email IS NOT NULL", Action.DROP),),
+    )
+    cfg = cfg_for(lake_root, chat=chat)
+    paths = LakePaths(lake_root)
+    seed = SEED_ROWS["chat"]
+    rows = [
+        dict(seed),                                                        # 0 written
+        dict(seed, **{"Data da conversa (Inicio)": "not a date"}),         # 1 quarantine started_at_parsed
+        dict(seed, **{"Data da conversa (Fim)": "09/06/2019 14:18"}),      # 2 quarantine ended_not_before_started
+        dict(seed, Feedback_Average="11"),                                 # 3 warn, written
+        dict(seed, Visitor_Email="not-an-email"),                          # 4 drop has_email
+        {"_malformed": True},                                              # 5 quarantine malformed_record
+        dict(seed, Agente="Old", _index=0, _ingested_at=dt.datetime(2024, 1, 1, 11, 0)),  # 6 older duplicate of 0
+    ]
+    write_bronze(spark, paths, "chat", bronze_df(spark, "chat", CFG.sources["chat"].columns, rows))
+    counts = build_silver_table(spark, cfg, "chat", paths, "s1")
+    assert (counts.rows_in, counts.written, counts.quarantined, counts.dropped, counts.warned) == (7, 2, 3, 2, 1)
+    assert counts.reconciles
+
+    silver = delta_io.read_table(spark, paths.silver("chat"))
+    got = {(r["_source_file"], r["agent"], r["feedback_score"]) for r in silver.collect()}
+    assert got == {("/landing/f1", "Antônia", 1), ("/landing/f1", "Antônia", 11)}   # the newer row 0 won
+    q = delta_io.read_table(spark, paths.quarantine("chat")).collect()
+    reasons = sorted(tuple(e["rule"] for e in r["_errors"]) for r in q)
+    assert reasons == [("ended_not_before_started",), ("malformed_record",), ("started_at_parsed",)]
+    assert {r["_run_id"] for r in q} == {"s1"} and {r["_bronze_run_id"] for r in q} == {"r1"}
+    bad = [r for r in q if r["_errors"][0]["rule"] == "started_at_parsed"][0]
+    assert bad["Data da conversa (Inicio)"] == "not a date"          # original bronze values kept
+    assert [r for r in q if r["_is_malformed"]][0]["_raw"] == "{oops"
+
+
+def test_rerun_changes_nothing(spark, lake_root):
+    cfg = cfg_for(lake_root)
+    paths = LakePaths(lake_root)
+    for src in ("ura", "whatsapp"):
+        write_bronze(spark, paths, src, bronze_df(spark, src, CFG.sources[src].columns, [SEED_ROWS[src]]))
+        build_silver_table(spark, cfg, src, paths, "s1")
+    before = {s: (delta_io.table_version(spark, paths.silver(s)), delta_io.read_table(spark, paths.silver(s))) for s in ("ura", "whatsapp")}
+    snapshot = {s: df.collect() for s, (_, df) in before.items()}
+    again = build_silver_table(spark, cfg, "ura", paths, "s2")          # incremental: nothing new
+    assert (again.rows_in, again.written) == (0, 0)
+    for s in ("ura", "whatsapp"):
+        full = build_silver_table(spark, cfg, s, paths, "s3", full=True)
+        assert full.rows_in == 1 and full.reconciles
+        m = delta_io.last_metrics(spark, paths.silver(s))
+        assert m.get("numTargetRowsInserted", 0) == 0 and m.get("numTargetRowsUpdated", 0) == 0
+        version, _ = before[s]
+        now = delta_io.read_table(spark, paths.silver(s))
+        assert_df_equality(now, spark.createDataFrame(snapshot[s], now.schema), ignore_row_order=True)
+        old = delta_io.read_table(spark, paths.silver(s), version=version)
+        assert_df_equality(now, old, ignore_row_order=True)
+        assert [r["_silver_run_id"] for r in now.collect()] == ["s1"]
+
+
+def test_interactions_from_the_four_seed_channels(spark, lake_root):
+    cfg = cfg_for(lake_root)
+    paths = LakePaths(lake_root)
+    for src in ("ura", "chat", "whatsapp", "email"):
+        write_bronze(spark, paths, src, bronze_df(spark, src, CFG.sources[src].columns, [SEED_ROWS[src]]))
+        assert build_silver_table(spark, cfg, src, paths, "s1").written == 1
+    counts = build_interactions(spark, cfg, paths, "s1")
+    assert (counts.rows_in, counts.written) == (4, 4)
+    df = delta_io.read_table(spark, paths.silver("interactions")).select(
+        "channel", F.date_format("started_at", "yyyy-MM-dd HH:mm:ss").alias("start"),
+        F.date_format("ended_at", "yyyy-MM-dd HH:mm:ss").alias("end"), "total_seconds", "handle_seconds",
+        "answered", "classification", "sub_classification", "feedback_score", "phone", "customer_email")
+    expected = spark.createDataFrame([
+        ("phone", "2019-01-08 08:15:27", "2019-01-08 08:17:58", 151, 104, True, "Dúvida",
+         "Embarque|Desembarque fora rodoviária", None, "+557199999999", "paulorodrigues@email.com"),
+        ("chat", "2019-06-10 14:18:00", "2019-06-10 14:18:00", 0, None, True, None, None, 1, None, "paulorodrigues@email.com"),
+        ("whatsapp", "2019-09-30 00:08:00", "2019-10-01 14:08:00", 136800, 136800, True, None, None, None, None,
+         "paulorodrigues@email.com"),
+        ("email", "2019-09-30 00:28:00", "2019-09-30 16:41:00", 58380, None, None, "Falha na finalizacao da compra",
+         "Dúvida", None, None, "paulorodrigues@email.com"),
+    ], df.schema)
+    assert_df_equality(df, expected, ignore_row_order=True, ignore_nullable=True)
+    build_interactions(spark, cfg, paths, "s2")
+    m = delta_io.last_metrics(spark, paths.silver("interactions"))
+    assert m.get("numTargetRowsInserted", 0) == 0 and m.get("numTargetRowsUpdated", 0) == 0
+
+
+def test_cooperative_referential_rules(spark, lake_root):
+    cfg = cfg_for(lake_root)
+    paths = LakePaths(lake_root)
+    ts = dt.datetime(2023, 5, 1, 10, 0, 0)
+    write_bronze(spark, paths, "associado", jdbc_df(spark, "associado", "id long, nome string, sobrenome string, idade int, email string", [
+        (1, " Ana ", "Souza", 30, "ANA@X.COM"), (2, "Bruno", "Lima", 40, None)]))
+    write_bronze(spark, paths, "conta", jdbc_df(spark, "conta", "id long, tipo string, data_criacao timestamp, id_associado long", [
+        (10, "corrente", ts, 1), (20, "poupanca", ts, 2), (30, "corrente", ts, 99)]))      # 30: no member
+    write_bronze(spark, paths, "cartao", jdbc_df(spark, "cartao", "id long, num_cartao string, nom_impresso string, data_criacao timestamp, id_conta long, id_associado long", [
+        (100, "4111 1111 1111 1111", "ANA SOUZA", ts, 10, 1),     # ok
+        (200, "5500000000000004", "BRUNO LIMA", ts, 10, 2),       # account 10 belongs to member 1
+        (300, "4000000000000002", "X", ts, 77, 1)]))              # no account
+    write_bronze(spark, paths, "movimento", jdbc_df(spark, "movimento", "id long, vlr_transacao decimal(10,2), des_transacao string, data_movimento timestamp, id_cartao long", [
+        (1000, Decimal("10.10"), "padaria", ts, 100),             # ok
+        (2000, Decimal("99999999.99"), "carro", ts, 200),         # on the mismatched card
+        (3000, Decimal("1.00"), "x", ts, 999)]))                  # no card
+    got = {t: build_silver_table(spark, cfg, t, paths, "s1") for t in ("associado", "conta", "cartao", "movimento")}
+    assert {t: (c.written, c.quarantined) for t, c in got.items()} == {
+        "associado": (2, 0), "conta": (2, 1), "cartao": (1, 2), "movimento": (1, 2)}
+
+    def reasons(t):
+        return {r["id"]: [e["rule"] for e in r["_errors"]] for r in delta_io.read_table(spark, paths.quarantine(t)).collect()}
+
+    assert reasons("conta") == {30: ["member_not_found"]}
+    assert reasons("cartao") == {200: ["card_member_mismatch"], 300: ["account_not_found"]}
+    assert reasons("movimento") == {2000: ["card_member_mismatch"], 3000: ["card_not_found"]}
+    mov = delta_io.read_table(spark, paths.silver("movimento")).first()
+    assert mov["vlr_transacao"] == Decimal("10.10") and dict(delta_io.read_table(spark, paths.silver("movimento")).dtypes)["vlr_transacao"] == "decimal(10,2)"
+    card = delta_io.read_table(spark, paths.silver("cartao")).first()
+    assert card["num_cartao"] == "4111111111111111"
+    member = delta_io.read_table(spark, paths.silver("associado")).filter("id = 1").first()
+    assert (member["nome"], member["email"]) == ("Ana", "ana@x.com")
