@@ -158,6 +158,28 @@ class Lake:
 
         return answers.answer(self.spark, self.config, "last-interaction", as_of=as_of)
 
+    def interactions(self):
+        """Every interaction as read back from the star: ``interaction_id, customer_email,
+        channel, started_at, ended_at, agent, answered, classification, ...``.
+
+        Example:
+            >>> lk.interactions().groupBy("channel").count().show()
+        """
+        from lake.gold.answers import gold_interactions
+
+        return gold_interactions(self.spark, self.paths)
+
+    def customer_interactions(self, email: str, *, as_of: Any = None):
+        """Every interaction of one customer (e-mail normalized) up to ``as_of`` (default now).
+
+        Example:
+            >>> lk.customer_interactions("Ana@X.com", as_of="2026-11-25 12:00:00").show()
+        """
+        from lake.gold import answers
+
+        return answers.customer_interactions(self.spark, email, as_of=as_of, timezone=self.config.lake.timezone,
+                                             paths=self.paths)
+
     @property
     def functions(self):
         """The public ``Column -> Column`` standardizers (:mod:`lake.silver.functions`)."""
