@@ -37,13 +37,15 @@ APP_NAME = "lake"
 
 #: Defaults sized for a small (2-core) machine; any of them can be overridden by
 #: spark-submit ``--conf`` or ``extra_conf``.
+_SOURCE_TZ = os.environ.get("LAKE_TIMEZONE", "America/Sao_Paulo")
+
 LOCAL_DEFAULTS: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
-    "spark.sql.session.timeZone": "America/Sao_Paulo",
+    "spark.sql.session.timeZone": _SOURCE_TZ,
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.databricks.delta.properties.defaults.enableChangeDataFeed": "false",
     "spark.sql.sources.default": "delta",
@@ -51,7 +53,10 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # length invariant that rejects the source's own values.
     "spark.sql.legacy.charVarcharAsString": "true",
     "spark.ui.showConsoleProgress": "false",
-    "spark.driver.extraJavaOptions": "-Dderby.system.home=/tmp/lake-derby",
+    # JDBC reads TIMESTAMP WITHOUT TIME ZONE in the JVM's default zone: pin it to the
+    # sources' zone (LAKE_TIMEZONE, default America/Sao_Paulo) so 08:00 stays 08:00.
+    "spark.driver.extraJavaOptions": f"-Dderby.system.home=/tmp/lake-derby -Duser.timezone={_SOURCE_TZ}",
+    "spark.executor.extraJavaOptions": f"-Duser.timezone={_SOURCE_TZ}",
 }
 
 
