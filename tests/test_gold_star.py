@@ -59,9 +59,11 @@ def _customers(spark, paths):
     return rows
 
 
-@pytest.fixture()
-def star(spark, lake_root):
-    paths = LakePaths(lake_root)
+@pytest.fixture(scope="module")
+def star(spark, tmp_path_factory):
+    """One star for the module (Delta writes are the slow part); the stability test, last
+    in the file, extends it."""
+    paths = LakePaths(str(tmp_path_factory.mktemp("gold-star")))
     write_interactions(spark, paths, ROWS)
     counts = build_star(spark, paths, "run-1", timezone=TZ)
     return paths, counts
