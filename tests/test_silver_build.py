@@ -27,8 +27,9 @@ def cfg_for(root, **silver_changes):
 
 def test_standardize_ura_seed_row(spark):
     df = bronze_df(spark, "ura", CFG.sources["ura"].columns, [SEED_ROWS["ura"]])
-    row = standardize(df, CFG.silver["ura"]).first()
-    assert row["started_at"].strftime("%Y-%m-%d %H:%M:%S") == "2019-01-08 08:15:27"
+    std = standardize(df, CFG.silver["ura"])
+    row = std.withColumn("start", F.date_format("started_at", "yyyy-MM-dd HH:mm:ss")).first()
+    assert row["start"] == "2019-01-08 08:15:27"
     assert row["phone"] == "+557199999999"
     assert (row["wait_seconds"], row["handle_seconds"], row["total_seconds"]) == (9, 104, 151)
     assert row["queued"] is True and row["answered"] is True
@@ -64,7 +65,8 @@ def test_batch_where_every_rule_fails(spark, lake_root):
     assert got == {("/landing/f1", "Antônia", 1), ("/landing/f1", "Antônia", 11)}   # the newer row 0 won
     q = delta_io.read_table(spark, paths.quarantine("chat")).collect()
     reasons = sorted(tuple(e["rule"] for e in r["_errors"]) for r in q)
-    assert reasons == [("ended_not_before_started",), ("malformed_record",), ("started_at_parsed",)]
+    # An unparsed start also makes "ended_at >= started_at" null, which counts as a failure.
+    assert reasons == [("ended_not_before_started",), ("malformed_record",), ("started_at_parsed", "ended_not_before_started")]
     assert {r["_run_id"] for r in q} == {"s1"} and {r["_bronze_run_id"] for r in q} == {"r1"}
     bad = [r for r in q if r["_errors"][0]["rule"] == "started_at_parsed"][0]
     assert bad["Data da conversa (Inicio)"] == "not a date"          # original bronze values kept
