@@ -347,8 +347,12 @@ def _write_sqlite(plan: _Plan, path: str | os.PathLike, *, chunk_rows: int, repl
         if replace:
             for table in reversed(TABLES):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
-        for statement in _ddl_statements(strict):
-            con.execute(statement)
+        statements = _ddl_statements(strict)
+        # Indexes are built once after the load: cheaper than maintaining them row by row.
+        indexes = [st for st in statements if st.upper().startswith("CREATE INDEX")]
+        for statement in statements:
+            if statement not in indexes:
+                con.execute(statement)
         frames = {"associado": [plan.associado], "conta": [plan.conta], "cartao": [plan.cartao],
                   "movimento": _rechunk(_movimento_blocks(plan), max(1, chunk_rows))}
         for table in TABLES:
@@ -358,6 +362,8 @@ def _write_sqlite(plan: _Plan, path: str | os.PathLike, *, chunk_rows: int, repl
             for frame in frames[table]:
                 con.executemany(sql, _sqlite_rows(frame[cols]))
                 counts[table] += len(frame)
+        for statement in indexes:
+            con.execute(statement)
         con.execute("COMMIT")
     except BaseException:
         if con.in_transaction:
