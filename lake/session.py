@@ -260,7 +260,14 @@ def submit_defaults(jars: list[str], *, python: str | None = None, user: dict[st
     # executors need the same interpreter.
     conf["spark.pyspark.python"] = python
     conf["spark.pyspark.driver.python"] = python
-    return {k: v for k, v in conf.items() if k == "spark.jars" or k not in user}
+    # The driver JVM's zone is fixed before Python runs: JDBC timestamps need it pinned here.
+    merged = {"spark.jars"}
+    for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+        theirs = user.get(key, "")
+        if "-Duser.timezone=" not in theirs:
+            conf[key] = f"{theirs} -Duser.timezone={_SOURCE_TZ}".strip()
+            merged.add(key)
+    return {k: v for k, v in conf.items() if k in merged or k not in user}
 
 
 def write_spark_defaults(jars: list[str], *, home: str | Path | None = None, python: str | None = None) -> Path:
@@ -327,8 +334,9 @@ def _submitted_conf() -> dict[str, str]:
     return dict(SparkConf(loadDefaults=True).getAll())
 
 
-def _check_delta_loadable(spark) -> None:
-    """Under spark-submit, fail with one sentence when the driver cannot load Delta."""
+def _check_submitted_driver(spark) -> None:
+    """Under spark-submit, fail with one sentence when the driver cannot load Delta or runs
+    in another time zone than the sources' (JDBC timestamps would be shifted)."""
     jvm = spark.sparkContext._jvm
     loader = jvm.Thread.currentThread().getContextClassLoader()
     try:
@@ -340,6 +348,14 @@ def _check_delta_loadable(spark) -> None:
             f"{spark_home() / 'conf' / 'spark-defaults.conf'}) or pass "
             f"--packages {','.join(versions.SPARK_PACKAGES)}."
         ) from exc
+    zone = jvm.java.util.TimeZone.getDefault().getID()
+    if zone != _SOURCE_TZ:
+        raise PreflightError(
+            f"The spark-submit driver JVM runs in time zone {zone}, but the sources' zone is "
+            f"{_SOURCE_TZ}; run 'python -m lake.session --warm' (it writes -Duser.timezone into "
+            "spark-defaults.conf) or pass --driver-java-options "
+            f"-Duser.timezone={_SOURCE_TZ} and --conf spark.executor.extraJavaOptions=-Duser.timezone={_SOURCE_TZ}."
+        )
 
 
 # --------------------------------------------------------------------------- session
@@ -404,7 +420,7 @@ def get_spark(
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("LAKE_SPARK_LOG_LEVEL", "WARN"))
     if under_submit:
-        _check_delta_loadable(spark)
+        _check_submitted_driver(spark)
     return spark
 
 

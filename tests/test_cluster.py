@@ -100,6 +100,8 @@ def standalone(tmp_path_factory):
         (tmp / sub).mkdir()
     env = _clean_env(tmp)
     env["SPARK_HOME"] = str(SPARK_HOME)
+    # no REST submission server: it would hold a fixed port (6066)
+    env["SPARK_MASTER_OPTS"] = "-Dspark.master.rest.enabled=false"
     port, ui, worker_ui = _free_port(), _free_port(), _free_port()
     url = f"spark://127.0.0.1:{port}"
     master_log, worker_log = tmp / "logs" / "master.out", tmp / "logs" / "worker.out"
