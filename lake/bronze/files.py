@@ -64,8 +64,13 @@ LINEAGE_COLUMNS = (
 
 _SNIFF_BYTES = 65536
 _ROW_MASK = (1 << 33) - 1  # monotonically_increasing_id = partition << 33 | row number
+# Spark 4 readers accept only a few charsets; cp1252 is read as Latin-1 and its 0x80-0x9F
+# range translated (the five bytes cp1252 leaves undefined become U+FFFD and are flagged).
 _JAVA_CHARSETS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "iso8859-1": "ISO-8859-1", "latin-1": "ISO-8859-1",
-                  "cp1252": "windows-1252", "ascii": "US-ASCII"}
+                  "cp1252": "ISO-8859-1", "ascii": "US-ASCII", "utf-16": "UTF-16", "utf-16-le": "UTF-16LE",
+                  "utf-16-be": "UTF-16BE"}
+_C1 = "".join(chr(b) for b in range(0x80, 0xA0))
+_CP1252_C1 = bytes(range(0x80, 0xA0)).decode("cp1252", errors="replace")
 
 
 # --------------------------------------------------------------------------- discovery
@@ -200,11 +205,10 @@ def _json_records(spark: SparkSession, f: LandingFile) -> DataFrame:
         records = F.array(F.col("text"))
         split_failed = F.lit(False)
     df = df.select(F.posexplode(records).alias("idx", "raw0"), split_failed.alias("split_failed"))
-    return df.select(
-        "idx",
-        F.expr("make_valid_utf8(raw0)").alias("raw"),
-        (~F.expr("is_valid_utf8(raw0)")).alias("bad_bytes"),
-        "split_failed",
+    # Invalid UTF-8 sequences surface as U+FFFD; only a file whose bytes do not decode has them.
+    bad_bytes = F.lit(False) if f.decodes else F.col("raw").contains("\ufffd")
+    return df.select("idx", F.expr("make_valid_utf8(raw0)").alias("raw"), "split_failed").withColumn(
+        "bad_bytes", bad_bytes
     )
 
 
@@ -295,8 +299,10 @@ def _csv_frame(
     if opts.line_sep:
         reader = reader.option("lineSep", opts.line_sep)
     df = reader.csv(_glob_escape(f.path))
+    if _python_encoding(source) == "cp1252":
+        df = df.select(*[F.translate(F.col(c), _C1, _CP1252_C1).alias(c) for c in df.columns])
     fields = [F.col(f"_c{i}") for i in range(len(names))]
-    index = F.monotonically_increasing_id().bitwise_and(F.lit(_ROW_MASK))
+    index = F.monotonically_increasing_id().bitwiseAND(F.lit(_ROW_MASK))
     bad_bytes = F.lit(False)
     if not f.decodes and fields:
         bad_bytes = reduce(lambda a, b: a | b, [F.coalesce(c.contains("\ufffd"), F.lit(False)) for c in fields])
@@ -414,7 +420,10 @@ def ingest_files(
         frames = [build(spark, f, source, run_id, ingested_at, extras) for f in new]
         batch = reduce(lambda a, b: a.unionByName(b), frames)
         per_file = batch.groupBy("_source_file").agg(
-            F.count(F.lit(1)).alias("n"), F.sum(F.col("_is_malformed").cast("long")).alias("bad")
+            F.count(F.lit(1)).alias("n"),
+            F.sum(F.col("_is_malformed").cast("long")).alias("bad"),
+            # _raw reads the CSV fields: Spark refuses a CSV query on the corrupt column alone
+            F.max(F.length("_raw")).alias("longest_raw"),
         ).collect()
         counts = {r["_source_file"]: int(r["n"]) for r in per_file}
         rows_in = sum(counts.values())

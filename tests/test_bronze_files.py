@@ -1,0 +1,248 @@
+"""Bronze file ingestion: every shape and encoding, lineage, malformed rows, drift, exactly once."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+
+import pytest
+from pyspark.sql import functions as F
+
+from lake import delta_io
+from lake.bronze import IngestResult, ingest_files, reload_source
+from lake.config import CsvOptions, DriftPolicy, FileFormat, FileSource, JsonShape, Pipeline, load_config
+from lake.errors import SourceError
+from lake.paths import LakePaths
+
+URA_COLS = ("data", "Semana", "Horário", "DDD", "telefone", "email", "sub_classificacao")
+WA_COLS = ("Inicio da conversa", "Fim da conversa (duração)", "Semana", "Finalizado?", "E-mail")
+
+
+def _json_source(**kw) -> FileSource:
+    base = dict(pipeline=Pipeline.CUSTOMER_EXPERIENCE, patterns=("uratelefonica*",), format=FileFormat.JSON,
+                columns=URA_COLS, name="ura")
+    base.update(kw)
+    return FileSource(**base)
+
+
+def _csv_source(**kw) -> FileSource:
+    base = dict(pipeline=Pipeline.CUSTOMER_EXPERIENCE, patterns=("Whatsapp*",), format=FileFormat.CSV,
+                columns=WA_COLS, name="whatsapp")
+    base.update(kw)
+    return FileSource(**base)
+
+
+def _write(folder, name: str, data: bytes | str, encoding: str = "utf-8") -> str:
+    path = os.path.join(str(folder), name)
+    with open(path, "wb") as fh:
+        fh.write(data if isinstance(data, bytes) else data.encode(encoding))
+    return os.path.abspath(path)
+
+
+def _sha(path: str) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def _rows(spark, root, source, cols):
+    df = delta_io.read_table(spark, LakePaths(root).bronze(source))
+    return sorted((tuple(r) for r in df.select(*[F.col(f"`{c}`") for c in cols]).collect()), key=repr)
+
+
+URA_1 = {"data": "01/08/2019", "Semana": "Tuesday", "Horário": "08:15:27", "DDD": 71, "telefone": 7199999999,
+         "email": "paulo@email.com", "sub_classificacao": "Embarque|Desembarque"}
+URA_2 = {"data": "01/09/2019", "Semana": "Wednesday", "Horário": "9:01", "DDD": 11, "telefone": 11988887777,
+         "email": "ana@email.com", "sub_classificacao": "Cancelamento"}
+
+
+@pytest.fixture()
+def landing(tmp_path):
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    return folder
+
+
+def test_json_three_shapes_numbers_as_text_and_lineage(spark, lake_root, landing):
+    pretty = _write(landing, "UraTelefonica.jsonl", json.dumps(URA_1, indent=2, ensure_ascii=False))
+    lines = _write(landing, "uratelefonica_lines.json",
+                   json.dumps(URA_1, ensure_ascii=False) + "\n\n" + json.dumps(URA_2, ensure_ascii=False) + "\r\n")
+    array = _write(landing, "URATELEFONICA_array.json", json.dumps([URA_2, URA_1], indent=1, ensure_ascii=False))
+    _write(landing, "chatOnline.jsonl", "{}")  # another channel: not matched
+    paths = LakePaths(lake_root)
+    res = ingest_files(spark, _json_source(), str(landing), paths, "run-1")
+    assert res == IngestResult("ura", files_seen=3, files_ingested=3, duplicates=0, rows_in=5, rows_written=5, malformed=0)
+
+    got = _rows(spark, lake_root, "ura", ["_source_file", "_record_index", *URA_COLS])
+    expected = []
+    for path, recs in ((pretty, [URA_1]), (lines, [URA_1, URA_2]), (array, [URA_2, URA_1])):
+        for i, r in enumerate(recs):
+            expected.append((path, i, *[str(r[c]) for c in URA_COLS]))
+    assert got == sorted(expected, key=repr)
+
+    df = delta_io.read_table(spark, paths.bronze("ura"))
+    assert df.columns == [*URA_COLS, "_row_id", "_source_file", "_file_hash", "_file_modified_at", "_record_index",
+                          "_ingested_at", "_run_id", "_is_malformed", "_malformed_reason", "_raw", "_rescued_data",
+                          "_missing_columns"]
+    lineage = df.select("_row_id", "_source_file", "_file_hash", "_record_index", "_run_id", "_is_malformed",
+                        "_rescued_data", "_missing_columns", "_raw", "_file_modified_at").collect()
+    for r in lineage:
+        assert r["_file_hash"] == _sha(r["_source_file"])
+        assert r["_row_id"] == hashlib.sha256(f"ura|{r['_file_hash']}|{r['_record_index']}".encode()).hexdigest()
+        assert r["_run_id"] == "run-1" and r["_is_malformed"] is False
+        assert r["_rescued_data"] is None and r["_missing_columns"] == []
+        assert json.loads(r["_raw"])["DDD"] in (71, 11)
+        assert abs(r["_file_modified_at"].timestamp() - os.stat(r["_source_file"]).st_mtime) < 1
+    # the lines file's DDD/telefone kept as the JSON text
+    assert ("71", "7199999999") in {(r[0], r[1]) for r in df.select("DDD", "telefone").collect()}
+
+    log = delta_io.read_table(spark, paths.system("ingest_log")).select("path", "status", "rows").collect()
+    assert sorted(tuple(r) for r in log) == sorted([(pretty, "ingested", 1), (lines, "ingested", 2), (array, "ingested", 2)])
+
+
+def test_json_malformed_records_kept_with_raw_text(spark, lake_root, landing):
+    good = json.dumps(URA_1, ensure_ascii=False)
+    lines = _write(landing, "UraTelefonica_1.json",
+                   good.encode() + b'\n{"data": "01/08/2019", "Semana": \n' + b'{"email": "x\xff@y.com"}\n' + b"[1, 2]\n")
+    broken_obj = _write(landing, "UraTelefonica_2.json", '{\n  "data": "02/08/2019",\n  "Semana": "Fri"\n')
+    broken_arr = _write(landing, "UraTelefonica_3.json", '[{"data": "1"}, {"data": ')
+    res = ingest_files(spark, _json_source(), str(landing), LakePaths(lake_root), "r")
+    assert (res.rows_in, res.rows_written, res.malformed) == (6, 6, 5)
+    got = _rows(spark, lake_root, "ura", ["_source_file", "_record_index", "_is_malformed", "_malformed_reason", "_raw", "data"])
+    assert len(got) == 6
+    by_key = {(r[0], r[1]): r[2:] for r in got}
+    assert by_key[(lines, 0)] == (False, None, good, "01/08/2019")
+    assert by_key[(lines, 1)] == (True, "broken JSON", '{"data": "01/08/2019", "Semana": ', None)
+    assert by_key[(lines, 2)][:2] == (True, "undecodable bytes") and by_key[(lines, 2)][2] == '{"email": "x\ufffd@y.com"}'
+    assert by_key[(lines, 3)] == (True, "not a JSON object", "[1, 2]", None)
+    assert by_key[(broken_obj, 0)] == (True, "broken JSON", '{\n  "data": "02/08/2019",\n  "Semana": "Fri"\n', None)
+    assert by_key[(broken_arr, 0)] == (True, "broken JSON", '[{"data": "1"}, {"data": ', None)
+
+
+CSV_HEADER = ["E-mail", "Inicio da conversa", "Fim da conversa (duração)", "Semana", "Finalizado?"]
+CSV_ROWS = [
+    ["paulo@email.com", "9/30/19 0:08", "10/01/2019 14:08", "1", "Sim"],
+    ["ana, maria@email.com", "9/30/19 1:00", 'diz "oi"', "2", "Não"],
+    ["jo@email.com", "  9/30/19 2:00 ", "linha1\nlinha2", "3", "Não"],
+]
+
+
+def _csv_text(header, rows, newline="\n", delimiter=","):
+    def q(v):
+        if any(ch in v for ch in (delimiter, '"', "\n", "\r")):
+            return '"' + v.replace('"', '""') + '"'
+        return v
+    return newline.join(delimiter.join(q(v) for v in row) for row in [header, *rows]) + newline
+
+
+@pytest.mark.parametrize(
+    "encoding,newline,delimiter,py_encoding",
+    [("utf-8", "\n", ",", "utf-8"), ("utf-8", "\r\n", ";", "utf-8-sig"), ("latin-1", "\r\n", ",", "latin-1"),
+     ("cp1252", "\n", "|", "cp1252")],
+)
+def test_csv_encodings_line_endings_quoting_by_header_name(spark, lake_root, landing, encoding, newline, delimiter, py_encoding):
+    path = _write(landing, "WHATSAPP.csv", _csv_text(CSV_HEADER, CSV_ROWS, newline, delimiter), py_encoding)
+    src = _csv_source(csv=CsvOptions(delimiter=delimiter, encoding=encoding))
+    res = ingest_files(spark, src, str(landing), LakePaths(lake_root), "r")
+    assert (res.rows_in, res.rows_written, res.malformed) == (3, 3, 0)
+    got = _rows(spark, lake_root, "whatsapp", ["_record_index", *WA_COLS, "_is_malformed", "_missing_columns"])
+    idx = {c: CSV_HEADER.index(c) for c in WA_COLS}
+    expected = [(i, *[row[idx[c]] for c in WA_COLS], False, []) for i, row in enumerate(CSV_ROWS)]
+    assert got == sorted(expected, key=repr)
+
+
+def test_csv_malformed_missing_and_undecodable(spark, lake_root, landing):
+    body = ("E-mail,Inicio da conversa,Semana,Finalizado?\n"  # no 'Fim da conversa (duração)'
+            "a@x.com,9/30/19 0:08,1,Sim\n"
+            "b@x.com,9/30/19 0:09,2\n"  # too few fields
+            "c@x.com,9/30/19 0:10,3,Sim,extra\n").encode() + b"d\xe9@x.com,9/30/19 0:11,4,N\xe3o\n"  # latin-1 in utf-8
+    path = _write(landing, "Whatsapp_bad.csv", body)
+    res = ingest_files(spark, _csv_source(), str(landing), LakePaths(lake_root), "r")
+    assert (res.rows_in, res.rows_written, res.malformed) == (4, 4, 3)
+    got = _rows(spark, lake_root, "whatsapp", ["_record_index", "E-mail", "_is_malformed", "_malformed_reason", "_raw", "_missing_columns"])
+    assert got[0] == (0, "a@x.com", False, None, None, ["Fim da conversa (duração)"])
+    assert got[1] == (1, "b@x.com", True, "wrong field count", "b@x.com,9/30/19 0:09,2", ["Fim da conversa (duração)"])
+    assert got[2] == (2, "c@x.com", True, "wrong field count", "c@x.com,9/30/19 0:10,3,Sim,extra", ["Fim da conversa (duração)"])
+    assert got[3][:4] == (3, "d\ufffd@x.com", True, "undecodable bytes") and "d\ufffd@x.com" in got[3][4]
+    fim = delta_io.read_table(spark, LakePaths(lake_root).bronze("whatsapp")).select("`Fim da conversa (duração)`").collect()
+    assert [r[0] for r in fim] == [None] * 4
+
+
+def test_second_run_new_file_and_duplicate_content(spark, lake_root, landing):
+    paths = LakePaths(lake_root)
+    src = _csv_source()
+    first = _write(landing, "Whatsapp.csv", _csv_text(CSV_HEADER, CSV_ROWS[:2]))
+    r1 = ingest_files(spark, src, str(landing), paths, "r1")
+    assert (r1.files_ingested, r1.rows_written) == (1, 2)
+    r2 = ingest_files(spark, src, str(landing), paths, "r2")
+    assert (r2.files_seen, r2.files_ingested, r2.rows_in, r2.rows_written, r2.duplicates) == (1, 0, 0, 0, 0)
+    copy = _write(landing, "whatsapp_copy.csv", open(first, "rb").read())
+    later = _write(landing, "Whatsapp_2019-10-02.csv", _csv_text(CSV_HEADER, CSV_ROWS[2:]))
+    _write(landing, "Whatsapp_empty.csv", "")
+    r3 = ingest_files(spark, src, str(landing), paths, "r3")
+    assert (r3.files_seen, r3.files_ingested, r3.duplicates, r3.empty, r3.rows_written) == (4, 1, 1, 1, 1)
+    df = delta_io.read_table(spark, paths.bronze("whatsapp"))
+    assert sorted(tuple(r) for r in df.groupBy("_source_file", "_run_id").count().collect()) == sorted(
+        [(first, "r1", 2), (later, "r3", 1)])
+    assert df.select("_row_id").distinct().count() == 3
+    log = delta_io.read_table(spark, paths.system("ingest_log")).select("path", "status", "rows", "run_id").collect()
+    assert sorted(tuple(r) for r in log) == sorted([
+        (first, "ingested", 2, "r1"), (copy, "duplicate", 0, "r3"), (later, "ingested", 1, "r3"),
+        (os.path.abspath(os.path.join(landing, "Whatsapp_empty.csv")), "empty", 0, "r3")])
+    r4 = ingest_files(spark, src, str(landing), paths, "r4")
+    assert (r4.files_ingested, r4.rows_written) == (0, 0)
+    assert delta_io.read_table(spark, paths.system("ingest_log")).count() == 4
+
+    # dedupe off: the copy is ingested as its own file
+    r5 = ingest_files(spark, dataclasses.replace(src, dedupe_content=False), str(landing), paths, "r5")
+    assert (r5.files_ingested, r5.rows_written) == (1, 2)
+    assert delta_io.read_table(spark, paths.bronze("whatsapp")).select("_row_id").distinct().count() == 5
+
+
+def test_drift_policies(spark, lake_root, landing):
+    paths = LakePaths(lake_root)
+    rec = dict(URA_1, novo_campo="x", outro=5)
+    path = _write(landing, "UraTelefonica.json", json.dumps(rec))
+    with pytest.raises(SourceError) as err:
+        ingest_files(spark, _json_source(drift=DriftPolicy.FAIL), str(landing), paths, "r")
+    assert "'ura'" in str(err.value) and path in str(err.value) and "novo_campo, outro" in str(err.value)
+    assert not delta_io.table_exists(spark, paths.bronze("ura"))
+
+    ingest_files(spark, _json_source(drift=DriftPolicy.RESCUE), str(landing), paths, "r")
+    row = delta_io.read_table(spark, paths.bronze("ura")).first()
+    assert json.loads(row["_rescued_data"]) == {"novo_campo": "x", "outro": "5"}
+
+    root2 = LakePaths(lake_root + "/evolve")
+    ingest_files(spark, _json_source(drift=DriftPolicy.EVOLVE, columns=URA_COLS + ("faltando",)), str(landing), root2, "r")
+    df = delta_io.read_table(spark, root2.bronze("ura"))
+    assert df.columns[-2:] == ["novo_campo", "outro"]
+    row = df.first()
+    assert (row["novo_campo"], row["outro"], row["faltando"], row["_missing_columns"], row["_rescued_data"]) == (
+        "x", "5", None, ["faltando"], None)
+    # a later file with yet another column evolves the table again; earlier rows get null
+    _write(landing, "UraTelefonica_2.json", json.dumps(dict(URA_2, terceiro="t")))
+    ingest_files(spark, _json_source(drift=DriftPolicy.EVOLVE, columns=URA_COLS + ("faltando",)), str(landing), root2, "r2")
+    got = sorted((r["email"], r["novo_campo"], r["terceiro"]) for r in delta_io.read_table(spark, root2.bronze("ura")).collect())
+    assert got == [("ana@email.com", None, "t"), ("paulo@email.com", "x", None)]
+
+    # CSV: header with an extra column
+    _write(landing, "Whatsapp.csv", _csv_text(CSV_HEADER + ["Loja"], [CSV_ROWS[0] + ["Clickbus"]]))
+    with pytest.raises(SourceError, match="Loja"):
+        ingest_files(spark, _csv_source(drift=DriftPolicy.FAIL), str(landing), paths, "r")
+    ingest_files(spark, _csv_source(), str(landing), paths, "r")
+    row = delta_io.read_table(spark, paths.bronze("whatsapp")).first()
+    assert json.loads(row["_rescued_data"]) == {"Loja": "Clickbus"}
+
+
+def test_full_reload_replaces_source_from_landing(spark, lake_root, landing, tmp_path):
+    paths = LakePaths(lake_root)
+    _write(landing, "Whatsapp.csv", _csv_text(CSV_HEADER, CSV_ROWS[:1]))
+    b = _write(landing, "Whatsapp_b.csv", _csv_text(CSV_HEADER, CSV_ROWS[1:]))
+    cfg = load_config("conf/lake.yml").with_overrides(landing=str(landing), root=lake_root)
+    ingest_files(spark, cfg.sources["whatsapp"], str(landing), paths, "r1")
+    os.remove(b)
+    res = reload_source(spark, cfg, "whatsapp", paths, "r2")
+    assert (res.files_ingested, res.rows_written) == (1, 1)
+    df = delta_io.read_table(spark, paths.bronze("whatsapp"))
+    assert [tuple(r) for r in df.select("_run_id", "E-mail").collect()] == [("r2", "paulo@email.com")]
+    assert [r["status"] for r in delta_io.read_table(spark, paths.system("ingest_log")).collect()] == ["ingested"]
