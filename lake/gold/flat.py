@@ -211,9 +211,12 @@ def _hadoop_path(spark: SparkSession, uri: str):
     jvm = spark._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
     fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
-    # The checksummed local FS would carry a .crc file next to the final file; use the raw one.
-    if fs.getClass().getName() == "org.apache.hadoop.fs.LocalFileSystem":
-        fs = fs.getRawFileSystem()
+    if fs.getUri().getScheme() == "file":
+        # The checksummed local FS (or Hive's proxy of it) would move a .crc file next to
+        # the final file; renames go through the raw local FS instead.
+        raw = jvm.org.apache.hadoop.fs.RawLocalFileSystem()
+        raw.initialize(jvm.java.net.URI.create("file:///"), spark._jsc.hadoopConfiguration())
+        fs = raw
     return fs, fs.makeQualified(path)
 
 
