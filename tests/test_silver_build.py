@@ -114,8 +114,9 @@ def test_interactions_from_the_four_seed_channels(spark, lake_root):
         ("chat", "2019-06-10 14:18:00", "2019-06-10 14:18:00", 0, None, True, None, None, 1, None, "paulorodrigues@email.com"),
         ("whatsapp", "2019-09-30 00:08:00", "2019-10-01 14:08:00", 136800, 136800, True, None, None, None, None,
          "paulorodrigues@email.com"),
-        ("email", "2019-09-30 00:28:00", "2019-09-30 16:41:00", 58380, None, None, "Falha na finalizacao da compra",
-         "Dúvida", None, None, "paulorodrigues@email.com"),
+        # The e-mail file's columns are swapped: its "Sub Classificação" ("Dúvida") is the URA's classificacao.
+        ("email", "2019-09-30 00:28:00", "2019-09-30 16:41:00", 58380, None, None, "Dúvida",
+         "Falha na finalizacao da compra", None, None, "paulorodrigues@email.com"),
     ], df.schema)
     assert_df_equality(df, expected, ignore_row_order=True, ignore_nullable=True)
     build_interactions(spark, cfg, paths, "s2")
