@@ -142,21 +142,21 @@ class Lake:
 
     def contacts_24h(self, *, as_of: Any = None):
         """Contacts per customer with ``as_of - 24h < started_at <= as_of`` (default now)."""
-        from lake.gold import answers
+        from lake.pipeline import answer
 
-        return answers.answer(self.spark, self.config, "contacts-24h", as_of=as_of)
+        return answer(self.spark, self.config, "contacts-24h", as_of=as_of)
 
     def interactions_by_channel(self, *, as_of: Any = None):
         """One row per customer and channel used, with counts and first/last start."""
-        from lake.gold import answers
+        from lake.pipeline import answer
 
-        return answers.answer(self.spark, self.config, "interactions-by-channel", as_of=as_of)
+        return answer(self.spark, self.config, "interactions-by-channel", as_of=as_of)
 
     def last_interaction(self, *, as_of: Any = None):
         """Each customer's latest interaction up to ``as_of`` and its channel."""
-        from lake.gold import answers
+        from lake.pipeline import answer
 
-        return answers.answer(self.spark, self.config, "last-interaction", as_of=as_of)
+        return answer(self.spark, self.config, "last-interaction", as_of=as_of)
 
     def interactions(self):
         """Every interaction as read back from the star: ``interaction_id, customer_email,

@@ -132,7 +132,8 @@ def _load(args):
 
 
 def _print_answers(spark, cfg, as_of=None, fmt="table") -> None:
-    from lake.gold.answers import answer, format_answer
+    from lake.gold.answers import format_answer
+    from lake.pipeline import answer
 
     for name in QUERIES:
         df = answer(spark, cfg, name, as_of=as_of)
@@ -189,7 +190,8 @@ def cmd_query(args) -> int:
     cfg = _load(args)
     spark = get_spark()
     spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
-    from lake.gold.answers import answer, format_answer
+    from lake.gold.answers import format_answer
+    from lake.pipeline import answer
 
     df = answer(spark, cfg, args.name, as_of=args.as_of)
     print(format_answer(df, args.format, timezone=cfg.lake.timezone))

@@ -69,28 +69,34 @@ def run_bronze(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run
     """Ingest every source of ``pipeline`` into bronze."""
     from lake.bronze import ingest_files, ingest_table
 
+    def as_counts(result) -> TableCounts:
+        return TableCounts(table=result.source, layer="bronze", rows_in=result.rows_in, written=result.rows_written)
+
     counts: list[TableCounts] = []
     for source in cfg.file_sources(pipeline):
         stage = _Stage(f"bronze {source.name}")
         result = ingest_files(spark, source, cfg.lake.landing, paths, run_id, full_reload=full_reload)
-        counts += stage.done([result.as_counts()])
+        counts += stage.done([as_counts(result)])
     for source in cfg.jdbc_sources(pipeline):
         stage = _Stage(f"bronze {source.name}")
         result = ingest_table(spark, source, cfg.jdbc, paths, run_id, full_reload=full_reload)
-        counts += stage.done([result.as_counts()])
+        counts += stage.done([as_counts(result)])
     return counts
 
 
 def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
                full: bool = False) -> list[TableCounts]:
     """Standardize and check every silver table of ``pipeline``."""
-    from lake.silver.build import build_interactions, build_silver_tables
+    from lake.silver.build import build_interactions, build_silver_table
 
-    stage = _Stage(f"silver {pipeline.value}")
-    counts = build_silver_tables(spark, cfg, pipeline, paths, run_id, full=full)
+    counts: list[TableCounts] = []
+    for table in cfg.silver_tables(pipeline):
+        stage = _Stage(f"silver {table.name}")
+        counts += stage.done([build_silver_table(spark, cfg, table.name, paths, run_id, full=full)])
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
-        counts.append(build_interactions(spark, cfg, paths, run_id))
-    return stage.done(counts)
+        stage = _Stage("silver interactions")
+        counts += stage.done([build_interactions(spark, cfg, paths, run_id)])
+    return counts
 
 
 def run_gold(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
@@ -112,9 +118,14 @@ def run_gold(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_i
 def export_flat(spark, cfg: LakeConfig, paths: LakePaths, run_id: str, *, output_dir: str | None = None,
                 report: RunReport | None = None) -> list[TableCounts]:
     """Refresh gold ``movimento_flat`` and write it as ONE CSV file in the output folder."""
-    from lake.gold.flat import export_csv, write_movimento_flat
+    from lake import delta_io
+    from lake.gold.flat import build_movimento_flat, export_csv
 
-    counts = write_movimento_flat(spark, cfg, paths, run_id)
+    build_movimento_flat(spark, paths, card_number=cfg.export.card_number, hash_key_env=cfg.export.hash_key_env,
+                         timezone=cfg.lake.timezone)
+    metrics = delta_io.last_metrics(spark, paths.gold("movimento_flat"))
+    rows = int(metrics.get("numOutputRows", 0))
+    counts = [TableCounts(table="movimento_flat", layer="gold", rows_in=rows, written=rows)]
     csv_path = export_csv(spark, paths, output_dir or cfg.lake.output_dir, file_name=cfg.export.file_name)
     log.info("wrote %s", csv_path)
     if report is not None:
@@ -164,3 +175,30 @@ def run(
     report.seconds = time.monotonic() - started
     log.info("run %s finished in %.1fs", report.run_id, report.seconds)
     return report
+
+
+QUERIES = {
+    "contacts-24h": "contacts_24h",
+    "interactions-by-channel": "interactions_by_channel",
+    "last-interaction": "last_interaction",
+}
+
+
+def answer(spark, cfg: LakeConfig, name: str, *, as_of=None):
+    """One of the three answers, computed from the gold star of ``cfg``'s lake.
+
+    Example:
+        >>> answer(spark, cfg, "last-interaction", as_of="2026-11-25 12:00:00").show()
+    """
+    from lake import delta_io
+    from lake.errors import PipelineError
+    from lake.gold import answers
+
+    if name not in QUERIES:
+        raise ConfigError("command line", "query", f"expected one of {', '.join(QUERIES)}; found {name!r}")
+    paths = LakePaths(cfg.lake.root)
+    if not delta_io.table_exists(spark, paths.gold("fact_interaction")):
+        raise PipelineError(f"the gold star does not exist under {cfg.lake.root}; run 'lake run' first")
+    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    func = getattr(answers, QUERIES[name])
+    return func(spark, as_of=as_of, timezone=cfg.lake.timezone, paths=paths)
