@@ -74,6 +74,9 @@ class IngestResult:
     empty: int = 0
     partitions: int = 0
     watermark: Optional[str] = None
+    #: JDBC rows re-read after a run died between its bronze commit and its watermark write;
+    #: already in bronze, so not written again and not counted in ``rows_in``.
+    replayed: int = 0
 
     @property
     def reconciles(self) -> bool:

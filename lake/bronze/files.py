@@ -428,11 +428,13 @@ def ingest_files(
         counts = {r["_source_file"]: int(r["n"]) for r in per_file}
         rows_in = sum(counts.values())
         malformed = sum(int(r["bad"] or 0) for r in per_file)
+        version_before = delta_io.table_version(spark, bronze)
         if full_reload:
             metrics = delta_io.overwrite(spark, batch, bronze)
         else:
             metrics = delta_io.append(spark, batch, bronze, merge_schema=source.drift == DriftPolicy.EVOLVE)
-        rows_written = metrics.get("numOutputRows", 0)
+        # an empty append leaves no commit: the latest metrics would be an older write's
+        rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
         log.info("%s: %d files, %d rows written to %s (%d malformed)", source.name, len(new), rows_written, bronze, malformed)
     elif full_reload and delta_io.table_exists(spark, bronze):
         from delta.tables import DeltaTable

@@ -34,7 +34,7 @@ from lake.paths import LakePaths
 log = logging.getLogger(__name__)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-_SQLITE_TEXT_TYPES = ("decimal", "timestamp", "date")
+_TEXT_TYPES = ("decimal", "timestamp", "date")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +101,6 @@ def _reader(spark: SparkSession, source: JdbcSource, conn: JdbcConnection):
         .option("url", url)
         .option("driver", conn.driver or driver_for(conn.url))
         .option("fetchsize", str(source.fetch_size))
-        .option("preferTimestampNTZ", "true")  # wall-clock timestamps, read the same everywhere
     )
     if conn.user:
         reader = reader.option("user", conn.user)
@@ -174,11 +173,11 @@ def read_slice(
     cols = [_check_ident(c, "column", source) for c in source.columns]
     query = f"(SELECT {', '.join(cols)} FROM {source.table}{_where(source, after, bounds.mark)}) lake_src"
     reader = _reader(spark, source, conn).option("dbtable", query)
-    if _dialect(conn.url) == "sqlite":
-        # SQLite keeps timestamps and amounts as text: read them as text, cast exactly below.
-        text = [c for c, t in source.types.items() if c in cols and t.lower().startswith(_SQLITE_TEXT_TYPES)]
-        if text:
-            reader = reader.option("customSchema", ", ".join(f"{c} STRING" for c in text))
+    # Timestamps and amounts travel as the database's text and are cast by Spark: exact for
+    # decimals (SQLite stores them as text or double), and free of driver/JVM time-zone shifts.
+    text = [c for c, t in source.types.items() if c in cols and t.lower().startswith(_TEXT_TYPES)]
+    if text:
+        reader = reader.option("customSchema", ", ".join(f"{c} STRING" for c in text))
     n = planned_partitions(source, bounds)
     if n > 1:
         reader = (
@@ -227,9 +226,11 @@ def ingest_table(
     if incremental and bounds.count == 0:
         log.info("%s: no rows after %s", source.name, after)
         return IngestResult(source=source.name, partitions=0, watermark=after)
+    version_before = delta_io.table_version(spark, bronze)
     try:
         batch = _with_lineage(read_slice(spark, source, conn, bounds, after=after), source, run_id)
-        if incremental and delta_io.table_exists(spark, bronze):
+        replay_guard = incremental and delta_io.table_exists(spark, bronze)
+        if replay_guard:
             # A replay of a slice already committed (killed before the mark was saved) adds nothing.
             batch = batch.join(delta_io.read_table(spark, bronze).select("_row_id"), "_row_id", "left_anti").select(
                 *[F.col(c) for c in [*source.columns, "_row_id", "_source_table", "_ingested_at", "_run_id"]]
@@ -245,15 +246,20 @@ def ingest_table(
         if "Py4J" in type(exc).__name__ or "SQL" in str(exc)[:2000] or "JDBC" in str(exc)[:2000]:
             raise _fail(source, conn, exc) from None
         raise
-    rows_written = metrics.get("numOutputRows", 0)
+    # an empty append may leave no commit: then the latest metrics are an older write's
+    rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
+    replayed = bounds.count - rows_written if replay_guard else 0
+    if replayed:
+        log.warning("%s: %d rows were already in bronze (a run died before saving its mark)", source.name, replayed)
     mark = bounds.mark if source.incremental_column else None
     if source.incremental_column:
         write_watermark(spark, paths, source.name, source.incremental_column, mark if mark is not None else after, run_id)
     log.info("%s: %d rows read, %d written to %s in %d partitions", source.name, bounds.count, rows_written, bronze, partitions)
     return IngestResult(
         source=source.name,
-        rows_in=bounds.count,
+        rows_in=bounds.count - replayed,
         rows_written=rows_written,
+        replayed=replayed,
         partitions=partitions,
         watermark=mark if mark is not None else after,
     )
