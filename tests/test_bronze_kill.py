@@ -64,7 +64,9 @@ def test_killed_ingestion_rerun_equals_clean_run(spark, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     state = marker.read_text().strip()
-    print(f"worker killed in state {state!r}")
+    delta_log = Path(killed_root) / "bronze" / "email" / "_delta_log"
+    commits = sorted(p.name for p in delta_log.glob("*.json")) if delta_log.exists() else []
+    print(f"worker killed in state {state!r} after bronze commits {commits}")
 
     rerun = ingest_files(spark, kill_source(), str(landing), LakePaths(killed_root), "rerun")
     clean = ingest_files(spark, kill_source(), str(landing), LakePaths(clean_root), "clean")
