@@ -142,6 +142,8 @@ def test_export_csv_round_trip(spark, lake, tmp_path):
     raw = (out / "movimento_flat.csv").read_bytes()
     assert not raw.startswith(b"\xef\xbb\xbf")
     assert b'"Ana, Maria","O""Brien",34,1234.50' in raw
+    assert raw.count(b"\n") == 1 + len(MOVIMENTO) + 2  # header and row ends, 2 inside fields
+    assert raw.count(b"\r\n") == 1  # only the CRLF inside 'Estorno\r\nlinha 2', quoted
     # a second export replaces the file, still alone in the folder
     export_csv(spark, spark.createDataFrame([("x", None)], "a string, b string"), str(out))
     assert sorted(os.listdir(out)) == ["movimento_flat.csv"]
