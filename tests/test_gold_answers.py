@@ -208,7 +208,7 @@ def test_format_answer(silver_df):
     parsed = list(csv.reader(io.StringIO(text)))
     assert parsed[0] == ["customer_email", "channel", "started_at"]
     assert {tuple(r) for r in parsed[1:]} == expected_last(at)
-    assert text.endswith("\n") and "\r" not in text
+    assert text.count("\n") == len(parsed) - 1 and "\r" not in text  # LF between lines, none after
     objs = json.loads(format_answer(df, "json", timezone=TZ))
     assert {(o["customer_email"], o["channel"], o["started_at"]) for o in objs} == expected_last(at)
     table = format_answer(contacts_24h(silver_df, as_of=AS_OF, timezone=TZ), "table", timezone=TZ)

@@ -316,6 +316,7 @@ def run_query(
 def format_answer(df: DataFrame, fmt: str = "table", *, timezone: str = DEFAULT_TIMEZONE) -> str:
     """Render a (small) answer as text: ``table``, ``csv`` (header and rows only) or ``json``
     (a list of objects). Timestamps print as ``yyyy-MM-dd HH:mm:ss`` in ``timezone``.
+    The text has no final line end, so ``print(format_answer(...))`` prints exactly it.
 
     Rows are sorted by every column so the output is reproducible. This is an output
     surface: it brings the final answer to the driver.
@@ -344,11 +345,11 @@ def format_answer(df: DataFrame, fmt: str = "table", *, timezone: str = DEFAULT_
         writer.writerow(names)
         for r in rows:
             writer.writerow(["" if r[n] is None else r[n] for n in names])
-        return buf.getvalue()
+        return buf.getvalue()[:-1]  # no final line end: callers print() it
     text = [[("" if r[n] is None else str(r[n])) for n in names] for r in rows]
     widths = [max([len(n)] + [len(t[i]) for t in text]) for i, n in enumerate(names)]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     out = [line, "| " + " | ".join(n.ljust(w) for n, w in zip(names, widths)) + " |", line]
     out += ["| " + " | ".join(v.ljust(w) for v, w in zip(t, widths)) + " |" for t in text]
     out.append(line)
-    return "\n".join(out) + "\n"
+    return "\n".join(out)
