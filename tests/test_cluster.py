@@ -25,7 +25,8 @@ import pytest
 
 from lake import session
 
-pytestmark = pytest.mark.slow
+# Two full pipeline runs; generous on a busy 2-core machine (pytest.ini default is 900 s).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parents[1]
 SPARK_HOME = session.spark_home()

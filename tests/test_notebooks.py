@@ -90,12 +90,12 @@ def kernel_env(demo_lake, tmp_path_factory):
         "LAKE_OUTPUT_DIR": demo_lake["output"],
         "LAKE_JDBC_URL": demo_lake["jdbc_url"],
         "LAKE_SPARK_LOG_LEVEL": "ERROR",
-        "MPLBACKEND": "Agg",
         "PYTHONPATH": str(REPO),
     }
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # the first one also builds the demo lake
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path, kernel_env, monkeypatch):
     from jupyter_client.kernelspec import KernelSpecManager
@@ -104,6 +104,7 @@ def test_notebook_runs(path, kernel_env, monkeypatch):
     for key, value in kernel_env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend draws the charts
     ksm = KernelSpecManager()
     assert ksm.get_kernel_spec(KERNEL).argv[0] == sys.executable
     nb = nbformat.read(path, as_version=4)
