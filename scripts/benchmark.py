@@ -1,0 +1,472 @@
+"""Benchmark every stage of the lake against what Spark itself does on the same input.
+
+For each stage (bronze files, bronze JDBC, silver, gold star, flat CSV export, and an
+incremental run that adds 1% new data) the script times the stage through
+``lake.pipeline`` and, in the same Spark session, a *floor*: Spark reading the same input
+and writing it with no transformation (files -> Delta, JDBC -> Delta, Delta -> Delta,
+Delta -> one CSV). It samples the resident memory of the driver JVM and of this Python
+process while each stage runs, writes JSON and prints a Markdown table.
+
+Usage:
+    .venv/bin/python scripts/benchmark.py --rows 1000000 --out benchmarks/latest.json
+    .venv/bin/python scripts/benchmark.py --rows 20000 --out /tmp/b.json --work-dir /tmp/bench --keep
+
+Spark runs with the project's defaults (``lake.session.get_spark``: ``local[2]`` and
+Spark's default 1 GiB driver). Data generation is timed but is not a stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import json
+import logging
+import os
+import platform
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+log = logging.getLogger("benchmark")
+
+COOPERATIVE_TABLES = ("associado", "conta", "cartao", "movimento")
+INCREMENT_SHARE = 0.01
+INCREMENT_SEED = 4242
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant of ``pid`` found by scanning /proc (no psutil)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # the command name is in parentheses and may hold spaces: ppid follows the last ')'
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _is_java(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/comm", encoding="ascii") as fh:
+            return fh.read().strip() == "java"
+    except OSError:
+        return False
+
+
+class MemorySampler:
+    """Peak RSS of the driver JVM (java descendants of this process) and of Python."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.jvm_peak = 0.0
+        self.python_peak = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._jvm_pids: list[int] = []
+
+    def _sample(self) -> None:
+        if not self._jvm_pids:
+            self._jvm_pids = [p for p in _children(os.getpid()) if _is_java(p)]
+        jvm = sum(_rss_mib(p) for p in self._jvm_pids)
+        self.jvm_peak = max(self.jvm_peak, jvm)
+        self.python_peak = max(self.python_peak, _rss_mib(os.getpid()))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> "MemorySampler":
+        self._sample()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()
+
+
+@dataclasses.dataclass
+class Measure:
+    seconds: float = 0.0
+    jvm_peak_mib: float = 0.0
+    python_peak_mib: float = 0.0
+    jobs: int = 0
+
+
+@contextmanager
+def measured(spark, group: str):
+    """Time a block, sample memory during it and count the Spark jobs it started."""
+    m = Measure()
+    sc = spark.sparkContext
+    sc.setJobGroup(group, group)
+    started = time.perf_counter()
+    with MemorySampler() as mem:
+        try:
+            yield m
+        finally:
+            m.seconds = time.perf_counter() - started
+    m.jvm_peak_mib, m.python_peak_mib = mem.jvm_peak, mem.python_peak
+    m.jobs = len(sc.statusTracker().getJobIdsForGroup(group))
+    sc.setLocalProperty("spark.jobGroup.id", None)
+    sc.setLocalProperty("spark.job.description", None)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def generate_data(landing: Path, db_path: Path, rows: int) -> dict:
+    from lake.datagen import generate
+
+    return generate(landing_dir=landing, database_url=f"jdbc:sqlite:{db_path}",
+                    interactions=rows, transactions=rows, seed=42, realism=True, json_shape="lines")
+
+
+def add_increment(landing: Path, inc_dir: Path, db_path: Path, rows: int) -> dict:
+    """1% new channel files (another seed, new names) and 1% more transactions.
+
+    New transactions copy existing ones with ids above the current maximum (the
+    incremental column), so their cards exist and the JDBC watermark picks them up.
+    """
+    from lake.datagen import generate_channel_files
+
+    extra = max(1, int(rows * INCREMENT_SHARE))
+    staging = inc_dir / "staging"
+    manifest = generate_channel_files(staging, interactions=extra, seed=INCREMENT_SEED,
+                                      malformed_share=0.01, duplicate_share=0.01, json_shape="lines")
+    inc_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for path in sorted(staging.iterdir()):
+        stem, dot, ext = path.name.partition(".")
+        moved = landing / f"{stem}_inc{dot}{ext}"
+        shutil.move(str(path), moved)
+        files.append(str(moved))
+    staging.rmdir()
+    con = sqlite3.connect(db_path)
+    try:
+        (max_id,) = con.execute("SELECT max(id) FROM movimento").fetchone()
+        con.execute(
+            "INSERT INTO movimento (id, vlr_transacao, des_transacao, data_movimento, id_cartao) "
+            "SELECT id + ?, vlr_transacao, des_transacao, data_movimento, id_cartao "
+            "FROM movimento WHERE id <= (SELECT min(id) FROM movimento) + ? - 1",
+            (max_id, extra),
+        )
+        con.commit()
+        (added,) = con.execute("SELECT count(*) FROM movimento WHERE id > ?", (max_id,)).fetchone()
+    finally:
+        con.close()
+    return {"files": files, "interactions": manifest["interactions"], "transactions": added,
+            "first_new_id": max_id + 1}
+
+
+# --------------------------------------------------------------------------- floors
+
+
+def _string_schema(columns):
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    return StructType([StructField(c, StringType()) for c in columns])
+
+
+def floor_files(spark, cfg, files: dict[str, list[str]], out: str) -> None:
+    """Landing files -> Delta, one table per source, no transformation."""
+    for source in cfg.file_sources():
+        paths = files.get(source.name)
+        if not paths:
+            continue
+        reader = spark.read.schema(_string_schema(source.columns))
+        if source.format.value == "csv":
+            df = reader.options(header="true", sep=source.csv.delimiter, quote=source.csv.quote,
+                                escape=source.csv.escape).csv(paths)
+        else:
+            df = reader.json(paths)
+        # Delta refuses spaces and parentheses in names without column mapping: rename only.
+        df = df.toDF(*[f"_c{i}" for i in range(len(df.columns))])
+        df.write.format("delta").mode("overwrite").save(f"{out}/files/{source.name}")
+
+
+def floor_jdbc(spark, cfg, out: str, *, min_id: int | None = None) -> None:
+    """The four cooperative tables over JDBC -> Delta, no transformation."""
+    for source in cfg.jdbc_sources():
+        table = source.table
+        if min_id is not None:
+            if table != "movimento":
+                continue
+            table = f"(SELECT * FROM movimento WHERE id >= {int(min_id)}) AS t"
+        df = spark.read.jdbc(cfg.jdbc.url, table, properties={"driver": "org.sqlite.JDBC"})
+        df.write.format("delta").mode("overwrite").save(f"{out}/jdbc/{source.name}")
+
+
+def floor_delta(spark, sources: list[str], out: str) -> None:
+    """Delta -> Delta, unchanged."""
+    for i, path in enumerate(sources):
+        df = spark.read.format("delta").load(path)
+        # bronze keeps the sources' names (spaces, parentheses) through column mapping; the
+        # floor renames them instead so it needs no table feature
+        df = df.toDF(*[f"_c{j}" for j in range(len(df.columns))])
+        df.write.format("delta").mode("overwrite").save(f"{out}/{i}")
+
+
+def floor_csv(spark, source: str, out: str) -> None:
+    """Delta -> ONE CSV file."""
+    (spark.read.format("delta").load(source).coalesce(1).write.mode("overwrite")
+     .option("header", "true").csv(out))
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _landing_files(cfg, landing: Path, *, only: list[str] | None = None) -> dict[str, list[str]]:
+    import fnmatch
+
+    names = sorted(p.name for p in landing.iterdir() if p.is_file())
+    if only is not None:
+        names = [n for n in names if str(landing / n) in only]
+    found = {}
+    for source in cfg.file_sources():
+        matched = [str(landing / n) for n in names if any(fnmatch.fnmatch(n, pat) for pat in source.patterns)]
+        found[source.name] = matched
+    return found
+
+
+def _rows(report, layer: str | None = None) -> int:
+    return sum(c.rows_in for c in report.counts if layer is None or c.layer == layer)
+
+
+def _alive(spark) -> bool:
+    try:
+        return not spark.sparkContext._jsc.sc().isStopped()
+    except Exception:  # the JVM itself is gone
+        return False
+
+
+def run_benchmark(rows: int, work: Path, progress: Path | None = None) -> dict:
+    from lake.config import load_config
+    from lake.paths import LakePaths
+    from lake.pipeline import run
+    from lake.session import get_spark
+
+    landing, db_path = work / "landing", work / "cooperative.db"
+    lake_root, output, floors = work / "lake", work / "output", work / "floors"
+    for p in (landing, lake_root, output, floors):
+        if p.exists():
+            shutil.rmtree(p)
+    if db_path.exists():
+        db_path.unlink()
+
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    started = time.perf_counter()
+    manifest = generate_data(landing, db_path, rows)
+    generation = {"seconds": round(time.perf_counter() - started, 2), "detail": manifest["seconds"]}
+    log.info("generated %d interactions and %d transactions in %.1fs", rows, rows, generation["seconds"])
+
+    cfg = load_config(ROOT / "conf" / "lake.yml").with_overrides(
+        root=str(lake_root), landing=str(landing), output_dir=str(output))
+    cfg = dataclasses.replace(cfg, jdbc=dataclasses.replace(cfg.jdbc, url=f"jdbc:sqlite:{db_path}"))
+    paths = LakePaths(str(lake_root))
+
+    spark = get_spark()
+    spark.range(1).count()  # JVM start-up and jar loading are not part of any stage
+    results: list[dict] = []
+    dead: list[str] = []
+
+    def stage(name: str, work_fn, floor_fn, rows_fn) -> None:
+        entry: dict = {"stage": name}
+        results.append(entry)
+        if dead:
+            entry["error"] = f"skipped: the Spark driver died in an earlier stage ({dead[0]})"
+            return
+        m = Measure()
+        try:
+            with measured(spark, name) as m:
+                value = work_fn()
+        except Exception as exc:  # a failed stage is reported, the others still run
+            log.exception("stage %s failed", name)
+            entry.update({"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+                          "seconds": round(m.seconds, 2), "rows": 0})
+            value = None
+            if not _alive(spark):
+                dead.append(name)
+                return
+        if value is not None:
+            n = rows_fn(value)
+            entry.update({
+                "rows": n, "seconds": round(m.seconds, 2),
+                "rows_per_second": round(n / m.seconds) if m.seconds else None,
+                "peak_rss_mib": round(m.jvm_peak_mib + m.python_peak_mib),
+                "peak_jvm_rss_mib": round(m.jvm_peak_mib), "peak_python_rss_mib": round(m.python_peak_mib),
+                "spark_jobs": m.jobs,
+            })
+        try:
+            f = Measure()
+            with measured(spark, name + " floor") as f:
+                floor_fn()
+            entry.update({"floor_seconds": round(f.seconds, 2), "floor_spark_jobs": f.jobs,
+                          "floor_peak_jvm_rss_mib": round(f.jvm_peak_mib)})
+            if value is not None and f.seconds:
+                entry["ratio_to_floor"] = round(m.seconds / f.seconds, 2)
+        except Exception as exc:
+            log.exception("floor of %s failed", name)
+            entry["floor_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        log.info("stage done: %s", json.dumps(entry))
+        if progress is not None:
+            progress.write_text(json.dumps({"rows": rows, "partial": True, "stages": results}, indent=2) + "\n",
+                                encoding="utf-8")
+
+    files = _landing_files(cfg, landing)
+    fl = str(floors)
+    stage("bronze files",
+          lambda: run(cfg, pipeline="customer_experience", layer="bronze", spark=spark),
+          lambda: floor_files(spark, cfg, files, f"{fl}/bronze"), lambda r: _rows(r))
+    stage("bronze jdbc",
+          lambda: run(cfg, pipeline="cooperative", layer="bronze", spark=spark),
+          lambda: floor_jdbc(spark, cfg, f"{fl}/bronze"), lambda r: _rows(r))
+    bronze_tables = [paths.bronze(s.name) for s in cfg.file_sources()] + \
+                    [paths.bronze(s.name) for s in cfg.jdbc_sources()]
+    stage("silver",
+          lambda: run(cfg, layer="silver", spark=spark),
+          lambda: floor_delta(spark, bronze_tables, f"{fl}/silver"), lambda r: _rows(r))
+    stage("gold star",
+          lambda: run(cfg, pipeline="customer_experience", layer="gold", spark=spark),
+          lambda: floor_delta(spark, [paths.silver("interactions")], f"{fl}/gold"),
+          lambda r: next((c.rows_in for c in r.counts if c.table == "fact_interaction"), _rows(r)))
+    stage("flat csv export",
+          lambda: run(cfg, pipeline="cooperative", layer="gold", spark=spark),
+          lambda: floor_csv(spark, paths.gold("movimento_flat"), f"{fl}/csv"), lambda r: _rows(r))
+    full_seconds = sum(r.get("seconds", 0) for r in results)
+    if dead:
+        full_seconds = 0.0
+
+    increment = add_increment(landing, work / "increment", db_path, rows)
+    new_files = _landing_files(cfg, landing, only=increment["files"])
+    stage("incremental 1%",
+          lambda: run(cfg, spark=spark),
+          lambda: (floor_files(spark, cfg, new_files, f"{fl}/inc"),
+                   floor_jdbc(spark, cfg, f"{fl}/inc", min_id=increment["first_new_id"])),
+          lambda r: increment["interactions"] + increment["transactions"])
+
+    import pyspark
+
+    try:
+        import delta  # noqa: F401
+        from importlib.metadata import version as _version
+
+        delta_version = _version("delta-spark")
+    except Exception:  # pragma: no cover - metadata only
+        delta_version = "unknown"
+    try:  # metadata only, not in a pipeline path
+        java = spark.sparkContext._jvm.System.getProperty("java.version")
+        spark_meta = {"master": spark.sparkContext.master,
+                      "driver_memory": spark.conf.get("spark.driver.memory", "1g (Spark default)"),
+                      "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions")}
+    except Exception:
+        java, spark_meta = "unknown (driver died)", {"master": "local[2]", "driver_memory": "1g (Spark default)"}
+    loadavg = os.getloadavg()
+    return {
+        "rows": rows,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
+                    "memory_mib": _mem_total_mib(), "loadavg_at_start": load_at_start,
+                    "loadavg_at_end": [round(x, 2) for x in loadavg]},
+        "versions": {"python": platform.python_version(), "pyspark": pyspark.__version__,
+                     "delta_spark": delta_version, "java": java},
+        "spark": spark_meta,
+        "generation": generation,
+        "increment": {"interactions": increment["interactions"], "transactions": increment["transactions"]},
+        "full_run_seconds": round(full_seconds, 2),
+        "incremental_share_of_full": (round(results[-1]["seconds"] / full_seconds, 3)
+                                      if full_seconds and "error" not in results[-1] else None),
+        "stages": results,
+    }
+
+
+def _mem_total_mib() -> int:
+    with open("/proc/meminfo", encoding="ascii") as fh:
+        return int(fh.readline().split()[1]) // 1024
+
+
+def markdown(result: dict) -> str:
+    lines = ["| stage | rows | seconds | rows/s | peak RSS MiB (JVM+Py) | Spark jobs | floor s | ratio to floor |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in result["stages"]:
+        if "error" in r or "floor_error" in r or "ratio_to_floor" not in r:
+            lines.append(f"| {r['stage']} | failed: {r.get('error') or r.get('floor_error')} |||||||")
+            continue
+        lines.append(
+            f"| {r['stage']} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows_per_second'] or 0:,} | "
+            f"{r['peak_rss_mib']:,} ({r['peak_jvm_rss_mib']:,}+{r['peak_python_rss_mib']:,}) | "
+            f"{r['spark_jobs']} (floor {r['floor_spark_jobs']}) | {r['floor_seconds']:.1f} | "
+            f"{r['ratio_to_floor']:.2f} |")
+    lines.append("")
+    lines.append(f"Full run (first five stages): {result['full_run_seconds']:.1f} s; incremental 1% = "
+                 f"{100 * (result['incremental_share_of_full'] or 0):.1f}% of it. Generation "
+                 f"(not a stage): {result['generation']['seconds']:.1f} s.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000,
+                        help="interactions and transactions to generate (default 1,000,000)")
+    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--work-dir", help="where data and the lake go (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir afterwards")
+    args = parser.parse_args(argv)
+    if args.rows < 100:
+        parser.error("--rows: expected at least 100")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+    work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="lake-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run_benchmark(args.rows, work.resolve(), Path(args.out))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(markdown(result))
+    return 1 if any("error" in r or "floor_error" in r for r in result["stages"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Smoke test of scripts/benchmark.py at 2,000 rows: every stage runs and has a floor.
+
+No timing is asserted: the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ["bronze files", "bronze jdbc", "silver", "gold star", "flat csv export", "incremental 1%"]
+
+
+@pytest.mark.slow
+def test_benchmark_reports_every_stage_with_a_floor(tmp_path):
+    out = tmp_path / "bench.json"
+    work = tmp_path / "work"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--rows", "2000", "--out", str(out),
+         "--work-dir", str(work)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["rows"] == 2000
+    assert [s["stage"] for s in result["stages"]] == STAGES
+    for s in result["stages"]:
+        assert "error" not in s and "floor_error" not in s, s
+        assert s["seconds"] > 0 and s["floor_seconds"] > 0, s
+        assert s["ratio_to_floor"] == pytest.approx(s["seconds"] / s["floor_seconds"], rel=0.05)
+        assert s["rows"] > 0 and s["peak_rss_mib"] > 0 and s["spark_jobs"] > 0, s
+    # bronze reads every generated record once (duplicates and malformed ones included)
+    assert result["stages"][0]["rows"] == 2000
+    assert result["stages"][-1]["rows"] == 20 + 20  # 1% new interactions + 1% new transactions
+    assert "| stage |" in proc.stdout
+    assert not work.exists()  # removed without --keep
