@@ -81,3 +81,21 @@ def test_killed_ingestion_rerun_equals_clean_run(spark, tmp_path):
     per_status = {r["status"]: r["n"] for r in log.groupBy("status").agg(F.countDistinct("path").alias("n")).collect()}
     assert per_status == {"ingested": N_FILES, "duplicate": 1}
     assert log.where("status = 'ingested'").select("path").distinct().count() == log.where("status = 'ingested'").count()
+
+
+def test_death_after_bronze_commit_before_log_is_repaired(spark, tmp_path):
+    """The window the random kill rarely hits: bronze committed, ingest log not yet written."""
+    landing = tmp_path / "landing"
+    _landing(landing)
+    paths = LakePaths(str(tmp_path / "lake"))
+    first = ingest_files(spark, kill_source(), str(landing), paths, "r1")
+    from delta.tables import DeltaTable
+    DeltaTable.forPath(spark, paths.system("ingest_log")).delete("true")  # as if the log never got written
+    before = delta_io.table_version(spark, paths.bronze("email"))
+    again = ingest_files(spark, kill_source(), str(landing), paths, "r2")
+    assert (again.files_ingested, again.rows_written) == (0, 0)
+    assert delta_io.table_version(spark, paths.bronze("email")) == before
+    log = delta_io.read_table(spark, paths.system("ingest_log"))
+    assert log.where("status = 'ingested'").count() == N_FILES
+    assert log.where("status = 'ingested'").agg(F.sum("rows")).first()[0] == first.rows_written
+    assert log.where("status = 'duplicate'").count() == 1
