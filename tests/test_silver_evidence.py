@@ -69,13 +69,14 @@ def test_refutation_is_per_file_and_respects_min_agreement(spark):
     good = dict(SEED_ROWS["ura"])
     bad = dict(good, Semana="Monday")
     # 19 of 20 rows agree in file A (95% = min_agreement): accepted. File B: 0 of 1.
-    rows = [dict(good, _file="/a") for _ in range(19)] + [dict(bad, _file="/a")]
+    rows = [dict(good, _file="/a") for _ in range(19)] + [dict(bad, _file="/a"), dict(bad, _file="/b")]
+    # One summary for both files; file A decided alone, then with file B.
     summary = {r["_source_file"]: r for r in evidence_summary(seed_bronze(spark, "ura", rows), table).collect()}
     assert (summary["/a"]["checked"], summary["/a"]["agreed"]) == (20, 19)
-    assert decide(table, summary.values()) == {}
-    rows.append(dict(bad, _file="/b"))
+    assert (summary["/b"]["checked"], summary["/b"]["agreed"]) == (1, 0)
+    assert decide(table, [summary["/a"]]) == {}
     with pytest.raises(QualityError, match="'/b'"):
-        check_evidence(seed_bronze(spark, "ura", rows), table)
+        decide(table, summary.values())
 
 
 def test_rows_without_evidence_do_not_count(spark):

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import reduce
 
 import pytest
 from chispa import assert_column_equality
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lake.silver import functions as sf
 
 
-def check(spark, fn, cases, in_ddl="v string", out_type="string"):
-    """cases: list of (inputs tuple, expected). Builds the frame, applies fn, compares."""
+def applied(spark, fn, cases, in_ddl="v string", out_type="string"):
+    """cases: list of (inputs tuple, expected). The frame of ``actual`` (fn applied) and ``expected``."""
     names = re.findall(r"(?:^|,\s*)(\w+)\s", in_ddl)
     rows = [tuple(i) + (e,) for i, e in cases]
     df = spark.createDataFrame(rows, f"{in_ddl}, expected {out_type}")
-    out = df.withColumn("actual", fn(*[F.col(n) for n in names]))
+    return df.select(fn(*[F.col(n) for n in names]).alias("actual"), "expected")
+
+
+def check(spark, fn, cases, in_ddl="v string", out_type="string"):
+    """Builds the frame, applies fn, compares (one Spark job)."""
+    check_all(spark, [(fn, cases, in_ddl, out_type)])
+
+
+def check_all(spark, groups):
+    """Several ``(fn, cases, in_ddl, out_type)`` groups compared in one Spark job: each group
+    is applied on its own frame, and the frames are unioned before one chispa comparison."""
+    out = reduce(DataFrame.unionByName, [applied(spark, *g) for g in groups])
     assert_column_equality(out, "actual", "expected")
 
 
@@ -47,10 +60,10 @@ def test_parse_timestamp_each_format_and_garbage(spark):
 
 
 def test_parse_timestamp_order_decides_ambiguous_values(spark):
-    cases = [(("01/08/2019",), "2019-01-08 00:00:00")]
-    check(spark, lambda c: fmt(sf.parse_timestamp(c, ["MM/dd/yyyy", "dd/MM/yyyy"])), cases)
-    cases = [(("01/08/2019",), "2019-08-01 00:00:00")]
-    check(spark, lambda c: fmt(sf.parse_timestamp(c, ["dd/MM/yyyy", "MM/dd/yyyy"])), cases)
+    check_all(spark, [
+        (lambda c: fmt(sf.parse_timestamp(c, ["MM/dd/yyyy", "dd/MM/yyyy"])), [(("01/08/2019",), "2019-01-08 00:00:00")]),
+        (lambda c: fmt(sf.parse_timestamp(c, ["dd/MM/yyyy", "MM/dd/yyyy"])), [(("01/08/2019",), "2019-08-01 00:00:00")]),
+    ])
 
 
 def test_parse_timestamp_with_time_column(spark):
@@ -167,8 +180,7 @@ def test_clean_text_and_name(spark):
         (("",), None),
         ((None,), None),
     ]
-    check(spark, sf.clean_text, cases)
-    check(spark, sf.clean_name, cases + [(("paulo da  Silva",), "paulo da Silva")])
+    check_all(spark, [(sf.clean_text, cases), (sf.clean_name, cases + [(("paulo da  Silva",), "paulo da Silva")])])
 
 
 def test_to_decimal_is_exact(spark):
@@ -193,8 +205,7 @@ def test_to_decimal_from_decimal_column(spark):
 
 def test_digits_only(spark):
     cases = [(("4111 1111-1111 1111",), "4111111111111111"), (("abc",), None), ((None,), None), (("007",), "007")]
-    check(spark, sf.digits_only, cases)
-    check(spark, sf.digits_only, [((4111111111111111,), "4111111111111111")], "v long")
+    check_all(spark, [(sf.digits_only, cases), (sf.digits_only, [((4111111111111111,), "4111111111111111")], "v long")])
 
 
 def test_weekday_matches(spark):
@@ -204,11 +215,12 @@ def test_weekday_matches(spark):
         (("2019-08-01", "Tuesday"), False), (("2019-10-06", "domingo"), True), (("2019-10-06", "Sunday"), True),
         (("2019-01-08", "Blursday"), None), ((None, "Tuesday"), None),
     ]
-    check(spark, lambda d, w: sf.weekday_matches(F.to_date(d), w, "name"), cases, "d string, w string", "boolean")
     iso = [(("2019-06-10", "1"), True), (("2019-10-06", "7"), True), (("2019-10-06", "1"), False), (("2019-10-06", "8"), None)]
-    check(spark, lambda d, w: sf.weekday_matches(F.to_date(d), w, "iso"), iso, "d string, w string", "boolean")
     sun = [(("2019-10-06", "1"), True), (("2019-06-10", "2"), True), (("2019-06-10", "1"), False)]
-    check(spark, lambda d, w: sf.weekday_matches(F.to_date(d), w, "sunday1"), sun, "d string, w string", "boolean")
+    check_all(spark, [
+        (lambda d, w, style=style: sf.weekday_matches(F.to_date(d), w, style), rows, "d string, w string", "boolean")
+        for style, rows in (("name", cases), ("iso", iso), ("sunday1", sun))
+    ])
 
 
 @pytest.mark.parametrize("raw, expected", [
