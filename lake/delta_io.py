@@ -50,6 +50,16 @@ def create_if_missing(spark: SparkSession, df: DataFrame, path: str) -> None:
     writer.save(path)
 
 
+def _first_write(df: DataFrame, path: str, txn: tuple[str, int] | None = None) -> None:
+    """Create the table with its first rows in ONE commit (no empty create + second write)."""
+    writer = df.write.format("delta").mode("append")
+    for key, value in TABLE_PROPERTIES.items():
+        writer = writer.option(key, value)
+    if txn is not None:
+        writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
+    writer.save(path)
+
+
 def append(
     spark: SparkSession,
     df: DataFrame,
@@ -59,7 +69,9 @@ def append(
     txn: tuple[str, int] | None = None,
 ) -> dict[str, int]:
     """Append ``df`` in one commit; ``txn=(app_id, version)`` makes the write idempotent."""
-    create_if_missing(spark, df, path)
+    if not table_exists(spark, path):
+        _first_write(df, path, txn)
+        return last_metrics(spark, path)
     writer = _writer(df, "append", merge_schema=merge_schema)
     if txn is not None:
         writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
@@ -92,7 +104,12 @@ def merge_upsert(
 
     keys = list(keys)
     if not table_exists(spark, path):
-        create_if_missing(spark, df, path)
+        # Nothing to merge into: one plain write, reported with MERGE's metric names.
+        _first_write(df, path)
+        metrics = last_metrics(spark, path)
+        rows = metrics.get("numOutputRows", 0)
+        metrics.update(numSourceRows=rows, numTargetRowsInserted=rows, numTargetRowsUpdated=0)
+        return metrics
     target = DeltaTable.forPath(spark, path)
     cols = list(compare_columns) if compare_columns is not None else [c for c in df.columns if c not in keys]
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import dataclasses
 import datetime as dt
 from collections import Counter
@@ -37,7 +40,11 @@ def test_standardize_ura_seed_row(spark):
     assert row["queued"] is True and row["answered"] is True
     assert row["customer_email"] == "paulorodrigues@email.com"
     assert row["sub_classification"] == "Embarque|Desembarque fora rodoviária"
-    assert row["interaction_id"] == row["_row_id"] and row["_source_file"] == "/landing/f1"
+    # The id hashes the record's content (duplicate deliveries collapse), computed here by hand.
+    content = json.dumps(dict(zip(CFG.sources["ura"].columns, SEED_ROWS["ura"])), ensure_ascii=False,
+                         separators=(",", ":"))
+    assert row["interaction_id"] == hashlib.sha256(("ura|" + content).encode("utf-8")).hexdigest()
+    assert row["_source_file"] == "/landing/f1"
 
 
 def test_batch_where_every_rule_fails(spark, lake_root):
@@ -55,7 +62,8 @@ def test_batch_where_every_rule_fails(spark, lake_root):
         dict(seed, Feedback_Average="11"),                                 # 3 warn, written
         dict(seed, Visitor_Email="not-an-email"),                          # 4 drop has_email
         {"_malformed": True},                                              # 5 quarantine malformed_record
-        dict(seed, Agente="Old", _index=0, _ingested_at=dt.datetime(2024, 1, 1, 11, 0)),  # 6 older duplicate of 0
+        # 6: the same record delivered earlier in another file: one interaction, the newer wins
+        dict(seed, _file="/landing/f0", _index=0, _ingested_at=dt.datetime(2024, 1, 1, 11, 0)),
     ]
     write_bronze(spark, paths, "chat", bronze_df(spark, "chat", CFG.sources["chat"].columns, rows))
     counts = build_silver_table(spark, cfg, "chat", paths, "s1")
@@ -64,7 +72,7 @@ def test_batch_where_every_rule_fails(spark, lake_root):
 
     silver = delta_io.read_table(spark, paths.silver("chat"))
     got = {(r["_source_file"], r["agent"], r["feedback_score"]) for r in silver.collect()}
-    assert got == {("/landing/f1", "Antônia", 1), ("/landing/f1", "Antônia", 11)}   # the newer row 0 won
+    assert got == {("/landing/f1", "Antônia", 1), ("/landing/f1", "Antônia", 11)}   # the newer delivery (f1) won
     q = delta_io.read_table(spark, paths.quarantine("chat")).collect()
     reasons = sorted(tuple(e["rule"] for e in r["_errors"]) for r in q)
     # An unparsed start also makes "ended_at >= started_at" null, which counts as a failure.
