@@ -426,14 +426,15 @@ def markdown(result: dict) -> str:
     lines = ["| stage | rows | seconds | rows/s | peak RSS MiB (JVM+Py) | Spark jobs | floor s | ratio to floor |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["stages"]:
-        if "error" in r or "floor_error" in r or "ratio_to_floor" not in r:
-            lines.append(f"| {r['stage']} | failed: {r.get('error') or r.get('floor_error')} |||||||")
+        if "error" in r:
+            lines.append(f"| {r['stage']} | failed: {r['error']} |||||||")
             continue
+        floor = (f"{r['floor_seconds']:.1f} | {r['ratio_to_floor']:.2f}" if "ratio_to_floor" in r
+                 else f"failed: {r.get('floor_error', '?')} | -")
         lines.append(
             f"| {r['stage']} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows_per_second'] or 0:,} | "
             f"{r['peak_rss_mib']:,} ({r['peak_jvm_rss_mib']:,}+{r['peak_python_rss_mib']:,}) | "
-            f"{r['spark_jobs']} (floor {r['floor_spark_jobs']}) | {r['floor_seconds']:.1f} | "
-            f"{r['ratio_to_floor']:.2f} |")
+            f"{r['spark_jobs']} (floor {r.get('floor_spark_jobs', '-')}) | {floor} |")
     lines.append("")
     lines.append(f"Full run (first five stages): {result['full_run_seconds']:.1f} s; incremental 1% = "
                  f"{100 * (result['incremental_share_of_full'] or 0):.1f}% of it. Generation "
