@@ -41,8 +41,8 @@ def test_standardize_ura_seed_row(spark):
     assert row["customer_email"] == "paulorodrigues@email.com"
     assert row["sub_classification"] == "Embarque|Desembarque fora rodoviária"
     # The id hashes the record's content (duplicate deliveries collapse), computed here by hand.
-    content = json.dumps(dict(zip(CFG.sources["ura"].columns, SEED_ROWS["ura"])), ensure_ascii=False,
-                         separators=(",", ":"))
+    record = {c: SEED_ROWS["ura"][c] for c in CFG.sources["ura"].columns if SEED_ROWS["ura"].get(c) is not None}
+    content = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
     assert row["interaction_id"] == hashlib.sha256(("ura|" + content).encode("utf-8")).hexdigest()
     assert row["_source_file"] == "/landing/f1"
 
