@@ -54,6 +54,9 @@ db-stop:
 benchmark: setup
 	$(BIN)/python scripts/benchmark.py --rows 1000000 --out benchmarks/latest.json
 
+notebooks: setup
+	$(BIN)/python scripts/clear_notebooks.py --check
+
 clean-lake:
 	rm -rf lake-data data output
 

@@ -396,6 +396,8 @@ def get_spark(
     elif run_preflight:
         preflight()
 
+    # Python workers use this interpreter (the venv's), not whatever python3 is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     conf: dict[str, str] = dict(LOCAL_DEFAULTS)
     if "spark.master" not in submitted:
