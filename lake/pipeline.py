@@ -95,7 +95,7 @@ def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run
         counts += stage.done([build_silver_table(spark, cfg, table.name, paths, run_id, full=full)])
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         stage = _Stage("silver interactions")
-        counts += stage.done([build_interactions(spark, cfg, paths, run_id)])
+        counts += stage.done([build_interactions(spark, cfg, paths, run_id, full=full)])
     return counts
 
 

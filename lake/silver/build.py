@@ -347,18 +347,42 @@ def interactions_frame(df: DataFrame, table: SilverTable, run_id: str) -> DataFr
         else:
             expr = F.lit(None)
         out.append(expr.cast(type_).alias(name))
-    return df.select(*out, F.lit(table.name).alias("_source_table"), F.col("_source_file"), F.lit(run_id).alias("_run_id"))
+    return df.select(*out, F.lit(table.name).alias("_source_table"), F.col("_source_file"),
+                     F.col("_silver_run_id"), F.lit(run_id).alias("_run_id"))
 
 
-def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, run_id: str) -> TableCounts:
+def _merged_upto(spark: SparkSession, paths: LakePaths) -> dict[str, str]:
+    """Per channel table, the latest silver run already merged into ``interactions``."""
+    path = paths.silver("interactions")
+    if not delta_io.table_exists(spark, path):
+        return {}
+    marks = (delta_io.read_table(spark, path).groupBy("_source_table")
+             .agg(F.max("_silver_run_id").alias("upto")).collect())  # one tiny row per channel
+    return {r["_source_table"]: r["upto"] for r in marks if r["upto"] is not None}
+
+
+def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, run_id: str, *,
+                       full: bool = False) -> TableCounts:
     """MERGE the channel silver tables (those with ``channel``) into ``silver/interactions``.
+
+    Incremental: only channel rows written by silver runs not yet merged (their
+    ``_silver_run_id`` is at or after the latest one merged; run ids sort by time) are read;
+    ``full=True`` re-merges everything. Merging a row twice changes nothing.
 
     Example:
         >>> build_interactions(spark, cfg, LakePaths("/tmp/lake"), run_id).written
         4
     """
+    upto = {} if full else _merged_upto(spark, paths)
+
+    def channel_rows(t: SilverTable) -> DataFrame:
+        df = delta_io.read_table(spark, paths.silver(t.name))
+        if t.name in upto:
+            df = df.where(F.col("_silver_run_id") >= F.lit(upto[t.name]))
+        return interactions_frame(df, t, run_id)
+
     frames = [
-        interactions_frame(delta_io.read_table(spark, paths.silver(t.name)), t, run_id)
+        channel_rows(t)
         for t in cfg.silver.values()
         if t.channel and delta_io.table_exists(spark, paths.silver(t.name))
     ]
@@ -367,7 +391,7 @@ def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, r
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)
-    compare = [c for c in union.columns if c not in ("interaction_id", "_run_id")]
+    compare = [c for c in union.columns if c not in ("interaction_id", "_run_id", "_silver_run_id")]
     metrics = delta_io.merge_upsert(spark, union, paths.silver("interactions"), ["interaction_id"], compare_columns=compare)
     rows = int(metrics.get("numSourceRows", 0))
     log.info("silver interactions: %d rows merged", rows)
