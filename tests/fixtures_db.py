@@ -14,6 +14,8 @@ scripts use.
 
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 import os
 import subprocess
@@ -132,43 +134,38 @@ def _fresh_name() -> str:
     return f"lake_test_{uuid.uuid4().hex[:12]}"
 
 
+def _execute_admin(server: DbServer, sql: str) -> None:
+    admin = server.python_connect(autocommit=True)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        admin.close()
+
+
+@contextlib.contextmanager
+def _temporary_database(server: DbServer, create_sql: str, drop_sql: str) -> Iterator[DbServer]:
+    """A uniquely named empty database on ``server`` (``{name}`` in the SQL), dropped afterwards."""
+    name = _fresh_name()
+    _execute_admin(server, create_sql.format(name=name))
+    try:
+        yield server.with_database(name)
+    finally:
+        _execute_admin(server, drop_sql.format(name=name))
+
+
 @pytest.fixture()
 def fresh_pg_db(postgres_server: DbServer) -> Iterator[DbServer]:
     """A new empty PostgreSQL database for one test, dropped afterwards."""
-    name = _fresh_name()
-    admin = postgres_server.python_connect(autocommit=True)
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        admin.close()
-    try:
-        yield postgres_server.with_database(name)
-    finally:
-        admin = postgres_server.python_connect(autocommit=True)
-        try:
-            with admin.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            admin.close()
+    with _temporary_database(postgres_server, 'CREATE DATABASE "{name}"',
+                             'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)') as db:
+        yield db
 
 
 @pytest.fixture()
 def fresh_mariadb_db(mariadb_server: DbServer) -> Iterator[DbServer]:
     """A new empty MariaDB database for one test, dropped afterwards."""
-    name = _fresh_name()
-    admin = mariadb_server.python_connect(autocommit=True)
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    finally:
-        admin.close()
-    try:
-        yield mariadb_server.with_database(name)
-    finally:
-        admin = mariadb_server.python_connect(autocommit=True)
-        try:
-            with admin.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            admin.close()
+    with _temporary_database(mariadb_server,
+                             "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+                             "DROP DATABASE IF EXISTS `{name}`") as db:
+        yield db
