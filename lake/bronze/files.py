@@ -88,6 +88,7 @@ class LandingFile:
     decodes: bool  # every byte decodes in the configured encoding
     json_shape: Optional[JsonShape] = None
     header: tuple[str, ...] = field(default=())
+    multiline: bool = True  # CSV: a quoted value may hold a line break (read unsplit)
 
 
 def find_files(landing: str, patterns: tuple[str, ...]) -> list[str]:
@@ -139,9 +140,12 @@ def inspect_file(path: str, source: FileSource) -> LandingFile:
     decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding == "utf-8" else encoding)()
     decodes = True
     head_bytes = b""
+    quotes = _QuotedBreaks(source) if source.format == FileFormat.CSV else None
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
+            if quotes is not None:
+                quotes.feed(chunk)
             if len(head_bytes) < _SNIFF_BYTES:
                 head_bytes += chunk[: _SNIFF_BYTES - len(head_bytes)]
             if decodes:
@@ -164,7 +168,39 @@ def inspect_file(path: str, source: FileSource) -> LandingFile:
     header = _sniff_header(head, source) if source.csv.header else ()
     body = head.split("\n", 1)[1] if "\n" in head else ""
     empty = st.st_size == 0 or (len(head_bytes) == st.st_size and (not stripped or (source.csv.header and not body.strip())))
-    return LandingFile(path, st.st_size, mtime, digest.hexdigest(), empty, decodes, header=header)
+    return LandingFile(path, st.st_size, mtime, digest.hexdigest(), empty, decodes, header=header,
+                       multiline=quotes.found)
+
+
+class _QuotedBreaks:
+    """Streaming check for a line break inside a quoted CSV value (then the file needs
+    ``multiLine``, which reads it in one task; otherwise Spark splits it across cores).
+
+    Quote characters toggle the quoted state (a doubled quote toggles twice). When in doubt
+    (an escape other than the quote present, a custom line separator, an encoding where the
+    quote is not one byte) the answer is "found", i.e. ``multiLine``.
+    """
+
+    def __init__(self, source: FileSource) -> None:
+        opts = source.csv
+        self.quote = opts.quote.encode("ascii") if opts.quote and opts.quote.isascii() else None
+        self.escape = opts.escape.encode("ascii") if opts.escape and opts.escape != opts.quote and opts.escape.isascii() else None
+        ascii_compatible = _python_encoding(source) in ("utf-8", "latin-1", "iso8859-1", "cp1252", "ascii")
+        self.found = self.quote is None or bool(opts.line_sep) or not ascii_compatible or (
+            opts.escape and opts.escape != opts.quote and not opts.escape.isascii())
+        self.inside = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.found:
+            return
+        if self.escape is not None and self.escape in chunk:
+            self.found = True
+            return
+        parts = chunk.split(self.quote)
+        quoted = parts[0 if self.inside else 1::2]
+        if any(b"\n" in p or b"\r" in p for p in quoted):
+            self.found = True
+        self.inside ^= (len(parts) - 1) % 2 == 1
 
 
 def _glob_escape(path: str) -> str:
@@ -190,21 +226,79 @@ def _lineage(f: LandingFile, source: FileSource, index: Column, run_id: str, ing
     ]
 
 
-def _json_records(spark: SparkSession, f: LandingFile) -> DataFrame:
-    """One row per JSON record of the file: ``idx``, ``raw`` (text), ``bad_bytes``, ``split_failed``."""
-    text = F.regexp_replace(F.col("content").cast("string"), "^\ufeff", "")
-    df = spark.read.format("binaryFile").load(_glob_escape(f.path)).select(text.alias("text"))
-    if f.json_shape == JsonShape.ARRAY:
-        elements = F.from_json(F.col("text"), "array<string>")
-        records = F.coalesce(elements, F.array(F.col("text")))
-        split_failed = elements.isNull()
-    elif f.json_shape == JsonShape.LINES:
-        records = F.filter(F.split(F.col("text"), r"\r?\n"), lambda x: F.trim(x) != "")
-        split_failed = F.lit(False)
+def _json_lines_scan(spark: SparkSession, f: LandingFile) -> DataFrame:
+    """A JSON Lines file read as text (splittable: one task per block): its non-blank lines
+    as ``raw0`` in file order, with ``_blk`` (the block's start offset) and ``_mid`` (a
+    position that grows within a block); see :func:`_block_deltas` for the record ordinal."""
+    line = F.regexp_replace(F.col("value"), "^\ufeff|\r$", "")
+    return (
+        spark.read.option("lineSep", "\n").text(_glob_escape(f.path))
+        .select(line.alias("raw0"), F.col("_metadata.file_block_start").alias("_blk"))
+        .where(F.trim(F.col("raw0")) != "")
+        # after the filter, so that positions count records only
+        .select("raw0", "_blk", F.monotonically_increasing_id().alias("_mid"))
+    )
+
+
+def _block_deltas(scans: dict[str, DataFrame]) -> dict[str, dict[int, int]]:
+    """Per file and block: what turns ``_mid`` into the 0-based record ordinal in the file.
+
+    ``_mid`` (``monotonically_increasing_id``) is ``partition << 33 | row in partition``, and a
+    block is read whole by one partition, so the ordinal is ``_mid - min(_mid of the block) +
+    records in the earlier blocks``. One aggregation over the listed scans (a line count:
+    nothing is parsed) finds both; splits are planned the same way when the batch is read
+    again in this session, so the write sees the same ``_mid`` values.
+    """
+    if not scans:
+        return {}
+    keys = list(scans)
+    narrow = [scans[k].select(F.lit(i).alias("_f"), "_blk", "_mid") for i, k in enumerate(keys)]
+    rows = (
+        reduce(lambda a, b: a.unionByName(b), narrow)
+        .groupBy("_f", "_blk").agg(F.count(F.lit(1)).alias("n"), F.min("_mid").alias("first"))
+        .collect()
+    )
+    deltas: dict[str, dict[int, int]] = {k: {} for k in keys}
+    for i, k in enumerate(keys):
+        before = 0
+        for r in sorted((r for r in rows if r["_f"] == i), key=lambda r: r["_blk"]):
+            deltas[k][int(r["_blk"])] = before - int(r["first"])
+            before += int(r["n"])
+    return deltas
+
+
+def _ordinal(deltas: Optional[dict[int, int]]) -> Column:
+    """The record ordinal from ``_mid``: as it is for a one-partition scan, else shifted per block."""
+    if deltas is None:
+        return F.col("_mid").bitwiseAND(F.lit(_ROW_MASK))
+    shift = reduce(lambda acc, kv: acc.when(F.col("_blk") == kv[0], F.lit(kv[1])),
+                   list(deltas.items())[1:], F.when(F.col("_blk") == next(iter(deltas)), F.lit(next(iter(deltas.values())))))
+    return F.col("_mid") + shift
+
+
+def _json_records(spark: SparkSession, f: LandingFile, *, scan: Optional[DataFrame] = None,
+                  deltas: Optional[dict[int, int]] = None) -> DataFrame:
+    """One row per JSON record of the file: ``idx``, ``raw`` (text), ``bad_bytes``, ``split_failed``.
+
+    JSON Lines are read as text (``scan``, see :func:`_json_lines_scan`); an array or a
+    single object is read whole with ``binaryFile`` (such files are small by nature).
+    Without ``scan``/``deltas`` a JSON Lines ``idx`` only orders the records.
+    """
+    if f.json_shape == JsonShape.LINES:
+        df = scan if scan is not None else _json_lines_scan(spark, f)
+        idx = _ordinal(deltas) if scan is not None else F.struct("_blk", "_mid")
+        df = df.select(idx.alias("idx"), "raw0", F.lit(False).alias("split_failed"))
     else:
-        records = F.array(F.col("text"))
-        split_failed = F.lit(False)
-    df = df.select(F.posexplode(records).alias("idx", "raw0"), split_failed.alias("split_failed"))
+        text = F.regexp_replace(F.col("content").cast("string"), "^\ufeff", "")
+        df = spark.read.format("binaryFile").load(_glob_escape(f.path)).select(text.alias("text"))
+        if f.json_shape == JsonShape.ARRAY:
+            elements = F.from_json(F.col("text"), "array<string>")
+            records = F.coalesce(elements, F.array(F.col("text")))
+            split_failed = elements.isNull()
+        else:
+            records = F.array(F.col("text"))
+            split_failed = F.lit(False)
+        df = df.select(F.posexplode(records).alias("idx", "raw0"), split_failed.alias("split_failed"))
     # Invalid UTF-8 sequences surface as U+FFFD; only a file whose bytes do not decode has them.
     bad_bytes = F.lit(False) if f.decodes else F.col("raw").contains("\ufffd")
     return df.select("idx", F.expr("make_valid_utf8(raw0)").alias("raw"), "split_failed").withColumn(
@@ -212,18 +306,29 @@ def _json_records(spark: SparkSession, f: LandingFile) -> DataFrame:
     )
 
 
+#: ``from_json`` options matching ``try_parse_json``'s strict grammar (no 'quotes', no NaN),
+#: so one parse decides "valid object" for almost every record.
+_STRICT_JSON = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
+
+
 def _json_frame(
     spark: SparkSession, f: LandingFile, source: FileSource, run_id: str, ingested_at: _dt.datetime,
-    extras: list[str],
+    extras: list[str], *, scan: Optional[DataFrame] = None, deltas: Optional[dict[int, int]] = None,
 ) -> DataFrame:
     cols = list(source.columns)
-    recs = _json_records(spark, f).withColumn("m", F.from_json(F.col("raw"), "map<string,string>"))
+    recs = _json_records(spark, f, scan=scan, deltas=deltas).withColumn(
+        "m", F.from_json(F.col("raw"), "map<string,string>", _STRICT_JSON))
     m = F.col("m")
     known = F.array(*[F.lit(c) for c in cols])
+    # Records parse once; only those that are not an object are parsed again (as a variant)
+    # to tell broken JSON from valid non-objects. Duplicate keys are broken JSON (as in
+    # try_parse_json), though from_json keeps them.
     reason = (
         F.when(F.col("bad_bytes"), F.lit("undecodable bytes"))
-        .when(F.col("split_failed") | F.expr("try_parse_json(raw)").isNull(), F.lit("broken JSON"))
+        .when(F.col("split_failed"), F.lit("broken JSON"))
+        .when(m.isNull() & F.expr("try_parse_json(raw)").isNull(), F.lit("broken JSON"))
         .when(m.isNull(), F.lit("not a JSON object"))
+        .when(F.size(F.map_keys(m)) != F.size(F.array_distinct(F.map_keys(m))), F.lit("broken JSON"))
     )
     if source.drift == DriftPolicy.RESCUE:
         unknown = F.map_filter(m, lambda k, v: ~F.array_contains(known, k))
@@ -273,21 +378,20 @@ def _csv_unknown_columns(f: LandingFile, source: FileSource) -> list[str]:
     return seen
 
 
-def _csv_frame(
-    spark: SparkSession, f: LandingFile, source: FileSource, run_id: str, ingested_at: _dt.datetime,
-    extras: list[str],
-) -> DataFrame:
+def _csv_scan(spark: SparkSession, f: LandingFile, source: FileSource) -> DataFrame:
+    """The file's records under neutral positional names ``_c0..`` plus ``_corrupt_record``,
+    ``_blk`` (block start) and ``_mid`` (position), see :func:`_block_deltas`.
+
+    ``multiLine`` (one task per file) only when the file has a line break inside quotes;
+    otherwise Spark splits the file across cores.
+    """
     opts = source.csv
     names = _header_names(f, source)
-    position = {}
-    for i, n in enumerate(names):
-        position.setdefault(n, i)
-    # Read positionally under neutral names; columns are then picked by header NAME.
     schema = StructType([StructField(f"_c{i}", StringType()) for i in range(len(names))]
                         + [StructField("_corrupt_record", StringType())])
     reader = spark.read.schema(schema).options(
         header=str(opts.header).lower(),
-        multiLine="true",  # quoted newlines; also keeps each file in one partition
+        multiLine=str(f.multiline).lower(),
         sep=opts.delimiter,
         quote=opts.quote,
         escape=opts.escape,
@@ -299,10 +403,26 @@ def _csv_frame(
     if opts.line_sep:
         reader = reader.option("lineSep", opts.line_sep)
     df = reader.csv(_glob_escape(f.path))
+    values = [F.col(c) for c in df.columns]
     if _python_encoding(source) == "cp1252":
-        df = df.select(*[F.translate(F.col(c), _C1, _CP1252_C1).alias(c) for c in df.columns])
+        values = [F.translate(F.col(c), _C1, _CP1252_C1).alias(c) for c in df.columns]
+    return df.select(*values, F.col("_metadata.file_block_start").alias("_blk"),
+                     F.monotonically_increasing_id().alias("_mid"))
+
+
+def _csv_frame(
+    spark: SparkSession, f: LandingFile, source: FileSource, run_id: str, ingested_at: _dt.datetime,
+    extras: list[str], *, scan: Optional[DataFrame] = None, deltas: Optional[dict[int, int]] = None,
+) -> DataFrame:
+    opts = source.csv
+    names = _header_names(f, source)
+    position = {}
+    for i, n in enumerate(names):
+        position.setdefault(n, i)
+    # Read positionally under neutral names; columns are then picked by header NAME.
+    df = scan if scan is not None else _csv_scan(spark, f, source)
     fields = [F.col(f"_c{i}") for i in range(len(names))]
-    index = F.monotonically_increasing_id().bitwiseAND(F.lit(_ROW_MASK))
+    index = _ordinal(deltas)
     bad_bytes = F.lit(False)
     if not f.decodes and fields:
         bad_bytes = reduce(lambda a, b: a | b, [F.coalesce(c.contains("\ufffd"), F.lit(False)) for c in fields])
@@ -352,6 +472,41 @@ def _unknown_columns(spark: SparkSession, f: LandingFile, source: FileSource) ->
     if source.format == FileFormat.JSON:
         return _json_unknown_keys(spark, f, source)
     return _csv_unknown_columns(f, source)
+
+
+def _batch(
+    spark: SparkSession, new: list[LandingFile], source: FileSource, run_id: str, ingested_at: _dt.datetime,
+    extras: list[str],
+) -> DataFrame:
+    """The bronze rows of the new files: one frame per file, unioned (nothing is executed
+    here except the line count that places records read by several tasks, see
+    :func:`_block_deltas`)."""
+    if source.format == FileFormat.JSON:
+        scans = {f.path: _json_lines_scan(spark, f) for f in new if f.json_shape == JsonShape.LINES}
+        build = _json_frame
+    else:
+        scans = {f.path: _csv_scan(spark, f, source) for f in new}
+        build = _csv_frame
+    split = {p: df for p, df in scans.items() if df.rdd.getNumPartitions() > 1}
+    deltas = _block_deltas(split)
+    frames = [build(spark, f, source, run_id, ingested_at, extras, scan=scans.get(f.path), deltas=deltas.get(f.path))
+              for f in new]
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def _written_counts(
+    spark: SparkSession, bronze: str, version: int, new: list[LandingFile], run_id: str,
+) -> tuple[dict[str, int], int]:
+    """Rows per file and malformed rows of the batch just committed, from the version written
+    (two narrow columns), not from a second read of the landing files."""
+    rows = (
+        delta_io.read_table(spark, bronze, version=version)
+        .where((F.col("_run_id") == run_id) & F.col("_file_hash").isin(sorted({f.hash for f in new})))
+        .groupBy("_source_file")
+        .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("_is_malformed").cast("long")).alias("bad"))
+        .collect()
+    )
+    return {r["_source_file"]: int(r["n"]) for r in rows}, sum(int(r["bad"] or 0) for r in rows)
 
 
 def ingest_files(
@@ -416,25 +571,18 @@ def ingest_files(
     counts: dict[str, int] = {}
     if new:
         ingested_at = utc_now()
-        build = _json_frame if source.format == FileFormat.JSON else _csv_frame
-        frames = [build(spark, f, source, run_id, ingested_at, extras) for f in new]
-        batch = reduce(lambda a, b: a.unionByName(b), frames)
-        per_file = batch.groupBy("_source_file").agg(
-            F.count(F.lit(1)).alias("n"),
-            F.sum(F.col("_is_malformed").cast("long")).alias("bad"),
-            # _raw reads the CSV fields: Spark refuses a CSV query on the corrupt column alone
-            F.max(F.length("_raw")).alias("longest_raw"),
-        ).collect()
-        counts = {r["_source_file"]: int(r["n"]) for r in per_file}
-        rows_in = sum(counts.values())
-        malformed = sum(int(r["bad"] or 0) for r in per_file)
+        batch = _batch(spark, new, source, run_id, ingested_at, extras)
         version_before = delta_io.table_version(spark, bronze)
         if full_reload:
             metrics = delta_io.overwrite(spark, batch, bronze)
         else:
             metrics = delta_io.append(spark, batch, bronze, merge_schema=source.drift == DriftPolicy.EVOLVE)
         # an empty append leaves no commit: the latest metrics would be an older write's
-        rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
+        committed_now = metrics.get("version") != version_before
+        rows_written = metrics.get("numOutputRows", 0) if committed_now else 0
+        if committed_now:
+            counts, malformed = _written_counts(spark, bronze, metrics["version"], new, run_id)
+        rows_in = sum(counts.values())
         log.info("%s: %d files, %d rows written to %s (%d malformed)", source.name, len(new), rows_written, bronze, malformed)
     elif full_reload and delta_io.table_exists(spark, bronze):
         from delta.tables import DeltaTable
