@@ -246,3 +246,55 @@ def test_full_reload_replaces_source_from_landing(spark, lake_root, landing, tmp
     df = delta_io.read_table(spark, paths.bronze("whatsapp"))
     assert [tuple(r) for r in df.select("_run_id", "E-mail").collect()] == [("r2", "paulo@email.com")]
     assert [r["status"] for r in delta_io.read_table(spark, paths.system("ingest_log")).collect()] == ["ingested"]
+
+
+def test_files_read_by_several_tasks_keep_file_ordinals(spark, lake_root, landing):
+    """JSON Lines and CSV without quoted line breaks are split across tasks; the record
+    ordinal (and so ``_row_id``) is still the record's position in its file."""
+    recs = [dict(URA_1, telefone=i) for i in range(3000)]
+    body = "\ufeff" + "".join(json.dumps(r) + ("\r\n\n   \n" if i % 500 == 7 else "\n") for i, r in enumerate(recs))
+    jsonl = _write(landing, "UraTelefonica.jsonl", body)
+    rows = [[f"c{i}@x.com", "9/30/19 0:08", "10/01/2019 14:08", str(i), "Sim"] for i in range(3000)]
+    csv_path = _write(landing, "Whatsapp.csv", _csv_text(CSV_HEADER, rows))
+    quoted = _write(landing, "Whatsapp_q.csv", _csv_text(CSV_HEADER, CSV_ROWS))  # a quoted line break
+    paths = LakePaths(lake_root)
+    conf = {"spark.sql.files.maxPartitionBytes": "20000", "spark.sql.files.openCostInBytes": "1000"}
+    saved = {k: spark.conf.get(k) for k in conf}
+    try:
+        for k, v in conf.items():
+            spark.conf.set(k, v)
+        assert spark.read.text(jsonl).rdd.getNumPartitions() > 5
+        r_json = ingest_files(spark, _json_source(), str(landing), paths, "r1")
+        r_csv = ingest_files(spark, _csv_source(), str(landing), paths, "r1")
+    finally:
+        for k, v in saved.items():
+            spark.conf.set(k, v)
+    assert (r_json.rows_in, r_json.rows_written, r_json.malformed) == (3000, 3000, 0)
+    assert (r_csv.rows_in, r_csv.rows_written, r_csv.malformed) == (3003, 3003, 0)
+    got = _rows(spark, lake_root, "ura", ["_record_index", "telefone", "_row_id"])
+    h = _sha(jsonl)
+    assert got == sorted(((i, str(i), hashlib.sha256(f"ura|{h}|{i}".encode()).hexdigest()) for i in range(3000)), key=repr)
+    got = _rows(spark, lake_root, "whatsapp", ["_source_file", "_record_index", "Semana"])
+    want = [(csv_path, i, str(i)) for i in range(3000)] + [(quoted, i, r[3]) for i, r in enumerate(CSV_ROWS)]
+    assert got == sorted(want, key=repr)
+    log = delta_io.read_table(spark, paths.system("ingest_log")).select("path", "rows").collect()
+    assert sorted(tuple(r) for r in log) == sorted([(jsonl, 3000), (csv_path, 3000), (quoted, 3)])
+
+
+def test_csv_sniffs_quoted_line_breaks_across_chunks():
+    from lake.bronze.files import _QuotedBreaks
+
+    def found(*chunks, **opts):
+        q = _QuotedBreaks(_csv_source(csv=CsvOptions(**opts)))
+        for c in chunks:
+            q.feed(c)
+        return q.found
+
+    assert not found(b'a,"b, ""c""",d\n', b'e,"f"\r\n')
+    assert found(b'a,"b\nc",d\n')
+    assert found(b'a,"b', b'\r\nc"\n')  # the quote opens in one chunk, the break is in the next
+    assert not found(b'a,"b', b'c"\n', b'd\n')
+    assert not found(b"a,b\n", escape="\\")  # another escape, absent from the file: no doubt
+    assert not found(b'a,b\n', line_sep=None)
+    assert found(b'a,b\n', line_sep="\n")
+    assert found(b'a,"b\\"",c\n', escape="\\")  # an escape other than the quote present: multiLine

@@ -203,6 +203,20 @@ def _with_lineage(df: DataFrame, source: JdbcSource, run_id: str) -> DataFrame:
     )
 
 
+def _replayable(spark: SparkSession, bronze: str, source: JdbcSource, after: Optional[str]) -> DataFrame:
+    """``_row_id`` of the bronze rows a replay of the slice ``> after`` can duplicate: those at
+    or above the previous mark (Delta skips the files below it), not the whole table.
+
+    When the mark does not cast to the column's type, every row is kept (never miss one).
+    """
+    df = delta_io.read_table(spark, bronze)
+    col = source.incremental_column
+    if after is None or col not in df.columns:
+        return df.select("_row_id")
+    mark = F.lit(after).try_cast(df.schema[col].dataType)
+    return df.where((F.col(col) >= mark) | mark.isNull()).select("_row_id")
+
+
 def ingest_table(
     spark: SparkSession,
     source: JdbcSource,
@@ -232,7 +246,7 @@ def ingest_table(
         replay_guard = incremental and delta_io.table_exists(spark, bronze)
         if replay_guard:
             # A replay of a slice already committed (killed before the mark was saved) adds nothing.
-            batch = batch.join(delta_io.read_table(spark, bronze).select("_row_id"), "_row_id", "left_anti").select(
+            batch = batch.join(_replayable(spark, bronze, source, after), "_row_id", "left_anti").select(
                 *[F.col(c) for c in [*source.columns, "_row_id", "_source_table", "_ingested_at", "_run_id"]]
             )
             metrics = delta_io.append(spark, batch, bronze)
