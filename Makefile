@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 OUTPUT ?= output
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-test jars demo test test-fast lint clean clean-lake db-start db-stop benchmark notebooks
+.PHONY: help setup setup-test jars demo test test-fast test-benchmark clean clean-lake db-start db-stop benchmark notebooks
 
 help:
 	@echo "make demo        set everything up and run the demo (both pipelines, CSV in $(OUTPUT)/)"
@@ -50,6 +50,9 @@ db-start: setup-test
 db-stop:
 	-bash scripts/db/postgres.sh stop
 	-bash scripts/db/mariadb.sh stop
+
+test-benchmark: setup
+	$(BIN)/python -m pytest -m benchmark $(PYTEST_ARGS)
 
 benchmark: setup
 	$(BIN)/python scripts/benchmark.py --rows 1000000 --out benchmarks/latest.json

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["bronze files", "bronze jdbc", "silver", "gold star", "flat csv export", "incremental 1%"]
 
 
-@pytest.mark.slow
+@pytest.mark.benchmark
 def test_benchmark_reports_every_stage_with_a_floor(tmp_path):
     out = tmp_path / "bench.json"
     work = tmp_path / "work"
