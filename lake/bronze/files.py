@@ -269,10 +269,12 @@ def _block_deltas(scans: dict[str, DataFrame]) -> dict[str, dict[int, int]]:
 
 def _ordinal(deltas: Optional[dict[int, int]]) -> Column:
     """The record ordinal from ``_mid``: as it is for a one-partition scan, else shifted per block."""
-    if deltas is None:
+    if not deltas:  # one partition (or no record at all): _mid is the row number
         return F.col("_mid").bitwiseAND(F.lit(_ROW_MASK))
-    shift = reduce(lambda acc, kv: acc.when(F.col("_blk") == kv[0], F.lit(kv[1])),
-                   list(deltas.items())[1:], F.when(F.col("_blk") == next(iter(deltas)), F.lit(next(iter(deltas.values())))))
+    blocks = sorted(deltas.items())
+    shift = F.when(F.col("_blk") == blocks[0][0], F.lit(blocks[0][1]))
+    for start, delta in blocks[1:]:
+        shift = shift.when(F.col("_blk") == start, F.lit(delta))
     return F.col("_mid") + shift
 
 
