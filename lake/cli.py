@@ -172,14 +172,14 @@ def cmd_run(args) -> int:
 
 def cmd_export_csv(args) -> int:
     from lake.paths import LakePaths
-    from lake.pipeline import export_flat
+    from lake.pipeline import RunReport, export_flat
     from lake.runlog import new_run_id
     from lake.session import get_spark
 
     cfg = _load(args)
     spark = get_spark()
-    report = type("R", (), {"csv_path": None})()
-    export_flat(spark, cfg, LakePaths(cfg.lake.root), new_run_id(), output_dir=args.output_dir, report=report)
+    report = RunReport(run_id=new_run_id())
+    export_flat(spark, cfg, LakePaths(cfg.lake.root), report.run_id, output_dir=args.output_dir, report=report)
     print(report.csv_path)
     return EXIT_OK
 
