@@ -1,7 +1,8 @@
 """The ``lake`` command line.
 
 Exit codes: 0 success; 1 a run failed (source, quality or pipeline error); 2 usage error;
-3 configuration error; 4 the machine cannot run Spark (preflight). On failure one line
+3 configuration error; 4 the machine cannot run Spark (preflight); 5 the run completed but
+quarantined whole files (their format evidence refuted every reading). On failure one line
 ``lake: error: ...`` goes to stderr; ``--verbose`` adds the traceback.
 """
 
@@ -15,7 +16,13 @@ import sys
 import traceback
 from typing import Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_PREFLIGHT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_PREFLIGHT, EXIT_QUARANTINED_FILES = 0, 1, 2, 3, 4, 5
+
+EXIT_CODES = (
+    "exit codes: 0 ok; 1 run failed; 2 usage error; 3 configuration error; "
+    "4 the machine cannot run Spark; 5 completed with quarantined files (a file whose "
+    "date formats the evidence refuted is in quarantine whole; the rest ran)"
+)
 
 QUERIES = ("contacts-24h", "interactions-by-channel", "last-interaction")
 
@@ -34,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lake",
         description="A Spark-native medallion data lake: bronze, silver and gold on Delta Lake, "
         "for the customer-experience channels and the cooperative's database.",
-        epilog="Run 'lake COMMAND --help' for a command's options.",
+        epilog="Run 'lake COMMAND --help' for a command's options. " + EXIT_CODES,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -49,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser("run", help="run layers of the pipelines",
-                       description="Run the chosen layers (bronze, silver, gold) of the chosen pipelines.")
+                       description="Run the chosen layers (bronze, silver, gold) of the chosen pipelines.",
+                       epilog=EXIT_CODES)
     p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
     p.add_argument("--layer", default="all", choices=["bronze", "silver", "gold", "all"])
     p.add_argument("--landing", metavar="DIR", help="folder holding the channel files (overrides lake.landing)")
@@ -167,7 +175,13 @@ def cmd_run(args) -> int:
     report = run(cfg, pipeline=args.pipeline, layer=args.layer, full_reload=args.full_reload, as_of=args.as_of)
     if report.csv_path:
         print(report.csv_path)
-    return EXIT_OK if report.reconciles else EXIT_FAILED
+    if not report.reconciles:
+        return EXIT_FAILED
+    if report.quarantined_files:
+        files = "; ".join(f"{r.table}: {r.file} ({r.reason})" for r in report.quarantined_files)
+        print(f"lake: completed with quarantined files: {files}", file=sys.stderr)
+        return EXIT_QUARANTINED_FILES
+    return EXIT_OK
 
 
 def cmd_export_csv(args) -> int:

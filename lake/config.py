@@ -95,6 +95,13 @@ class EvidenceKind(str, enum.Enum):
     ORDER = "order"
 
 
+class RefutedPolicy(str, enum.Enum):
+    """What a silver table does with a file whose format evidence refutes every reading."""
+
+    QUARANTINE = "quarantine"  # every row of the file to quarantine; the run goes on
+    FAIL = "fail"  # the run stops with QualityError
+
+
 class WeekdayStyle(str, enum.Enum):
     NAME = "name"  # Monday .. Sunday (English) or segunda .. domingo (Portuguese)
     ISO = "iso"  # 1 = Monday .. 7 = Sunday
@@ -219,6 +226,7 @@ class SilverTable:
     channel: Optional[str] = None
     expectations: tuple[Expectation, ...] = ()
     evidence: tuple[Evidence, ...] = ()
+    on_refuted: RefutedPolicy = RefutedPolicy.QUARANTINE
     name: str = ""
 
 

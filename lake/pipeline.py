@@ -23,12 +23,19 @@ ALL = "all"
 
 @dataclass
 class RunReport:
-    """What one ``run`` did: per-table counts and, when exported, the CSV path."""
+    """What one ``run`` did: per-table counts, the files quarantined whole and, when
+    exported, the CSV path.
+
+    ``quarantined_files`` lists the files whose format evidence refuted every reading (or
+    could not choose one), one :class:`~lake.silver.evidence.Refusal` each (``table``,
+    ``file``, ``reason``, ``message``): their rows are in quarantine, the rest of the run went on.
+    """
 
     run_id: str
     counts: list[TableCounts] = field(default_factory=list)
     csv_path: str | None = None
     seconds: float = 0.0
+    quarantined_files: list = field(default_factory=list)
 
     @property
     def reconciles(self) -> bool:
@@ -85,14 +92,16 @@ def run_bronze(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run
 
 
 def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
-               full: bool = False) -> list[TableCounts]:
-    """Standardize and check every silver table of ``pipeline``."""
+               full: bool = False, report: RunReport | None = None) -> list[TableCounts]:
+    """Standardize and check every silver table of ``pipeline`` (files quarantined whole go
+    to ``report.quarantined_files``)."""
     from lake.silver.build import build_interactions, build_silver_table
 
+    refused = report.quarantined_files if report is not None else None
     counts: list[TableCounts] = []
     for table in cfg.silver_tables(pipeline):
         stage = _Stage(f"silver {table.name}")
-        counts += stage.done([build_silver_table(spark, cfg, table.name, paths, run_id, full=full)])
+        counts += stage.done([build_silver_table(spark, cfg, table.name, paths, run_id, full=full, refused=refused)])
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         stage = _Stage("silver interactions")
         counts += stage.done([build_interactions(spark, cfg, paths, run_id, full=full)])
@@ -167,13 +176,15 @@ def run(
         if Layer.BRONZE in layers:
             counts += run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload)
         if Layer.SILVER in layers:
-            counts += run_silver(spark, cfg, p, paths, report.run_id, full=full_reload)
+            counts += run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report)
         if Layer.GOLD in layers:
             counts += run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report)
         record_counts(spark, paths, report.run_id, p.value, counts)
         report.counts += counts
     report.seconds = time.monotonic() - started
     log.info("run %s finished in %.1fs", report.run_id, report.seconds)
+    for r in report.quarantined_files:
+        log.warning("run %s: %s file %s quarantined whole (%s)", report.run_id, r.table, r.file, r.reason)
     return report
 
 

@@ -15,19 +15,19 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lake import delta_io
-from lake.config import LakeConfig, Pipeline, SilverTable
-from lake.errors import PipelineError
+from lake.config import LakeConfig, Pipeline, RefutedPolicy, SilverTable
+from lake.errors import QualityError
 from lake.paths import LakePaths
 from lake.runlog import TableCounts
 from lake.silver import quality
-from lake.silver.columns import col, column_expr, problem_expr, rule_formats
-from lake.silver.evidence import decide, evidence_summary
+from lake.silver.columns import col, column_expr, problem_expr, rule_formats, unparsed_error
+from lake.silver.evidence import Decision, Refusal, decide, evidence_summary
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +65,18 @@ def _choice_column(df: DataFrame, table: SilverTable, name: str, per_file: Mappi
     return out.otherwise(F.lit(None).cast("timestamp"))
 
 
+def _standard_column(df: DataFrame, table: SilverTable, name: str, choices: Mapping[str, Mapping], types: Mapping) -> Column:
+    rule = table.columns[name]
+    return _choice_column(df, table, name, choices[name]) if name in choices else column_expr(rule, types)
+
+
 def silver_columns(df: DataFrame, table: SilverTable, choices: Mapping[str, Mapping] | None = None) -> list[Column]:
     """The configured columns (and ``<col>_problem`` reasons) of ``table`` over bronze ``df``."""
     types = {f.name: f.dataType for f in df.schema.fields}
     choices = choices or {}
     cols = []
     for name, rule in table.columns.items():
-        expr = _choice_column(df, table, name, choices[name]) if name in choices else column_expr(rule, types)
-        cols.append(expr.alias(name))
+        cols.append(_standard_column(df, table, name, choices, types).alias(name))
         problem = problem_expr(rule)
         if problem is not None:
             cols.append(problem.alias(f"{name}_problem"))
@@ -110,11 +114,41 @@ def standardize(df: DataFrame, table: SilverTable, *, choices: Mapping[str, Mapp
     return df.select(*silver_columns(df, table, choices), *_lineage(df))
 
 
-def _wide(df: DataFrame, table: SilverTable, choices: Mapping) -> DataFrame:
-    """Standardized columns plus the bronze row kept whole (for quarantine)."""
+def parse_errors(df: DataFrame, table: SilverTable, choices: Mapping[str, Mapping] | None = None) -> Column:
+    """``array<struct<rule,expr>>``: a ``<column>_unparseable`` reason per datetime or duration
+    column whose source text is present but does not parse (a silent null otherwise).
+
+    Example:
+        >>> bronze.select(parse_errors(bronze, cfg.silver["whatsapp"]))  # "13/45/19 0:08"
+        # [{started_at_unparseable, `Inicio da conversa` reads as one of M/d/yy H:mm | ...}]
+    """
+    types = {f.name: f.dataType for f in df.schema.fields}
+    found = [
+        err for name, rule in table.columns.items()
+        if (err := unparsed_error(name, rule, _standard_column(df, table, name, choices or {}, types), types)) is not None
+    ]
+    if not found:
+        return F.expr(f"cast(array() as {quality.ERROR_TYPE})")
+    return F.array_compact(F.array(*found))
+
+
+def file_errors(refused: Sequence[Refusal]) -> Column:
+    """The reason of every row of a refused file (``format_refuted:<rule>``), else an empty array."""
+    out = F.expr(f"cast(array() as {quality.ERROR_TYPE})")
+    for r in reversed(refused):
+        same = col("_source_file").isNull() if r.file is None else col("_source_file") == F.lit(r.file)
+        out = F.when(same, F.array(quality.error(r.reason, r.message))).otherwise(out)
+    return out
+
+
+def _wide(df: DataFrame, table: SilverTable, decision: Decision) -> DataFrame:
+    """Standardized columns plus the bronze row kept whole (for quarantine) and the reasons
+    found while reading it (``_read_errors``: a refused file, an unparseable value)."""
     malformed = F.coalesce(col("_is_malformed"), F.lit(False)) if "_is_malformed" in df.columns else F.lit(False)
     bronze = F.struct(*[col(c) for c in df.columns])
-    return df.select(*silver_columns(df, table, choices), *_lineage(df), malformed.alias("_is_malformed"), bronze.alias(BRONZE))
+    read_errors = F.concat(file_errors(decision.refused), parse_errors(df, table, decision.choices))
+    return df.select(*silver_columns(df, table, decision.choices), *_lineage(df), malformed.alias("_is_malformed"),
+                     bronze.alias(BRONZE), read_errors.alias("_read_errors"))
 
 
 # --------------------------------------------------------------------------- referential rules
@@ -235,12 +269,16 @@ def build_silver_table(
     run_id: str,
     *,
     full: bool = False,
+    refused: list[Refusal] | None = None,
 ) -> TableCounts:
     """Bring one silver table up to date with its bronze source.
 
     Reads the bronze rows ingested after the table's watermark (all of them with
-    ``full=True``), checks the format evidence (raises :class:`~lake.errors.QualityError`
-    on a refuted format), standardizes, applies referential rules and expectations, dedupes
+    ``full=True``; none when the source has no bronze table yet: a channel without a file
+    is empty, not an error), checks the format evidence (a file whose every reading is
+    refuted is quarantined whole, or raises :class:`~lake.errors.QualityError` with
+    ``on_refuted: fail``; the refused files are appended to ``refused``), standardizes,
+    quarantines unparseable datetimes and durations, applies referential rules and expectations, dedupes
     on the keys (latest ``_ingested_at``, then ``_row_id``), MERGEs into silver without
     rewriting unchanged rows, upserts quarantined rows (keyed by ``_row_id``) and advances
     the watermark. Rerunning a batch changes nothing.
@@ -255,7 +293,8 @@ def build_silver_table(
     spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
     bronze_path = paths.bronze(table.source)
     if not delta_io.table_exists(spark, bronze_path):
-        raise PipelineError(f"silver table {table_name!r} needs bronze {table.source!r} at {bronze_path}; run bronze first")
+        log.info("silver %s: bronze %r has no table yet (no file or row delivered); nothing to do", table_name, table.source)
+        return TableCounts(table_name, "silver", 0, 0)
 
     bronze = delta_io.read_table(spark, bronze_path)
     state = None if full else _read_state(spark, paths, table_name)
@@ -263,11 +302,16 @@ def build_silver_table(
         bronze = bronze.filter(F.col("_ingested_at") > F.lit(state["bronze_ingested_at"]))
     log.info("silver %s: reading bronze %s (%s)", table_name, bronze_path, "full" if state is None else "incremental")
 
-    choices = check_evidence(bronze, table)
-    wide = _wide(bronze, table, choices)
+    decision = check_evidence(bronze, table)
+    for r in decision.refused:
+        log.warning("silver %s: file %s quarantined whole (%s): %s", table_name, r.file, r.reason, r.message)
+    if refused is not None:
+        refused += decision.refused
+    wide = _wide(bronze, table, decision)
     wide = cooperative_refs(spark, paths, table, wide) if table.pipeline == Pipeline.COOPERATIVE else wide.withColumn(
         "_ref_errors", F.lit(None).cast(quality.ERROR_TYPE))
-    checked = quality.evaluate(wide, table.expectations, extra_errors=F.col("_ref_errors")).persist()
+    extra = F.concat(F.col("_read_errors"), F.coalesce(F.col("_ref_errors"), F.expr(f"cast(array() as {quality.ERROR_TYPE})")))
+    checked = quality.evaluate(wide, table.expectations, extra_errors=extra).persist()
     try:
         counts = quality.quality_counts(checked, table.expectations, extra={
             "max_ingested_at": F.max("_ingested_at"),
@@ -306,21 +350,25 @@ def build_silver_table(
         checked.unpersist()
 
 
-def check_evidence(bronze: DataFrame, table: SilverTable) -> dict[str, dict[str | None, int]]:
+def check_evidence(bronze: DataFrame, table: SilverTable) -> Decision:
     """Measure the evidence on the well-formed bronze rows and decide (collects the tiny summary).
 
     Raises:
-        QualityError: a configured format is refuted, or no / an ambiguous candidate.
+        QualityError: with ``on_refuted: fail``, when a file is refused (a configured format
+            is refuted, no candidate survives, or two tie).
 
     Example:
         >>> check_evidence(bronze, cfg.silver["ura"])
-        {}
+        Decision(choices={}, refused=())
     """
     ok = bronze.filter(~F.coalesce(col("_is_malformed"), F.lit(False))) if "_is_malformed" in bronze.columns else bronze
     summary = evidence_summary(ok, table)
     if summary is None:
-        return {}
-    return decide(table, summary.collect())
+        return Decision({})
+    decision = decide(table, summary.collect())
+    if decision.refused and table.on_refuted == RefutedPolicy.FAIL:
+        raise QualityError(decision.refused[0].message)
+    return decision
 
 
 def interactions_frame(df: DataFrame, table: SilverTable, run_id: str) -> DataFrame:
@@ -386,8 +434,12 @@ def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, r
         for t in cfg.silver.values()
         if t.channel and delta_io.table_exists(spark, paths.silver(t.name))
     ]
-    if not frames:
-        raise PipelineError("interactions needs at least one channel silver table; build them first")
+    if not frames:  # no channel has delivered anything yet: an empty table, so gold answers "nothing"
+        empty = spark.createDataFrame([], ", ".join(f"{n} {t}" for n, t in INTERACTION_COLUMNS.items())
+                                      + ", _source_table string, _source_file string, _silver_run_id string, _run_id string")
+        delta_io.create_if_missing(spark, empty, paths.silver("interactions"))
+        log.info("silver interactions: no channel silver table yet")
+        return TableCounts("interactions", "silver", 0, 0)
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)

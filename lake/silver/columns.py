@@ -25,6 +25,52 @@ def rule_formats(rule: ColumnRule, candidate: int | None = None) -> tuple[str, .
     return rule.formats or (rule.candidates[0] if rule.candidates else ())
 
 
+def all_formats(rule: ColumnRule) -> tuple[str, ...]:
+    """Every datetime format a rule knows: ``formats``, then each candidate's, without repeats."""
+    return tuple(dict.fromkeys([*rule.formats, *(f for cand in rule.candidates for f in cand)]))
+
+
+def _parses_text(rule: ColumnRule, types: Mapping[str, DataType]) -> bool:
+    """Whether the rule reads text into a datetime or a duration (not a value the source typed)."""
+    if rule.source is None or rule.type not in (ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.DURATION):
+        return False
+    return not isinstance(types.get(rule.source), (TimestampType, TimestampNTZType, DateType))
+
+
+def readable(rule: ColumnRule, types: Mapping[str, DataType] | None = None) -> Column:
+    """True when a datetime rule's value parses under at least one of its formats (any
+    candidate's included): only such a value can speak for or against a format.
+
+    Example:
+        >>> bronze.where(readable(cfg.silver["whatsapp"].columns["started_at"]))  # "13/45/19 0:08" is not
+    """
+    types = types or {}
+    if not _parses_text(rule, types) or rule.type == ColumnType.DURATION:
+        return column_expr(rule, types).isNotNull()
+    return column_expr(rule, types, formats=all_formats(rule)).isNotNull()
+
+
+def unparsed_error(name: str, rule: ColumnRule, value: Column, types: Mapping[str, DataType] | None = None) -> Column | None:
+    """The quarantine reason of a row whose datetime or duration text is present but does not
+    parse (``<name>_unparseable``), else null; ``None`` for rules that parse no text.
+
+    ``value`` is the column as standardized (with the format chosen for the row's file), so
+    a value the chosen format cannot read is quarantined, never kept as a silent null.
+
+    Example:
+        >>> unparsed_error("ended_at", rule, column_expr(rule))
+    """
+    types = types or {}
+    if not _parses_text(rule, types):
+        return None
+    what = f"a duration (H:MM:SS)" if rule.type == ColumnType.DURATION else f"one of {' | '.join(all_formats(rule))}"
+    reason = F.struct(
+        F.lit(f"{name}_unparseable").alias("rule"),
+        F.lit(f"`{rule.source}` reads as {what}").alias("expr"),
+    )
+    return F.when(raw_source(rule).isNotNull() & value.isNull(), reason)
+
+
 def raw_source(rule: ColumnRule) -> Column:
     """The trimmed source text of a rule (the date part for date + time), empty -> null."""
     if rule.source is None:

@@ -6,16 +6,20 @@ that must not precede its start. :func:`evidence_summary` measures, per file and
 evidence rule, on how many rows the reading agrees with the evidence (one aggregation, no
 collect). :func:`decide` reads that tiny summary (the orchestrator collects it) and either
 confirms the configured formats, picks per file the candidate format list the evidence
-supports, or raises :class:`~lake.errors.QualityError`: a wrong reading is never loaded
-silently.
+supports, or refuses the file: a wrong reading is never loaded silently. A refused file is
+quarantined whole or stops the run, as the table's ``on_refuted`` says.
 
-A row counts as evidence when the raw datetime text and the evidence value are present; it
-agrees when the text parses with the formats under test *and* matches the evidence, so a
-format that does not parse the values at all is refuted too.
+A row counts as evidence when the raw datetime text and the evidence value are present and
+the text parses under at least one format the column knows (configured or candidate): a
+value no format reads (``13/45/19``) says nothing about which format is right; its row is
+quarantined by its own reason (``<column>_unparseable``). A row agrees when the text
+parses with the formats under test *and* matches the evidence, so a format that does not
+parse the readable values is refuted too.
 
 Example:
     >>> summary = evidence_summary(bronze, cfg.silver["ura"])
-    >>> choices = decide(cfg.silver["ura"], summary.collect())   # raises on a refuted format
+    >>> decision = decide(cfg.silver["ura"], summary.collect())
+    >>> decision.refused     # files whose every reading is refuted
 """
 
 from __future__ import annotations
@@ -28,9 +32,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lake.config import ColumnType, EvidenceKind, Evidence, SilverTable
-from lake.errors import QualityError
 from lake.silver import functions as sf
-from lake.silver.columns import col, column_expr, raw_source, rule_formats
+from lake.silver.columns import col, column_expr, raw_source, readable, rule_formats
 
 CONFIGURED = "configured"
 _DATETIME = (ColumnType.TIMESTAMP, ColumnType.DATE)
@@ -97,17 +100,29 @@ def _shown(table: SilverTable, name: str) -> list[tuple[str, Column]]:
     return out
 
 
-def _check_columns(table: SilverTable, check: Check, types: Mapping) -> tuple[Column, Column, Column]:
-    """(available, agrees, sample text) for one check."""
+def _readable(table: SilverTable, name: str, types: Mapping) -> Column:
+    rule = table.columns.get(name)
+    return readable(rule, types) if rule is not None and rule.type in _DATETIME else F.lit(True)
+
+
+def _check_columns(table: SilverTable, check: Check, types: Mapping) -> tuple[Column, Column, Column, Column]:
+    """(available, agrees, sample text, unreadable) for one check.
+
+    A row is available when the evidence is present and every judged datetime value parses
+    under at least one of its formats; a present value that parses under none is unreadable
+    and judges nothing (its row is quarantined by its own reasons).
+    """
     ev, assign = check.evidence, dict(check.assignment)
     if ev.kind == EvidenceKind.WEEKDAY:
         stated = col(ev.weekday_column) if ev.weekday_column not in table.columns else _value(table, ev.weekday_column, types, assign)
-        available = _raw(table, ev.column).isNotNull() & sf.weekday_number(stated, ev.style).isNotNull()
+        present = _raw(table, ev.column).isNotNull() & sf.weekday_number(stated, ev.style).isNotNull()
+        readable_ = _readable(table, ev.column, types)
         agrees = F.coalesce(sf.weekday_matches(_value(table, ev.column, types, assign), stated, ev.style), F.lit(False))
         shown = _shown(table, ev.column) + [(ev.weekday_column, stated.cast("string"))]
     else:
         start, end = _value(table, ev.start, types, assign), _value(table, ev.end, types, assign)
-        available = _raw(table, ev.start).isNotNull() & _raw(table, ev.end).isNotNull()
+        present = _raw(table, ev.start).isNotNull() & _raw(table, ev.end).isNotNull()
+        readable_ = _readable(table, ev.start, types) & _readable(table, ev.end, types)
         shown = _shown(table, ev.start) + _shown(table, ev.end)
         if ev.kind == EvidenceKind.ORDER:
             agrees = F.coalesce(end >= start, F.lit(False))
@@ -118,12 +133,13 @@ def _check_columns(table: SilverTable, check: Check, types: Mapping) -> tuple[Co
                 if dur_rule is not None and dur_rule.type == ColumnType.DURATION
                 else sf.parse_duration_seconds(col(ev.duration_column))
             )
-            available = available & dur.isNotNull()
+            present = present & dur.isNotNull()
             gap = F.unix_seconds(end) - F.unix_seconds(start) - dur
             agrees = F.coalesce(F.abs(gap) <= ev.tolerance_seconds, F.lit(False))
             shown += _shown(table, ev.duration_column)
     sample = F.concat_ws(" | ", *[F.concat(F.lit(f"{n}="), F.coalesce(v, F.lit("null"))) for n, v in shown])
-    return available, available & agrees, sample
+    available = present & readable_
+    return available, available & agrees, sample, present & ~readable_
 
 
 def evidence_summary(df: DataFrame, table: SilverTable) -> DataFrame | None:
@@ -131,7 +147,9 @@ def evidence_summary(df: DataFrame, table: SilverTable) -> DataFrame | None:
 
     One aggregation over ``df`` (bronze rows, malformed ones excluded by the caller).
     Columns: ``_source_file``, ``evidence``, ``kind``, ``columns``, ``variant``
-    (``configured`` or ``col=candidate,...``), ``checked``, ``agreed``, ``samples``
+    (``configured`` or ``col=candidate,...``), ``checked`` (rows with evidence whose values
+    parse under at least one format), ``agreed``, ``unreadable`` (rows with evidence whose
+    values parse under none: not counted for or against any format), ``samples``
     (array<string>), ``min_agreement``. ``None`` when the table has no evidence rules.
 
     Example:
@@ -145,11 +163,12 @@ def evidence_summary(df: DataFrame, table: SilverTable) -> DataFrame | None:
     file_col = col("_source_file") if "_source_file" in df.columns else F.lit(None).cast("string")
     aggs = []
     for i, check in enumerate(checks):
-        available, agrees, sample = _check_columns(table, check, types)
+        available, agrees, sample, unreadable = _check_columns(table, check, types)
         bad = F.when(available & ~agrees, sample)
         aggs += [
             F.sum(F.when(available, 1).otherwise(0)).cast("long").alias(f"c{i}"),
             F.sum(F.when(agrees, 1).otherwise(0)).cast("long").alias(f"a{i}"),
+            F.sum(F.when(unreadable, 1).otherwise(0)).cast("long").alias(f"u{i}"),
             F.min(bad).alias(f"s{i}"),
             F.max(bad).alias(f"t{i}"),
         ]
@@ -162,6 +181,7 @@ def evidence_summary(df: DataFrame, table: SilverTable) -> DataFrame | None:
             F.lit(c.variant).alias("variant"),
             F.coalesce(F.col(f"c{i}"), F.lit(0)).alias("checked"),
             F.coalesce(F.col(f"a{i}"), F.lit(0)).alias("agreed"),
+            F.coalesce(F.col(f"u{i}"), F.lit(0)).alias("unreadable"),
             F.array_distinct(F.array_compact(F.array(F.col(f"s{i}"), F.col(f"t{i}")))).alias("samples"),
             F.lit(float(c.evidence.min_agreement)).alias("min_agreement"),
         )
@@ -174,31 +194,68 @@ def _ratio(row: Mapping) -> float:
     return row["agreed"] / row["checked"] if row["checked"] else 0.0
 
 
+def _refutes(row: Mapping) -> bool:
+    """A rule refutes the formats under test in a file: too few of the readable rows agree,
+    or rows carry evidence but not one of their values parses under any format."""
+    if row["checked"]:
+        return _ratio(row) < row["min_agreement"]
+    return bool(row.get("unreadable"))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file the evidence refuses: every reading is refuted, or it cannot choose between two.
+
+    ``reason`` is ``format_refuted:<evidence rule>`` or ``format_ambiguous:<columns>``: the
+    quarantine reason of every row of the file (``on_refuted: quarantine``).
+    """
+
+    table: str
+    file: str | None
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the evidence decided for one batch: the candidate chosen per column and file,
+    and the files refused."""
+
+    choices: dict[str, dict[str | None, int]]
+    refused: tuple[Refusal, ...] = ()
+
+
 def _describe(table: SilverTable, row: Mapping, formats: Sequence[str]) -> str:
+    if row["checked"]:
+        found = f"{row['agreed']} of {row['checked']} readable rows agree (need {row['min_agreement']:.0%})"
+    else:
+        found = "no value with evidence parses under any format"
+    if row.get("unreadable"):
+        found += f"; {row['unreadable']} unreadable rows not counted"
     return (
         f"silver table {table.name!r}: column {row['columns']!r} read with formats {list(formats)} "
         f"is refuted by evidence {row['evidence']!r} ({row['kind']}) in file {row['_source_file']!r}: "
-        f"{row['agreed']} of {row['checked']} rows agree (need {row['min_agreement']:.0%}); "
-        f"samples: {list(row['samples'] or [])}"
+        f"{found}; samples: {list(row['samples'] or [])}"
     )
 
 
-def decide(table: SilverTable, rows: Iterable[Mapping]) -> dict[str, dict[str | None, int]]:
-    """Check the collected summary; return the candidate chosen per column and file.
+def decide(table: SilverTable, rows: Iterable[Mapping]) -> Decision:
+    """Read the collected summary: the candidate chosen per column and file, and the files refused.
 
-    Configured formats (no candidates) must reach ``min_agreement`` on the rows where the
-    evidence is available, in every file. For candidate columns, per file, the joint choice
-    of candidates under which every rule reaches ``min_agreement`` wins; none, or two with
-    the same agreement, raise.
+    Only readable rows judge (``checked``). Configured formats (no candidates) must reach
+    ``min_agreement`` in every file. For candidate columns, per file, the joint choice of
+    candidates under which every rule reaches ``min_agreement`` wins. A file is refused when
+    a rule refutes its configured formats, when no candidate choice survives
+    (``format_refuted:<rule>``, the rule that refuted the best-agreeing choice), or when two
+    choices agree equally or nothing judges between them (``format_ambiguous:<columns>``).
+    What happens to a refused file is the table's ``on_refuted`` policy
+    (:func:`lake.silver.build.check_evidence`).
 
     Returns:
-        ``{column: {source_file: candidate_index}}`` for candidate columns.
-
-    Raises:
-        QualityError: naming the table, column, rule, file and sample values.
+        a :class:`Decision`; ``choices`` is ``{column: {source_file: candidate_index}}``.
 
     Example:
-        >>> decide(table, evidence_summary(bronze, table).collect())
+        >>> decide(table, evidence_summary(bronze, table).collect()).choices
         {'started_at': {'/landing/UraTelefonica.jsonl': 0}}
     """
     rows = [r.asDict() if hasattr(r, "asDict") else dict(r) for r in rows]
@@ -207,14 +264,18 @@ def decide(table: SilverTable, rows: Iterable[Mapping]) -> dict[str, dict[str | 
         by_file.setdefault(r["_source_file"], []).append(r)
     cands = candidate_columns(table)
     choices: dict[str, dict[str | None, int]] = {c: {} for c in cands}
+    refused: list[Refusal] = []
     for file, frows in sorted(by_file.items(), key=lambda kv: str(kv[0])):
-        for r in frows:
-            if r["variant"] == CONFIGURED and r["checked"] and _ratio(r) < r["min_agreement"]:
-                first = r["columns"].split(",")[0]
-                raise QualityError(_describe(table, r, rule_formats(table.columns[first])))
+        configured = [r for r in frows if r["variant"] == CONFIGURED and _refutes(r)]
+        if configured:
+            r = configured[0]
+            first = r["columns"].split(",")[0]
+            refused.append(Refusal(table.name, file, f"format_refuted:{r['evidence']}",
+                                   _describe(table, r, rule_formats(table.columns[first]))))
+            continue
         if not cands:
             continue
-        scored = []
+        scored, failed = [], []
         for combo in itertools.product(*[range(len(table.columns[c].candidates)) for c in cands]):
             assign = dict(zip(cands, combo))
             relevant = [
@@ -222,27 +283,32 @@ def decide(table: SilverTable, rows: Iterable[Mapping]) -> dict[str, dict[str | 
                 if r["variant"] != CONFIGURED
                 and all(assign[c] == int(i) for c, i in (p.split("=") for p in r["variant"].split(",")))
             ]
-            if not relevant or not any(r["checked"] for r in relevant):
-                continue
-            if all(r["checked"] and _ratio(r) >= r["min_agreement"] for r in relevant if r["checked"]):
-                agreed = sum(r["agreed"] for r in relevant)
-                checked = sum(r["checked"] for r in relevant)
+            agreed = sum(r["agreed"] for r in relevant)
+            checked = sum(r["checked"] for r in relevant)
+            refuting = [r for r in relevant if _refutes(r)]
+            if refuting:
+                failed.append((agreed / checked if checked else 0.0, refuting[0]["evidence"]))
+            elif checked:
                 scored.append((agreed / checked, assign))
         label = ", ".join(cands)
         if not scored:
             samples = [s for r in frows for s in (r["samples"] or [])][:4]
-            raise QualityError(
+            failed.sort(key=lambda f: -f[0])
+            reason = f"format_refuted:{failed[0][1]}" if failed else f"format_ambiguous:{label}"
+            refused.append(Refusal(table.name, file, reason, (
                 f"silver table {table.name!r}: no candidate format of {label} is supported by the "
                 f"evidence in file {file!r} (candidates: "
                 f"{ {c: [list(x) for x in table.columns[c].candidates] for c in cands} }); samples: {samples}"
-            )
+            )))
+            continue
         scored.sort(key=lambda s: -s[0])
         if len(scored) > 1 and scored[0][0] == scored[1][0]:
             tied = [{c: list(table.columns[c].candidates[i]) for c, i in s[1].items()} for s in scored if s[0] == scored[0][0]]
-            raise QualityError(
+            refused.append(Refusal(table.name, file, f"format_ambiguous:{label}", (
                 f"silver table {table.name!r}: the evidence in file {file!r} is ambiguous for {label}: "
                 f"candidates {tied} agree equally ({scored[0][0]:.0%})"
-            )
+            )))
+            continue
         for c, i in scored[0][1].items():
             choices[c][file] = i
-    return choices
+    return Decision(choices, tuple(refused))
