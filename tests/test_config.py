@@ -11,6 +11,7 @@ from lake.config import (
     ConfigError,
     FileSource,
     JdbcSource,
+    RefutedPolicy,
     load_config,
     local_layer_path,
 )
@@ -70,6 +71,7 @@ def test_valid_file_with_env(tmp_path, monkeypatch):
     assert "s3cret" not in repr(cfg.jdbc)
     assert cfg.silver["ura"].expectations[0].action is Action.QUARANTINE
     assert cfg.sources["ura"].name == "ura"
+    assert cfg.silver["ura"].on_refuted is RefutedPolicy.QUARANTINE   # the default
     with pytest.raises(Exception):
         cfg.lake.root = "other"  # frozen
 
@@ -99,6 +101,8 @@ def test_env_default(tmp_path, monkeypatch):
         ("action: quarantine", "action: explode", "silver.ura.expectations[0].action", "expected one of"),
         ("source: ura\n", "source: nowhere\n", "silver.ura.source", "unknown source 'nowhere'"),
         ("    patterns: [\"UraTelefonica*\"]", "    patterns: UraTelefonica", "sources.ura.patterns", "expected a list"),
+        ("    keys: [interaction_id]", "    keys: [interaction_id]\n    on_refuted: ignore", "silver.ura.on_refuted",
+         "expected one of 'quarantine', 'fail'; found 'ignore'"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path, monkeypatch, old, new, key, fragment):
@@ -137,3 +141,9 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_config(tmp_path / "nope.yml")
     with pytest.raises(ConfigError, match="invalid YAML"):
         load_config(write(tmp_path, "lake: [unclosed"))
+
+
+def test_on_refuted_fail(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKE_TEST_SECRET", "x")
+    cfg = load_config(write(tmp_path, BASE.replace("    keys: [interaction_id]", "    keys: [interaction_id]\n    on_refuted: fail")))
+    assert cfg.silver["ura"].on_refuted is RefutedPolicy.FAIL
