@@ -185,3 +185,45 @@ def test_cooperative_referential_rules(spark, lake_root):
     assert card["num_cartao"] == "4111111111111111"
     member = delta_io.read_table(spark, paths.silver("associado")).filter("id = 1").first()
     assert (member["nome"], member["email"]) == ("Ana", "ana@x.com")
+
+
+def _two_whatsapp_files(spark, paths):
+    """File /a: the seed row (agrees); file /b: the seed row with a wrong weekday (refuted)."""
+    seed = SEED_ROWS["whatsapp"]
+    rows = [dict(seed, _file="/a"), dict(seed, Semana="3", _file="/b"),
+            dict(seed, Semana="3", **{"E-mail": "other@email.com"}, _file="/b")]
+    write_bronze(spark, paths, "whatsapp", bronze_df(spark, "whatsapp", CFG.sources["whatsapp"].columns, rows))
+
+
+def test_refuted_file_quarantined_whole_others_proceed(spark, lake_root):
+    cfg, paths = cfg_for(lake_root), LakePaths(lake_root)
+    _two_whatsapp_files(spark, paths)
+    refused = []
+    counts = build_silver_table(spark, cfg, "whatsapp", paths, "s1", refused=refused)
+    assert [(r.table, r.file, r.reason) for r in refused] == [("whatsapp", "/b", "format_refuted:whatsapp_weekday")]
+    assert (counts.rows_in, counts.written, counts.quarantined) == (3, 1, 2)
+    q = delta_io.read_table(spark, paths.quarantine("whatsapp")).collect()
+    assert Counter((r["_source_file"], r["E-mail"], tuple(e["rule"] for e in r["_errors"])) for r in q) == Counter({
+        ("/b", "paulorodrigues@email.com", ("format_refuted:whatsapp_weekday",)): 1,
+        ("/b", "other@email.com", ("format_refuted:whatsapp_weekday",)): 1})
+    assert [r["_source_file"] for r in delta_io.read_table(spark, paths.silver("whatsapp")).collect()] == ["/a"]
+
+
+def test_on_refuted_fail_stops_before_writing(spark, lake_root):
+    from lake.config import RefutedPolicy
+    from lake.errors import QualityError
+
+    table = dataclasses.replace(CFG.silver["whatsapp"], on_refuted=RefutedPolicy.FAIL)
+    cfg, paths = cfg_for(lake_root, whatsapp=table), LakePaths(lake_root)
+    _two_whatsapp_files(spark, paths)
+    with pytest.raises(QualityError, match=r"whatsapp_weekday.*'/b': 0 of 2 readable rows agree"):
+        build_silver_table(spark, cfg, "whatsapp", paths, "s1")
+    assert not delta_io.table_exists(spark, paths.silver("whatsapp"))
+    assert not delta_io.table_exists(spark, paths.quarantine("whatsapp"))
+
+
+def test_channel_without_bronze_is_empty(spark, lake_root):
+    cfg, paths = cfg_for(lake_root), LakePaths(lake_root)
+    counts = build_silver_table(spark, cfg, "ura", paths, "s1")
+    assert (counts.rows_in, counts.written, counts.quarantined) == (0, 0, 0)
+    assert not delta_io.table_exists(spark, paths.silver("ura"))

@@ -9,7 +9,7 @@ import pytest
 from lake.config import ColumnRule, ColumnType, RefutedPolicy, load_config
 from lake.errors import QualityError
 from lake.silver.build import check_evidence
-from lake.silver.evidence import decide, evidence_summary
+from lake.silver.evidence import Decision, decide, evidence_summary
 from tests.silver_bronze import SEED_ROWS, bronze_df
 
 CFG = load_config("conf/lake.yml")
@@ -156,3 +156,15 @@ def test_candidates_refuse_when_none_agrees(spark):
 def test_candidate_rule_config_is_valid():
     rule = ColumnRule(type=ColumnType.TIMESTAMP, source="data", candidates=(("dd/MM/yyyy",), ("MM/dd/yyyy",)))
     assert rule.candidates[1] == ("MM/dd/yyyy",)
+
+
+def test_candidates_judge_on_readable_rows_only(spark):
+    # /us: one row only month-first reads as its Tuesday, one row no candidate reads (99/99):
+    # the readable row decides alone; the unreadable one is counted apart.
+    table = candidates_table()
+    us = dict(SEED_ROWS["ura"], _file="/us")
+    garbage = dict(SEED_ROWS["ura"], data="99/99/2019", _file="/us")
+    summary = evidence_summary(seed_bronze(spark, "ura", [us, garbage]), table).collect()
+    assert sorted((r["variant"], r["checked"], r["agreed"], r["unreadable"]) for r in summary) == [
+        ("started_at=0", 1, 0, 1), ("started_at=1", 1, 1, 1)]
+    assert decide(table, summary) == Decision({"started_at": {"/us": 1}})
