@@ -63,7 +63,7 @@ def unparsed_error(name: str, rule: ColumnRule, value: Column, types: Mapping[st
     types = types or {}
     if not _parses_text(rule, types):
         return None
-    what = f"a duration (H:MM:SS)" if rule.type == ColumnType.DURATION else f"one of {' | '.join(all_formats(rule))}"
+    what = "a duration (H:MM:SS)" if rule.type == ColumnType.DURATION else f"one of {' | '.join(all_formats(rule))}"
     reason = F.struct(
         F.lit(f"{name}_unparseable").alias("rule"),
         F.lit(f"`{rule.source}` reads as {what}").alias("expr"),
