@@ -175,6 +175,9 @@ def read_slice(
     reader = _reader(spark, source, conn).option("dbtable", query)
     # Timestamps and amounts travel as the database's text and are cast by Spark: exact for
     # decimals (SQLite stores them as text or double), and free of driver/JVM time-zone shifts.
+    # A TIMESTAMP WITHOUT TIME ZONE column is typed ``timestamp_ntz`` in the config: the text
+    # is cast to a naive value, never read in a zone, so a wall-clock time that a daylight-
+    # saving jump skips or repeats in the source zone stays exactly what the database holds.
     text = [c for c, t in source.types.items() if c in cols and t.lower().startswith(_TEXT_TYPES)]
     if text:
         reader = reader.option("customSchema", ", ".join(f"{c} STRING" for c in text))

@@ -26,7 +26,7 @@ from lake.errors import PipelineError
 from lake.paths import LakePaths
 from lake.runlog import TableCounts
 from lake.silver import quality
-from lake.silver.columns import col, column_expr, problem_expr, rule_formats
+from lake.silver.columns import col, column_expr, output_type, problem_expr, rule_formats
 from lake.silver.evidence import decide, evidence_summary
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _choice_column(df: DataFrame, table: SilverTable, name: str, per_file: Mappi
             cond = cond | col("_source_file").isNull()
         expr = column_expr(rule, types, formats=rule_formats(rule, idx))
         out = F.when(cond, expr) if out is None else out.when(cond, expr)
-    return out.otherwise(F.lit(None).cast("timestamp"))
+    return out.otherwise(F.lit(None).cast(output_type(rule)))
 
 
 def silver_columns(df: DataFrame, table: SilverTable, choices: Mapping[str, Mapping] | None = None) -> list[Column]:
