@@ -114,3 +114,41 @@ def test_naive_timestamps_and_line_breaks_reach_the_csv_exactly(spark, tmp_path,
         (10, naive[GAP]), (11, naive[OVERLAP])]
     flat = [c for c in report.counts if c.table == "movimento_flat"]
     assert [(c.rows_in, c.written) for c in flat] == [(3, 3)]
+
+
+def test_a_lake_with_zoned_timestamps_is_refused_not_cast_then_rebuilt(spark, tmp_path):
+    """A lake written before timestamps were naive: appending or merging naive values into its
+    ``timestamp`` columns would cast them back through the session zone. Bronze and silver
+    refuse with the remedy; a full reload rebuilds bronze with the naive type."""
+    from lake.bronze import ingest_table
+    from lake.config import JdbcConnection
+    from lake.datagen.dbload import append_rows
+    from lake.errors import PipelineError, SourceError
+    from lake.silver.build import build_silver_table
+
+    url = f"jdbc:sqlite:{tmp_path / 'coop.db'}"
+    frame = lambda rows: pd.DataFrame(rows, columns=COLUMNS["movimento"])  # noqa: E731
+    load_cooperative(url, {"movimento": frame(MOVIMENTO[:1])})
+    cfg = load_config(CONF).with_overrides(root=str(tmp_path / "lake"))
+    paths, conn = LakePaths(cfg.lake.root), JdbcConnection(url=url)
+    naive_src = cfg.sources["movimento"]
+    zoned_src = dataclasses.replace(naive_src, types={**naive_src.types, "data_movimento": "timestamp"})
+    ingest_table(spark, zoned_src, conn, paths, "r1")  # what the previous version wrote
+    version = delta_io.table_version(spark, paths.bronze("movimento"))
+
+    append_rows(url, "movimento", frame(MOVIMENTO[1:2]))
+    with pytest.raises(SourceError, match=r"data_movimento is timestamp there, the config reads timestamp_ntz.*"
+                                          r"--full-reload"):
+        ingest_table(spark, naive_src, conn, paths, "r2")
+    assert delta_io.table_version(spark, paths.bronze("movimento")) == version
+
+    ingest_table(spark, naive_src, conn, paths, "r3", full_reload=True)
+    bronze = delta_io.read_table(spark, paths.bronze("movimento"))
+    assert sorted((r["id"], r["data_movimento"].strftime("%Y-%m-%d %H:%M:%S")) for r in bronze.collect()) == [
+        (1000, GAP), (1001, OVERLAP)]
+
+    old_silver = spark.createDataFrame([(1000, dt.datetime(2018, 11, 4, 1, 23, 54))], "id long, data_movimento timestamp")
+    delta_io.overwrite(spark, old_silver, paths.silver("movimento"))
+    with pytest.raises(PipelineError, match=r"data_movimento is timestamp there, the config builds timestamp_ntz"):
+        build_silver_table(spark, cfg, "movimento", paths, "s1")
+    assert not delta_io.table_exists(spark, paths.quarantine("movimento"))

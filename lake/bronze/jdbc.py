@@ -24,6 +24,7 @@ from typing import Optional
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import TimestampType
 
 from lake import delta_io
 from lake.bronze.common import IngestResult, read_watermark, utc_now, write_watermark
@@ -190,6 +191,11 @@ def read_slice(
             .option("numPartitions", str(n))
         )
     df = reader.load()
+    zoned = [f.name for f in df.schema.fields if isinstance(f.dataType, TimestampType) and f.name not in text]
+    if zoned:
+        # The driver builds these in the JVM's zone: a naive value in a daylight-saving gap moves.
+        log.warning("source %s: %s read by the JDBC driver in the JVM time zone; declare naive columns "
+                    "as timestamp_ntz in sources.%s.types to keep them exact", source.name, ", ".join(zoned), source.name)
     return df.select(
         *[(F.col(c).try_cast(source.types[c]) if c in source.types else F.col(c)).alias(c) for c in cols]
     )
@@ -220,6 +226,18 @@ def _replayable(spark: SparkSession, bronze: str, source: JdbcSource, after: Opt
     return df.where((F.col(col) >= mark) | mark.isNull()).select("_row_id")
 
 
+def _refuse_type_changes(spark: SparkSession, source: JdbcSource, bronze: str, batch: DataFrame, full_reload: bool) -> None:
+    """An append may not change a column's type (e.g. ``timestamp`` -> ``timestamp_ntz`` after
+    an upgrade); a full reload replaces the table and its schema."""
+    changes = [] if full_reload else delta_io.type_changes(spark, bronze, batch)
+    if changes:
+        what = ", ".join(f"{c} is {held} there, the config reads {wanted}" for c, held, wanted in changes)
+        raise SourceError(
+            f"source {source.name!r}: bronze {bronze} was written with other column types ({what}); "
+            f"rebuild it with 'lake run --pipeline {source.pipeline.value} --full-reload' (docs/model.md, 'Upgrading a lake')"
+        )
+
+
 def ingest_table(
     spark: SparkSession,
     source: JdbcSource,
@@ -246,6 +264,7 @@ def ingest_table(
     version_before = delta_io.table_version(spark, bronze)
     try:
         batch = _with_lineage(read_slice(spark, source, conn, bounds, after=after), source, run_id)
+        _refuse_type_changes(spark, source, bronze, batch, full_reload)
         replay_guard = incremental and delta_io.table_exists(spark, bronze)
         if replay_guard:
             # A replay of a slice already committed (killed before the mark was saved) adds nothing.
