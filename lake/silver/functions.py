@@ -6,7 +6,11 @@ safe under ANSI mode: a value that cannot be read becomes null, it never raises.
 Time zone: strings without an offset are read as wall-clock times of the Spark session
 time zone (``spark.sql.session.timeZone``). The pipeline sets it to the config's
 ``lake.timezone`` (default ``America/Sao_Paulo``), so ``"01/08/2019 08:15:27"`` is 08:15:27
-in São Paulo. Two-digit years (``yy``) fall in 2000..2099.
+in São Paulo. With ``naive=True``, :func:`parse_timestamp` returns a ``timestamp_ntz`` read
+in no zone instead. Two-digit years (``yy``) fall in 2000..2099.
+
+Text: :func:`clean_text` and :func:`clean_name` trim only, unless asked to collapse inner
+whitespace (:class:`lake.config.Whitespace`); dates and times are always collapsed first.
 
 Example:
     >>> from pyspark.sql import functions as F
