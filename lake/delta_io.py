@@ -160,3 +160,13 @@ def type_changes(spark: SparkSession, path: str, df: DataFrame) -> list[tuple[st
         for f in df.schema.fields
         if f.name in held and held[f.name] != f.dataType
     ]
+
+
+def enable_feature(spark: SparkSession, path: str, feature: str) -> None:
+    """Add a Delta table feature (e.g. ``timestampNtz``) to an existing table's protocol.
+
+    Delta adds the features a schema needs when it creates a table, but not when an
+    overwrite changes the schema of an existing one.
+    """
+    quoted = path.replace("`", "``")
+    spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('delta.feature.{feature}' = 'supported')")

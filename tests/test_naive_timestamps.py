@@ -37,7 +37,7 @@ CARTAO = [
     (101, "5500000000000004", " ANA  POUP ", GAP, 11, 1),
 ]
 MOVIMENTO = [
-    (1000, "10.50", "linha 1\nlinha 2", GAP, 100),
+    (1000, "10.50", "linha 1\nlinha 2\rfim", GAP, 100),
     (1001, "0.01", "Estorno\r\nlinha 2, \"com aspas\"", OVERLAP, 101),
     (1002, "1234.00", "  compra   comum  ", ORDINARY, 100),
 ]
