@@ -79,6 +79,8 @@ class ColumnType(str, enum.Enum):
     NAME = "name"
     EMAIL = "email"
     TIMESTAMP = "timestamp"
+    #: A naive wall-clock date-time (``TIMESTAMP_NTZ``): never interpreted in any zone.
+    TIMESTAMP_NTZ = "timestamp_ntz"
     DATE = "date"
     DURATION = "duration"
     BOOLEAN = "boolean"
@@ -87,6 +89,21 @@ class ColumnType(str, enum.Enum):
     LONG = "long"
     DECIMAL = "decimal"
     DIGITS = "digits"
+
+
+class Whitespace(str, enum.Enum):
+    """What a ``text`` or ``name`` column does with whitespace (it is always trimmed)."""
+
+    TRIM = "trim"  # leading and trailing whitespace removed; the inside kept as given
+    COLLAPSE = "collapse"  # also: runs of spaces, tabs, no-break spaces -> one space; line breaks kept
+    SINGLE_LINE = "single_line"  # also: every run of whitespace, line breaks included -> one space
+
+
+#: Column types that take ``whitespace``.
+TEXT_TYPES = (ColumnType.TEXT, ColumnType.NAME)
+
+#: Pattern letters that read a zone or an offset: a naive column's formats must not hold them.
+ZONE_PATTERN_LETTERS = "VzOXxZ"
 
 
 class EvidenceKind(str, enum.Enum):
@@ -175,6 +192,8 @@ class ColumnRule:
     ``source`` is the bronze column (or, for ``timestamp`` with ``time_source``, the date
     part). ``formats`` is the ordered list of datetime patterns tried; ``candidates`` is a
     list of alternative format lists among which the evidence picks, per file.
+    ``whitespace`` (``text`` and ``name`` only; default ``trim``) says whether inner
+    whitespace is collapsed (:class:`Whitespace`).
     """
 
     type: ColumnType
@@ -187,6 +206,7 @@ class ColumnRule:
     precision: int = 18
     scale: int = 2
     reason: bool = False
+    whitespace: Optional[Whitespace] = None
 
 
 @dataclass(frozen=True)
@@ -467,10 +487,24 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
         for cname, rule in table.columns.items():
             if rule.source is None and rule.expr is None:
                 raise ConfigError(file, f"{key}.columns.{cname}", "needs 'source' or 'expr'")
-            if rule.type in (ColumnType.TIMESTAMP, ColumnType.DATE) and not (rule.formats or rule.candidates):
+            if rule.type in (ColumnType.TIMESTAMP, ColumnType.TIMESTAMP_NTZ, ColumnType.DATE) and not (
+                    rule.formats or rule.candidates):
                 raise ConfigError(file, f"{key}.columns.{cname}.formats", "a datetime column needs formats or candidates")
+            if rule.whitespace is not None and rule.type not in TEXT_TYPES:
+                raise ConfigError(file, f"{key}.columns.{cname}.whitespace",
+                                  f"only a text or name column takes whitespace; this one is {rule.type.value!r}")
+            if rule.type == ColumnType.TIMESTAMP_NTZ:
+                for fmt in [*rule.formats, *[f for c in rule.candidates for f in c]]:
+                    if any(letter in _pattern_letters(fmt) for letter in ZONE_PATTERN_LETTERS):
+                        raise ConfigError(file, f"{key}.columns.{cname}.formats",
+                                          f"a timestamp_ntz column is naive; format {fmt!r} reads a zone or offset")
         silver[str(name)] = table
     return LakeConfig(lake=lake, jdbc=jdbc, sources=sources, silver=silver, export=export, file=file)
+
+
+def _pattern_letters(fmt: str) -> str:
+    """The pattern letters of a datetime format (quoted literals removed)."""
+    return re.sub(r"'[^']*'", "", fmt)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> LakeConfig:

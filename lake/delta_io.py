@@ -143,3 +143,30 @@ def table_version(spark: SparkSession, path: str) -> int | None:
     if not table_exists(spark, path):
         return None
     return int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+
+
+def type_changes(spark: SparkSession, path: str, df: DataFrame) -> list[tuple[str, str, str]]:
+    """``(column, type in the table, type in df)`` for each column both hold with another type.
+
+    A MERGE would silently cast such a column back to the table's type (a naive
+    ``timestamp_ntz`` into an instant, read in the session zone); callers refuse instead.
+    An absent table has no changes.
+    """
+    if not table_exists(spark, path):
+        return []
+    held = {f.name: f.dataType for f in read_table(spark, path).schema.fields}
+    return [
+        (f.name, held[f.name].simpleString(), f.dataType.simpleString())
+        for f in df.schema.fields
+        if f.name in held and held[f.name] != f.dataType
+    ]
+
+
+def enable_feature(spark: SparkSession, path: str, feature: str) -> None:
+    """Add a Delta table feature (e.g. ``timestampNtz``) to an existing table's protocol.
+
+    Delta adds the features a schema needs when it creates a table, but not when an
+    overwrite changes the schema of an existing one.
+    """
+    quoted = path.replace("`", "``")
+    spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('delta.feature.{feature}' = 'supported')")

@@ -53,8 +53,10 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # length invariant that rejects the source's own values.
     "spark.sql.legacy.charVarcharAsString": "true",
     "spark.ui.showConsoleProgress": "false",
-    # JDBC reads TIMESTAMP WITHOUT TIME ZONE in the JVM's default zone: pin it to the
-    # sources' zone (LAKE_TIMEZONE, default America/Sao_Paulo) so 08:00 stays 08:00.
+    # A JDBC driver builds TIMESTAMP WITHOUT TIME ZONE values in the JVM's default zone: pin
+    # it to the sources' zone (LAKE_TIMEZONE, default America/Sao_Paulo) so 08:00 stays 08:00
+    # for a column the config leaves undeclared. Declared timestamp_ntz columns travel as
+    # text and never depend on it (a value in a daylight-saving gap would move even here).
     "spark.driver.extraJavaOptions": f"-Dderby.system.home=/tmp/lake-derby -Duser.timezone={_SOURCE_TZ}",
     "spark.executor.extraJavaOptions": f"-Duser.timezone={_SOURCE_TZ}",
 }

@@ -8,10 +8,12 @@ import pytest
 
 from lake.config import (
     Action,
+    ColumnType,
     ConfigError,
     FileSource,
     JdbcSource,
     RefutedPolicy,
+    Whitespace,
     load_config,
     local_layer_path,
 )
@@ -103,6 +105,13 @@ def test_env_default(tmp_path, monkeypatch):
         ("    patterns: [\"UraTelefonica*\"]", "    patterns: UraTelefonica", "sources.ura.patterns", "expected a list"),
         ("    keys: [interaction_id]", "    keys: [interaction_id]\n    on_refuted: ignore", "silver.ura.on_refuted",
          "expected one of 'quarantine', 'fail'; found 'ignore'"),
+        ("{type: string, source: _row_id}", "{type: text, source: _row_id, whitespace: squash}",
+         "silver.ura.columns.interaction_id.whitespace", "expected one of 'trim', 'collapse', 'single_line'"),
+        ("{type: string, source: _row_id}", "{type: string, source: _row_id, whitespace: single_line}",
+         "silver.ura.columns.interaction_id.whitespace", "only a text or name column takes whitespace"),
+        ("{type: timestamp, source: data, formats: [\"MM/dd/yyyy\"]}",
+         "{type: timestamp_ntz, source: data, formats: [\"MM/dd/yyyy\", \"MM/dd/yyyy HH:mm XXX\"]}",
+         "silver.ura.columns.started_at.formats", "format 'MM/dd/yyyy HH:mm XXX' reads a zone or offset"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path, monkeypatch, old, new, key, fragment):
@@ -114,6 +123,19 @@ def test_bad_config_names_file_and_key(tmp_path, monkeypatch, old, new, key, fra
     assert err.value.key == key
     assert str(err.value).startswith(f"{path}: {key}: ")
     assert fragment in str(err.value)
+
+
+def test_whitespace_and_naive_timestamp_rules(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKE_TEST_SECRET", "x")
+    text = BASE.replace(
+        "started_at: {type: timestamp, source: data, formats: [\"MM/dd/yyyy\"]}",
+        "started_at: {type: timestamp_ntz, source: data, formats: [\"MM/dd/yyyy 'at' HH:mm\"]}\n"
+        "      note: {type: text, source: email}\n"
+        "      who: {type: name, source: email, whitespace: collapse}")
+    cols = load_config(write(tmp_path, text)).silver["ura"].columns
+    assert cols["started_at"].type is ColumnType.TIMESTAMP_NTZ  # a quoted literal is not a zone letter
+    assert cols["note"].whitespace is None  # default: trimmed only
+    assert cols["who"].whitespace is Whitespace.COLLAPSE
 
 
 def test_local_layer_overrides_base(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -111,6 +112,31 @@ def test_mask_and_hash(spark, monkeypatch):
         hashed = movimento_flat(**f, timezone=TZ, card_number=CardNumberMode.HASH, hash_key=key)
         want = expected_rows(lambda n: hmac.new(key.encode(), n.encode(), hashlib.sha256).hexdigest())
         assert sorted(map(tuple, hashed.collect()), key=str) == sorted(want, key=str)
+
+
+def test_naive_timestamps_print_as_they_read(spark):
+    """Silver holds the cooperative's timestamps as timestamp_ntz: printed as they read, in no
+    zone, even in São Paulo's daylight-saving gap (00:23:54 on 2018-11-04 never happened there;
+    date_format would print 01:23:54) and overlap (23:30 on 2019-02-16 happened twice)."""
+    spark.conf.set("spark.sql.session.timeZone", TZ)
+    gap, overlap, plain = (dt.datetime(2018, 11, 4, 0, 23, 54), dt.datetime(2019, 2, 16, 23, 30),
+                           dt.datetime(2019, 10, 1, 10, 11, 12, 999000))
+    ntz = {name: ddl.replace(" timestamp", " timestamp_ntz") for name, ddl in SCHEMAS.items()}
+    data = {
+        "associado": ASSOCIADO[:1],
+        "conta": [(10, "corrente", gap, 1)],
+        "cartao": [(100, "4111111111111234", "ANA", overlap, 10, 1), (101, "5500000000000004", "ANA 2", None, 10, 1)],
+        "movimento": [(1000, Decimal("1.00"), "x", gap, 100), (1001, Decimal("2.00"), "y", overlap, 101),
+                      (1002, Decimal("3.00"), "z", plain, 100)],
+    }
+    df = movimento_flat(**{n: spark.createDataFrame(rows, ntz[n]) for n, rows in data.items()}, timezone=TZ)
+    got = sorted((r.vlr_transacao_movimento, r.data_movimento, r.data_criacao_cartao, r.data_criacao_conta)
+                 for r in df.collect())
+    assert got == [
+        ("1.00", "2018-11-04 00:23:54", "2019-02-16 23:30:00", "2018-11-04 00:23:54"),
+        ("2.00", "2019-02-16 23:30:00", None, "2018-11-04 00:23:54"),
+        ("3.00", "2019-10-01 10:11:12", "2019-02-16 23:30:00", "2018-11-04 00:23:54"),  # fraction cut
+    ]
 
 
 def test_hash_key_from_environment(spark, lake, monkeypatch):

@@ -171,16 +171,62 @@ def test_to_e164_phone(spark):
 
 
 def test_clean_text_and_name(spark):
-    cases = [
-        (("  Dúvidas   Gerais ",), "Dúvidas Gerais"),
-        (("Antônia\u00a0 Souza",), "Antônia Souza"),
-        (("a\tb\nc",), "a b c"),
+    """Default: trimmed only (line breaks and inner runs are content); collapse and
+    single_line only when the column asks for it."""
+    trim = [
+        (("  Dúvidas   Gerais ",), "Dúvidas   Gerais"),
+        (("Estorno\r\nlinha 2",), "Estorno\r\nlinha 2"),
+        (("\n\t a\nb \u00a0\r\n",), "a\nb"),                # edges: any whitespace, NBSP included
+        (("Antônia\u00a0 Souza",), "Antônia\u00a0 Souza"),
         (("Embarque|Desembarque",), "Embarque|Desembarque"),
         (("   ",), None),
+        (("\r\n",), None),
         (("",), None),
         ((None,), None),
     ]
-    check_all(spark, [(sf.clean_text, cases), (sf.clean_name, cases + [(("paulo da  Silva",), "paulo da Silva")])])
+    collapse = [
+        (("  Dúvidas   Gerais ",), "Dúvidas Gerais"),
+        (("Antônia\u00a0 Souza",), "Antônia Souza"),
+        (("linha  1\r\nlinha\t\t2\n\nfim",), "linha 1\r\nlinha 2\n\nfim"),  # line breaks kept
+        (("   ",), None),
+        ((None,), None),
+    ]
+    single_line = [
+        (("  Dúvidas   Gerais ",), "Dúvidas Gerais"),
+        (("Antônia\u00a0 Souza",), "Antônia Souza"),
+        (("a\tb\nc",), "a b c"),
+        (("linha 1 \r\n linha 2",), "linha 1 linha 2"),
+        (("paulo da  Silva",), "paulo da Silva"),
+        (("   ",), None),
+        ((None,), None),
+    ]
+    check_all(spark, [
+        (sf.clean_text, trim),
+        (sf.clean_name, trim),
+        (lambda c: sf.clean_text(c, "collapse"), collapse),
+        (lambda c: sf.clean_name(c, "collapse"), collapse),
+        (lambda c: sf.clean_text(c, "single_line"), single_line),
+        (lambda c: sf.clean_name(c, "single_line"), single_line),
+    ])
+
+
+def test_parse_timestamp_naive_keeps_daylight_saving_gap_and_overlap(spark):
+    """São Paulo skipped 00:00-01:00 on 2018-11-04 and repeated 23:00-24:00 on 2019-02-16:
+    a naive value is read in no zone and stays exactly as written."""
+    spark.conf.set("spark.sql.session.timeZone", "America/Sao_Paulo")
+    formats = ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.SSS", "yyyy-MM-dd"]
+    cases = [
+        (("2018-11-04 00:23:54",), "2018-11-04 00:23:54"),       # in the gap
+        (("2019-02-16 23:30:00",), "2019-02-16 23:30:00"),       # in the overlap
+        ((" 2018-11-04  00:00:00.000 ",), "2018-11-04 00:00:00"),  # stray spaces, millis
+        (("2018-11-04",), "2018-11-04 00:00:00"),                # a midnight that never happened
+        (("2019-02-29 10:00:00",), None),
+        (("garbage",), None),
+        ((None,), None),
+    ]
+    check(spark, lambda c: sf.parse_timestamp(c, formats, naive=True).cast("string"), cases)
+    df = spark.createDataFrame([("2018-11-04 00:23:54",)], "v string")
+    assert dict(df.select(sf.parse_timestamp(F.col("v"), formats, naive=True).alias("t")).dtypes)["t"] == "timestamp_ntz"
 
 
 def test_to_decimal_is_exact(spark):

@@ -24,6 +24,7 @@ from typing import Optional
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import TimestampType
 
 from lake import delta_io
 from lake.bronze.common import IngestResult, read_watermark, utc_now, write_watermark
@@ -80,6 +81,16 @@ def safe_url(url: str) -> str:
 def _dialect(url: str) -> str:
     low = url.lower()
     return "sqlite" if low.startswith("jdbc:sqlite:") else "postgres" if low.startswith("jdbc:postgresql:") else "mysql"
+
+
+def _as_text(expr: str, url: str) -> str:
+    """``expr`` converted to text by the database itself.
+
+    MariaDB Connector/J's ``getString`` on a ``DATETIME`` builds a ``java.sql.Timestamp`` in
+    the JVM's zone and prints it, so a wall-clock time in a daylight-saving gap of that zone
+    comes back an hour later; text made by the server is returned untouched.
+    """
+    return f"CAST({expr} AS {'CHAR' if _dialect(url) == 'mysql' else 'TEXT'})"
 
 
 def _check_ident(name: str, what: str, source: JdbcSource) -> str:
@@ -140,7 +151,7 @@ def discover_bounds(spark: SparkSession, source: JdbcSource, conn: JdbcConnectio
         f"MIN({pc}) AS lake_lo" if pc else "NULL AS lake_lo",
         f"MAX({pc}) AS lake_hi" if pc else "NULL AS lake_hi",
         "COUNT(*) AS lake_n",
-        f"MAX({inc}) AS lake_mark" if inc else "NULL AS lake_mark",
+        f"{_as_text(f'MAX({inc})', conn.url)} AS lake_mark" if inc else "NULL AS lake_mark",
     ]
     query = f"(SELECT {', '.join(select)} FROM {table}{_where(source, after, None)}) lake_bounds"
     try:
@@ -171,11 +182,16 @@ def read_slice(
 ) -> DataFrame:
     """The source rows ``after < mark <= bounds.mark``, partitioned, cast to the configured types."""
     cols = [_check_ident(c, "column", source) for c in source.columns]
-    query = f"(SELECT {', '.join(cols)} FROM {source.table}{_where(source, after, bounds.mark)}) lake_src"
-    reader = _reader(spark, source, conn).option("dbtable", query)
     # Timestamps and amounts travel as the database's text and are cast by Spark: exact for
     # decimals (SQLite stores them as text or double), and free of driver/JVM time-zone shifts.
+    # A TIMESTAMP WITHOUT TIME ZONE column is typed ``timestamp_ntz`` in the config: the text
+    # (made by the server, see _as_text) is cast to a naive value, never read in a zone, so a
+    # wall-clock time that a daylight-saving jump skips or repeats stays what the database holds.
     text = [c for c, t in source.types.items() if c in cols and t.lower().startswith(_TEXT_TYPES)]
+    datetimes = {c for c in text if source.types[c].lower().startswith(("timestamp", "date"))}
+    select = [f"{_as_text(c, conn.url)} AS {c}" if c in datetimes else c for c in cols]
+    query = f"(SELECT {', '.join(select)} FROM {source.table}{_where(source, after, bounds.mark)}) lake_src"
+    reader = _reader(spark, source, conn).option("dbtable", query)
     if text:
         reader = reader.option("customSchema", ", ".join(f"{c} STRING" for c in text))
     n = planned_partitions(source, bounds)
@@ -187,6 +203,11 @@ def read_slice(
             .option("numPartitions", str(n))
         )
     df = reader.load()
+    zoned = [f.name for f in df.schema.fields if isinstance(f.dataType, TimestampType) and f.name not in text]
+    if zoned:
+        # The driver builds these in the JVM's zone: a naive value in a daylight-saving gap moves.
+        log.warning("source %s: %s read by the JDBC driver in the JVM time zone; declare naive columns "
+                    "as timestamp_ntz in sources.%s.types to keep them exact", source.name, ", ".join(zoned), source.name)
     return df.select(
         *[(F.col(c).try_cast(source.types[c]) if c in source.types else F.col(c)).alias(c) for c in cols]
     )
@@ -217,6 +238,25 @@ def _replayable(spark: SparkSession, bronze: str, source: JdbcSource, after: Opt
     return df.where((F.col(col) >= mark) | mark.isNull()).select("_row_id")
 
 
+def _check_type_changes(spark: SparkSession, source: JdbcSource, bronze: str, batch: DataFrame, full_reload: bool) -> None:
+    """An append may not change a column's type (e.g. ``timestamp`` -> ``timestamp_ntz`` after
+    an upgrade): refused. A full reload replaces the table and its schema (adding the
+    ``timestampNtz`` table feature the new schema may need)."""
+    changes = delta_io.type_changes(spark, bronze, batch)
+    if not changes:
+        return
+    if not full_reload:
+        what = ", ".join(f"{c} is {held} there, the config reads {wanted}" for c, held, wanted in changes)
+        raise SourceError(
+            f"source {source.name!r}: bronze {bronze} was written with other column types ({what}); "
+            f"rebuild it with 'lake run --pipeline {source.pipeline.value} --full-reload' (docs/model.md, 'Upgrading a lake')"
+        )
+    if any(wanted == "timestamp_ntz" for _c, _held, wanted in changes):
+        delta_io.enable_feature(spark, bronze, "timestampNtz")
+    log.warning("%s: bronze column types change (%s); the full reload replaces the table's schema", source.name,
+                ", ".join(f"{c}: {held} -> {wanted}" for c, held, wanted in changes))
+
+
 def ingest_table(
     spark: SparkSession,
     source: JdbcSource,
@@ -243,6 +283,7 @@ def ingest_table(
     version_before = delta_io.table_version(spark, bronze)
     try:
         batch = _with_lineage(read_slice(spark, source, conn, bounds, after=after), source, run_id)
+        _check_type_changes(spark, source, bronze, batch, full_reload)
         replay_guard = incremental and delta_io.table_exists(spark, bronze)
         if replay_guard:
             # A replay of a slice already committed (killed before the mark was saved) adds nothing.

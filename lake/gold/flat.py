@@ -7,8 +7,9 @@ transaction whose card does not exist and a card whose ``id_associado`` differs 
 account's (with its transactions), so every transaction reaches exactly one member and one
 account: the inner joins neither drop nor multiply rows on silver data.
 
-Formats: timestamps ``yyyy-MM-dd HH:mm:ss`` in the source zone; amounts as the exact
-``decimal(10,2)`` text (``1234.50``, never through a float); age as an integer; null stays
+Formats: timestamps ``yyyy-MM-dd HH:mm:ss``: a naive (``timestamp_ntz``) silver value as the
+source wrote it, read in no zone (an instant, ``timestamp``, in the source zone); amounts as the
+exact ``decimal(10,2)`` text (``1234.50``, never through a float); age as an integer; null stays
 null in the table and is an empty field in the CSV.
 
 Card number (``CardNumberMode``): as stored; masked (``************1234``: one ``*`` per
@@ -32,11 +33,12 @@ from typing import Union
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import TimestampNTZType
 
 from lake import delta_io
 from lake.config import CardNumberMode, ExportOptions
 from lake.errors import ConfigError, PipelineError
-from lake.gold.functions import DEFAULT_TIMEZONE, format_local
+from lake.gold.functions import DEFAULT_TIMEZONE, format_local, format_naive
 from lake.paths import LakePaths
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,14 @@ def resolve_hash_key(hash_key: str | None, env_var: str = ExportOptions.hash_key
 # --------------------------------------------------------------------------- transform
 
 
+def _timestamp_text(df: DataFrame, alias: str, name: str, timezone: str) -> Column:
+    """``alias.name`` printed: a naive value as it reads, an instant in ``timezone``."""
+    column = F.col(f"{alias}.{name}")
+    if isinstance(df.schema[name].dataType, TimestampNTZType):
+        return format_naive(column)
+    return format_local(column, timezone)
+
+
 def movimento_flat(
     movimento: DataFrame,
     cartao: DataFrame,
@@ -166,12 +176,12 @@ def movimento_flat(
         F.col("a.idade").cast("int").cast("string").alias("idade_associado"),
         amount.alias("vlr_transacao_movimento"),
         F.col("m.des_transacao").cast("string").alias("des_transacao_movimento"),
-        format_local(F.col("m.data_movimento"), timezone).alias("data_movimento"),
+        _timestamp_text(movimento, "m", "data_movimento", timezone).alias("data_movimento"),
         card_number_column(F.col("c.num_cartao").cast("string"), card_number, hash_key=hash_key).alias("numero_cartao"),
         F.col("c.nom_impresso").cast("string").alias("nome_impresso_cartao"),
-        format_local(F.col("c.data_criacao"), timezone).alias("data_criacao_cartao"),
+        _timestamp_text(cartao, "c", "data_criacao", timezone).alias("data_criacao_cartao"),
         F.col("k.tipo").cast("string").alias("tipo_conta"),
-        format_local(F.col("k.data_criacao"), timezone).alias("data_criacao_conta"),
+        _timestamp_text(conta, "k", "data_criacao", timezone).alias("data_criacao_conta"),
     )
 
 

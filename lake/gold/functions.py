@@ -66,6 +66,22 @@ def format_local(col: Column | str, timezone: str, pattern: str = TS_PATTERN) ->
     return F.date_format(local_time(col, timezone), pattern)
 
 
+def format_naive(col: Column | str) -> Column:
+    """A naive ``timestamp_ntz`` printed as ``yyyy-MM-dd HH:mm:ss`` exactly as it reads (null
+    stays null).
+
+    Zone-free: ``date_format`` would pass the value through the session zone, turning a time
+    skipped by a daylight-saving jump (``2018-11-04 00:23:54`` in São Paulo) into the next
+    hour; the ISO text of the cast never does. Fractions of a second are cut, as
+    :data:`TS_PATTERN` prints none.
+
+    Example:
+        >>> df.select(format_naive("data_movimento"))  # 2018-11-04 00:23:54 -> '2018-11-04 00:23:54'
+    """
+    c = F.col(col) if isinstance(col, str) else col
+    return F.substring(c.cast("timestamp_ntz").cast("string"), 1, len("yyyy-MM-dd HH:mm:ss"))
+
+
 def local_date(col: Column | str, timezone: str) -> Column:
     """The calendar date of an instant in ``timezone``."""
     return F.to_date(local_time(col, timezone))

@@ -26,7 +26,7 @@ from lake.errors import QualityError
 from lake.paths import LakePaths
 from lake.runlog import TableCounts
 from lake.silver import quality
-from lake.silver.columns import col, column_expr, problem_expr, rule_formats, unparsed_error
+from lake.silver.columns import col, column_expr, output_type, problem_expr, rule_formats, unparsed_error
 from lake.silver.evidence import Decision, Refusal, decide, evidence_summary
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _choice_column(df: DataFrame, table: SilverTable, name: str, per_file: Mappi
             cond = cond | col("_source_file").isNull()
         expr = column_expr(rule, types, formats=rule_formats(rule, idx))
         out = F.when(cond, expr) if out is None else out.when(cond, expr)
-    return out.otherwise(F.lit(None).cast("timestamp"))
+    return out.otherwise(F.lit(None).cast(output_type(rule)))
 
 
 def _standard_column(df: DataFrame, table: SilverTable, name: str, choices: Mapping[str, Mapping], types: Mapping) -> Column:
@@ -323,6 +323,7 @@ def build_silver_table(
             return TableCounts(table_name, "silver", 0, 0)
 
         silver_cols = silver_column_names(table)
+        _refuse_type_changes(spark, table_name, paths.silver(table_name), checked.select(*silver_cols))
         quarantined = dedupe_latest(quarantine_frame(checked, bronze.columns, run_id), ["_row_id"])
         if counts["quarantined"]:
             qcols = [c for c in quarantined.columns if c not in ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id")]
@@ -348,6 +349,16 @@ def build_silver_table(
         )
     finally:
         checked.unpersist()
+
+
+def _refuse_type_changes(spark: SparkSession, table_name: str, path: str, new: DataFrame) -> None:
+    """A MERGE would cast a column whose configured type changed back to the table's old type
+    (a naive ``timestamp_ntz`` into an instant, read in the session zone): refuse instead."""
+    changes = delta_io.type_changes(spark, path, new)
+    if changes:
+        what = ", ".join(f"{c} is {held} there, the config builds {wanted}" for c, held, wanted in changes)
+        raise PipelineError(f"silver table {table_name!r} at {path} holds other column types ({what}); "
+                            "remove it and rebuild it with --full-reload (docs/model.md, 'Upgrading a lake')")
 
 
 def check_evidence(bronze: DataFrame, table: SilverTable) -> Decision:

@@ -8,7 +8,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, DataType, DateType, TimestampNTZType, TimestampType
 
-from lake.config import ColumnRule, ColumnType
+from lake.config import ColumnRule, ColumnType, Whitespace
 from lake.silver import functions as sf
 
 
@@ -32,7 +32,7 @@ def all_formats(rule: ColumnRule) -> tuple[str, ...]:
 
 def _parses_text(rule: ColumnRule, types: Mapping[str, DataType]) -> bool:
     """Whether the rule reads text into a datetime or a duration (not a value the source typed)."""
-    if rule.source is None or rule.type not in (ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.DURATION):
+    if rule.source is None or rule.type not in (ColumnType.TIMESTAMP, ColumnType.TIMESTAMP_NTZ, ColumnType.DATE, ColumnType.DURATION):
         return False
     return not isinstance(types.get(rule.source), (TimestampType, TimestampNTZType, DateType))
 
@@ -75,7 +75,12 @@ def raw_source(rule: ColumnRule) -> Column:
     """The trimmed source text of a rule (the date part for date + time), empty -> null."""
     if rule.source is None:
         return F.expr(rule.expr).cast("string")
-    return sf.clean_text(col(rule.source))
+    return sf.datetime_text(col(rule.source))
+
+
+def output_type(rule: ColumnRule) -> str:
+    """The Spark type name of a datetime rule's column (``timestamp``, ``timestamp_ntz``, ``date``)."""
+    return {ColumnType.TIMESTAMP_NTZ: "timestamp_ntz", ColumnType.DATE: "date"}.get(rule.type, "timestamp")
 
 
 def column_expr(
@@ -101,19 +106,23 @@ def column_expr(
     t = rule.type
     if t == ColumnType.STRING:
         return src.cast("string")
+    whitespace = rule.whitespace or Whitespace.TRIM
     if t == ColumnType.TEXT:
-        return sf.clean_text(src)
+        return sf.clean_text(src, whitespace)
     if t == ColumnType.NAME:
-        return sf.clean_name(src)
+        return sf.clean_name(src, whitespace)
     if t == ColumnType.EMAIL:
         return sf.normalize_email(src)
-    if t in (ColumnType.TIMESTAMP, ColumnType.DATE):
+    if t in (ColumnType.TIMESTAMP, ColumnType.TIMESTAMP_NTZ, ColumnType.DATE):
+        naive = t == ColumnType.TIMESTAMP_NTZ
+        if isinstance(src_type, TimestampNTZType) and naive:
+            return src  # already naive: no zone may touch it
         if isinstance(src_type, (TimestampType, TimestampNTZType, DateType)):
-            out = src.cast("timestamp")
+            out = src.cast(output_type(rule))
         else:
             fmts = list(formats) if formats is not None else list(rule_formats(rule))
             time = col(rule.time_source) if rule.time_source else None
-            out = sf.parse_timestamp(src, fmts, time=time)
+            out = sf.parse_timestamp(src, fmts, time=time, naive=naive)
         return out.cast("date") if t == ColumnType.DATE else out
     if t == ColumnType.DURATION:
         return sf.parse_duration_seconds(src)

@@ -36,7 +36,7 @@ from lake.silver import functions as sf
 from lake.silver.columns import col, column_expr, raw_source, readable, rule_formats
 
 CONFIGURED = "configured"
-_DATETIME = (ColumnType.TIMESTAMP, ColumnType.DATE)
+_DATETIME = (ColumnType.TIMESTAMP, ColumnType.TIMESTAMP_NTZ, ColumnType.DATE)
 
 
 @dataclass(frozen=True)

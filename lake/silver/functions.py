@@ -6,7 +6,11 @@ safe under ANSI mode: a value that cannot be read becomes null, it never raises.
 Time zone: strings without an offset are read as wall-clock times of the Spark session
 time zone (``spark.sql.session.timeZone``). The pipeline sets it to the config's
 ``lake.timezone`` (default ``America/Sao_Paulo``), so ``"01/08/2019 08:15:27"`` is 08:15:27
-in São Paulo. Two-digit years (``yy``) fall in 2000..2099.
+in São Paulo. With ``naive=True``, :func:`parse_timestamp` returns a ``timestamp_ntz`` read
+in no zone instead. Two-digit years (``yy``) fall in 2000..2099.
+
+Text: :func:`clean_text` and :func:`clean_name` trim only, unless asked to collapse inner
+whitespace (:class:`lake.config.Whitespace`); dates and times are always collapsed first.
 
 Example:
     >>> from pyspark.sql import functions as F
@@ -24,12 +28,15 @@ from typing import Sequence
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from lake.config import WeekdayStyle
+from lake.config import WeekdayStyle, Whitespace
 
 #: Time-of-day patterns tried after each date pattern when a separate time column is given.
 TIME_FORMATS: tuple[str, ...] = ("H:mm:ss", "H:mm")
 
 _SPACES = r"[\s\u00A0]+"
+#: Whitespace inside a line: space, tab, vertical tab, form feed, no-break space.
+_INLINE_SPACES = r"[ \t\x0B\f\u00A0]+"
+_EDGES = r"^[\s\u00A0]+|[\s\u00A0]+$"
 
 #: Conservative address check: local part of common characters, a dotted domain whose
 #: last label holds letters only; no consecutive, leading or trailing dots.
@@ -48,24 +55,38 @@ def _empty_to_null(col: Column) -> Column:
     return F.when(col == "", F.lit(None).cast("string")).otherwise(col)
 
 
-def clean_text(col: Column) -> Column:
-    """Trim, collapse inner whitespace, keep accents and case; empty -> null.
+def clean_text(col: Column, whitespace: Whitespace | str = Whitespace.TRIM) -> Column:
+    """Free text: trimmed (spaces, tabs, line breaks, no-break spaces at either end); the
+    inside kept as given unless ``whitespace`` asks otherwise; accents and case kept;
+    empty -> null.
+
+    ``whitespace``: ``trim`` (default) keeps inner whitespace and line breaks; ``collapse``
+    turns each run of spaces, tabs and no-break spaces into one space and keeps line breaks;
+    ``single_line`` turns every run of whitespace, line breaks included, into one space.
 
     Example:
-        >>> df.select(clean_text(F.col("fila_descricao")))  # "  Dúvidas   Gerais " -> "Dúvidas Gerais"
+        >>> df.select(clean_text(F.col("des_transacao")))  # "  Estorno\r\nlinha 2 " -> "Estorno\r\nlinha 2"
+        >>> df.select(clean_text(F.col("fila_descricao"), "single_line"))  # " Dúvidas \n  Gerais" -> "Dúvidas Gerais"
     """
-    return _empty_to_null(_squash(col))
+    mode = Whitespace(whitespace)
+    text = col.cast("string")
+    if mode is Whitespace.SINGLE_LINE:
+        text = F.regexp_replace(text, _SPACES, " ")
+    elif mode is Whitespace.COLLAPSE:
+        text = F.regexp_replace(text, _INLINE_SPACES, " ")
+    return _empty_to_null(F.regexp_replace(text, _EDGES, ""))
 
 
-def clean_name(col: Column) -> Column:
+def clean_name(col: Column, whitespace: Whitespace | str = Whitespace.TRIM) -> Column:
     """A person's or place's name: like :func:`clean_text` (accents and case kept as given).
 
     Case is deliberately not changed: ``initcap`` would turn ``da Silva`` into ``Da Silva``.
+    Whether inner blanks collapse is the column's ``whitespace`` option, set in the YAML.
 
     Example:
-        >>> df.select(clean_name(F.col("cliente_nome")))  # " Paulo  Rodrigues" -> "Paulo Rodrigues"
+        >>> df.select(clean_name(F.col("cliente_nome"), "single_line"))  # " Paulo  Rodrigues" -> "Paulo Rodrigues"
     """
-    return clean_text(col)
+    return clean_text(col, whitespace)
 
 
 def digits_only(col: Column) -> Column:
@@ -77,11 +98,15 @@ def digits_only(col: Column) -> Column:
     return _empty_to_null(F.regexp_replace(col.cast("string"), r"[^0-9]", ""))
 
 
-def _datetime_text(col: Column) -> Column:
+def datetime_text(col: Column) -> Column:
+    """The text of a date or time value: trimmed, inner runs of whitespace collapsed
+    (stray spaces are noise in a date, never content); empty -> null."""
     return _empty_to_null(_squash(col))
 
 
-def parse_timestamp(col: Column, formats: Sequence[str], *, time: Column | None = None) -> Column:
+def parse_timestamp(
+    col: Column, formats: Sequence[str], *, time: Column | None = None, naive: bool = False
+) -> Column:
     """Read a timestamp with the first of ``formats`` that matches the whole value.
 
     Stray spaces are trimmed and collapsed. ``M``/``d``/``H`` accept one or two digits,
@@ -90,10 +115,15 @@ def parse_timestamp(col: Column, formats: Sequence[str], *, time: Column | None 
     ``H:mm:ss`` then ``H:mm``; a null ``time`` falls back to the date alone. Values are read
     in the session time zone (the config's ``lake.timezone``). Unreadable -> null.
 
+    With ``naive=True`` the result is a ``timestamp_ntz``: the wall-clock value exactly as
+    written, read in no zone, so a time that a daylight-saving jump skips or repeats in the
+    source zone (``2018-11-04 00:23:54`` in São Paulo) stays what it says.
+
     Args:
         col: string column holding a date or a date-time.
         formats: ordered Spark datetime patterns, e.g. ``["M/d/yy H:mm", "M/d/yyyy H:mm"]``.
         time: optional string column holding the time of day.
+        naive: return ``timestamp_ntz`` (formats must not read a zone or offset).
 
     Example:
         >>> df.select(parse_timestamp(F.col("data"), ["MM/dd/yyyy"], time=F.col("Horário")))
@@ -102,19 +132,30 @@ def parse_timestamp(col: Column, formats: Sequence[str], *, time: Column | None 
     formats = list(formats)
     if not formats:
         raise ValueError("parse_timestamp needs at least one format")
-    text = _datetime_text(col)
-    date_only = _first_match(text, formats)
+    text = datetime_text(col)
+    date_only = _first_match(text, formats, naive)
     if time is None:
         return date_only
-    clock = _datetime_text(time)
+    clock = datetime_text(time)
     joined = F.concat_ws(" ", text, clock)
-    with_time = _first_match(joined, [f"{fmt} {tfmt}" for fmt in formats for tfmt in TIME_FORMATS])
+    with_time = _first_match(joined, [f"{fmt} {tfmt}" for fmt in formats for tfmt in TIME_FORMATS], naive)
     # A present but unreadable time must not silently become midnight.
     return F.when(clock.isNull(), date_only).otherwise(with_time)
 
 
-def _first_match(text: Column, formats: Sequence[str]) -> Column:
-    tries = [F.try_to_timestamp(text, F.lit(fmt)) for fmt in formats]
+def _try_parse_ntz(text: Column, fmt: str) -> Column:
+    # Spark has no try_ variant of to_timestamp_ntz (which raises under ANSI): the zoned
+    # try_ parse (same parser, same pattern) decides whether the text reads at all; only
+    # its null/not-null is used, never its zone-dependent value.
+    pattern = F.lit(fmt)
+    return F.when(F.try_to_timestamp(text, pattern).isNotNull(), F.to_timestamp_ntz(text, pattern))
+
+
+def _first_match(text: Column, formats: Sequence[str], naive: bool = False) -> Column:
+    if naive:
+        tries = [_try_parse_ntz(text, fmt) for fmt in formats]
+    else:
+        tries = [F.try_to_timestamp(text, F.lit(fmt)) for fmt in formats]
     return tries[0] if len(tries) == 1 else F.coalesce(*tries)
 
 
