@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 
 from lake import delta_io
 from lake.config import LakeConfig, Pipeline, RefutedPolicy, SilverTable
-from lake.errors import QualityError
+from lake.errors import PipelineError, QualityError
 from lake.paths import LakePaths
 from lake.runlog import TableCounts
 from lake.silver import quality
