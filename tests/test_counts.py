@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from lake import cli, delta_io
 from lake.config import load_config
@@ -45,8 +46,9 @@ def _recorded(spark, cfg, run_id):
 
 
 def _doubling(df):
-    """A join that multiplies every row by two (the kind of bug reconciliation must catch)."""
-    twice = df.sparkSession.createDataFrame([(1,), (2,)], "_copy int")
+    """A join that multiplies every row by two (the kind of bug reconciliation must catch):
+    a lookup whose key matches twice, broadcast as small lookups are."""
+    twice = F.broadcast(df.sparkSession.createDataFrame([(1,), (2,)], "_copy int"))
     return df.join(twice, how="cross").drop("_copy")
 
 
