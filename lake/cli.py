@@ -167,7 +167,12 @@ def cmd_run(args) -> int:
     report = run(cfg, pipeline=args.pipeline, layer=args.layer, full_reload=args.full_reload, as_of=args.as_of)
     if report.csv_path:
         print(report.csv_path)
-    return EXIT_OK if report.reconciles else EXIT_FAILED
+    if not report.reconciles:
+        bad = ", ".join(f"{c.layer}.{c.table}" for c in report.counts if not c.reconciles)
+        print(f"lake: error: run {report.run_id}: row counts do not reconcile for {bad} (see 'lake status')",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def cmd_export_csv(args) -> int:
