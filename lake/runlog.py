@@ -75,7 +75,9 @@ def observe_rows(df, name: str, **extra):
 
     obs = Observation(f"lake_{name}_{uuid.uuid4().hex[:8]}")
     aggs = [F.count(F.lit(1)).alias("rows")] + [F.coalesce(c, F.lit(0)).cast("long").alias(n) for n, c in extra.items()]
-    return df.observe(obs, *aggs), obs
+    observed_df = df.observe(obs, *aggs)
+    obs._lake_metrics = ("rows", *extra)  # noqa: SLF001 - the names, for an input proven empty
+    return observed_df, obs
 
 
 def observed(obs, *, timeout: float = OBSERVATION_TIMEOUT_S) -> dict[str, int]:
@@ -94,6 +96,11 @@ def observed(obs, *, timeout: float = OBSERVATION_TIMEOUT_S) -> dict[str, int]:
             log.warning("observation %s: no count measured after %.0fs", jo.name(), timeout)
             return {}
         time.sleep(0.05)
+    row = jo.getRow()
+    if row is None or row.schema() is None or row.length() == 0:
+        # Spark completes the observation with an empty row when the optimizer proved the
+        # observed input empty (e.g. Delta skipped every file) and removed the node: 0 rows.
+        return dict.fromkeys(getattr(obs, "_lake_metrics", ("rows",)), 0)
     try:
         return {k: int(v or 0) for k, v in obs.get.items()}
     except Exception as exc:  # noqa: BLE001 - e.g. completed by an action that pruned the node

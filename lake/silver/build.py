@@ -275,13 +275,15 @@ def build_silver_table(
     checked = quality.evaluate(wide, table.expectations, extra_errors=F.col("_ref_errors")).persist()
     try:
         passing = ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
-        counts = quality.quality_counts(checked, table.expectations, extra={
+        agg = quality.quality_counts(checked, table.expectations, extra={
             "max_ingested_at": F.max("_ingested_at"),
             "max_run_id": F.max_by("_run_id", "_ingested_at"),
             "passed": F.count(F.when(passing, F.lit(1))),
             "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
             "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
         }).first()
+        sums = ("rows_in", "quarantined", "dropped", "warned", "passed", "passed_keys", "quarantined_ids")
+        counts = {**agg.asDict(), **{k: int(agg[k] or 0) for k in sums}}  # a sum over no rows is null
         quality.raise_on_failures(table_name, counts, table.expectations)
         rows_in = observed(read).get("rows", -1)
         if counts["rows_in"] == 0 and rows_in == 0:
