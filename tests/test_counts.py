@@ -79,10 +79,17 @@ def test_a_join_that_duplicates_facts_fails_reconciliation(spark, tmp_path, monk
     assert (recorded["fact_interaction"]["rows_in"], recorded["fact_interaction"]["written"]) == (3, 6)
     assert sorted(t for t, r in recorded.items() if not r["reconciles"]) == ["fact_interaction"]
 
-    assert cli.main(["status", "--config", str(CONF), "--lake-root", cfg.lake.root, "--limit", "1"]) == 0
+    root = ["--config", str(CONF), "--lake-root", cfg.lake.root]
+    assert cli.main(["status", *root, "--limit", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     flagged = [ln for ln in lines if ln.rstrip().endswith("MISMATCH")]
     assert len(flagged) == 1 and "fact_interaction" in flagged[0]
+
+    # `lake run` completes the run, then exits 1 naming the table
+    code = cli.main(["run", *root, "--pipeline", "customer_experience", "--layer", "gold", "--as-of", AS_OF])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == cli.EXIT_FAILED
+    assert err[-1].startswith("lake: error: run ") and "do not reconcile for gold.fact_interaction (" in err[-1]
 
 
 def test_the_same_run_without_the_bug_reconciles(spark, tmp_path):
