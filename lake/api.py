@@ -127,7 +127,8 @@ class Lake:
         return run(self.config, pipeline=pipeline, layer=layer, spark=self.spark, full_reload=full_reload, as_of=as_of)
 
     def quality(self, *, limit: int = 1):
-        """Per-table counts (in, written, quarantined, dropped, warned) of the latest runs."""
+        """Per-table counts (in, written, quarantined, dropped, unchanged, warned) of the latest
+        runs, with ``reconciles``, ``status`` and, for a failed run, its error."""
         from lake.runlog import latest_runs
 
         df = latest_runs(self.spark, self.paths, limit=limit)

@@ -176,6 +176,9 @@ def cmd_run(args) -> int:
     if report.csv_path:
         print(report.csv_path)
     if not report.reconciles:
+        bad = ", ".join(f"{c.layer}.{c.table}" for c in report.counts if not c.reconciles)
+        print(f"lake: error: run {report.run_id}: row counts do not reconcile for {bad} (see 'lake status')",
+              file=sys.stderr)
         return EXIT_FAILED
     if report.quarantined_files:
         files = "; ".join(f"{r.table}: {r.file} ({r.reason})" for r in report.quarantined_files)

@@ -80,9 +80,11 @@ def append(
 
 
 def overwrite(spark: SparkSession, df: DataFrame, path: str) -> dict[str, int]:
-    """Replace the table's content (and schema) in one commit."""
+    """Replace the table's content (and schema) in one commit (a new table: its first commit)."""
     if not table_exists(spark, path):
-        create_if_missing(spark, df, path)
+        # one action over ``df``: an observed count (lake.runlog.observe_rows) sees its rows
+        _first_write(df, path)
+        return last_metrics(spark, path)
     _writer(df, "overwrite", overwrite_schema=True).save(path)
     return last_metrics(spark, path)
 

@@ -14,7 +14,7 @@ from typing import Iterable
 from lake.config import LakeConfig, Layer, Pipeline
 from lake.errors import ConfigError
 from lake.paths import LakePaths
-from lake.runlog import TableCounts, new_run_id, record_counts
+from lake.runlog import STATUS_FAILED, TableCounts, log_mismatches, new_run_id, record_counts
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,10 @@ class _Stage:
         self.name = name
         self.start = time.monotonic()
 
-    def done(self, counts: Iterable[TableCounts]) -> list[TableCounts]:
+    def done(self, counts: Iterable[TableCounts], sink: list[TableCounts] | None = None) -> list[TableCounts]:
         counts = list(counts)
+        if sink is not None:  # what completed, kept even if a later table of the run fails
+            sink += counts
         written = sum(c.written for c in counts)
         rows_in = sum(c.rows_in for c in counts)
         quarantined = sum(c.quarantined for c in counts)
@@ -72,27 +74,29 @@ class _Stage:
 
 
 def run_bronze(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
-               full_reload: bool = False) -> list[TableCounts]:
+               full_reload: bool = False, sink: list[TableCounts] | None = None) -> list[TableCounts]:
     """Ingest every source of ``pipeline`` into bronze."""
     from lake.bronze import ingest_files, ingest_table
 
     def as_counts(result) -> TableCounts:
-        return TableCounts(table=result.source, layer="bronze", rows_in=result.rows_in, written=result.rows_written)
+        return TableCounts(table=result.source, layer="bronze", rows_in=result.rows_in, written=result.rows_written,
+                           unchanged=result.replayed)
 
     counts: list[TableCounts] = []
     for source in cfg.file_sources(pipeline):
         stage = _Stage(f"bronze {source.name}")
         result = ingest_files(spark, source, cfg.lake.landing, paths, run_id, full_reload=full_reload)
-        counts += stage.done([as_counts(result)])
+        counts += stage.done([as_counts(result)], sink)
     for source in cfg.jdbc_sources(pipeline):
         stage = _Stage(f"bronze {source.name}")
         result = ingest_table(spark, source, cfg.jdbc, paths, run_id, full_reload=full_reload)
-        counts += stage.done([as_counts(result)])
+        counts += stage.done([as_counts(result)], sink)
     return counts
 
 
 def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
-               full: bool = False, report: RunReport | None = None) -> list[TableCounts]:
+               full: bool = False, report: RunReport | None = None,
+               sink: list[TableCounts] | None = None) -> list[TableCounts]:
     """Standardize and check every silver table of ``pipeline`` (files quarantined whole go
     to ``report.quarantined_files``)."""
     from lake.silver.build import build_interactions, build_silver_table
@@ -101,40 +105,38 @@ def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run
     counts: list[TableCounts] = []
     for table in cfg.silver_tables(pipeline):
         stage = _Stage(f"silver {table.name}")
-        counts += stage.done([build_silver_table(spark, cfg, table.name, paths, run_id, full=full, refused=refused)])
+        counts += stage.done([build_silver_table(spark, cfg, table.name, paths, run_id, full=full, refused=refused)], sink)
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         stage = _Stage("silver interactions")
-        counts += stage.done([build_interactions(spark, cfg, paths, run_id, full=full)])
+        counts += stage.done([build_interactions(spark, cfg, paths, run_id, full=full)], sink)
     return counts
 
 
 def run_gold(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
-             as_of: str | None = None, report: RunReport | None = None) -> list[TableCounts]:
+             as_of: str | None = None, report: RunReport | None = None,
+             sink: list[TableCounts] | None = None) -> list[TableCounts]:
     """Build the star and answers, or the flat table and its CSV."""
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         from lake.gold.answers import refresh_answers
         from lake.gold.star import build_star
 
         stage = _Stage("gold star")
-        counts = build_star(spark, paths, run_id, timezone=cfg.lake.timezone)
-        counts += refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone)
-        return stage.done(counts)
+        counts = stage.done(build_star(spark, paths, run_id, timezone=cfg.lake.timezone), sink)
+        stage = _Stage("gold answers")
+        return counts + stage.done(refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone), sink)
     stage = _Stage("gold movimento_flat")
     counts = export_flat(spark, cfg, paths, run_id, report=report)
-    return stage.done(counts)
+    return stage.done(counts, sink)
 
 
 def export_flat(spark, cfg: LakeConfig, paths: LakePaths, run_id: str, *, output_dir: str | None = None,
                 report: RunReport | None = None) -> list[TableCounts]:
     """Refresh gold ``movimento_flat`` and write it as ONE CSV file in the output folder."""
-    from lake import delta_io
     from lake.gold.flat import build_movimento_flat, export_csv
 
+    counts: list[TableCounts] = []
     build_movimento_flat(spark, paths, card_number=cfg.export.card_number, hash_key_env=cfg.export.hash_key_env,
-                         timezone=cfg.lake.timezone)
-    metrics = delta_io.last_metrics(spark, paths.gold("movimento_flat"))
-    rows = int(metrics.get("numOutputRows", 0))
-    counts = [TableCounts(table="movimento_flat", layer="gold", rows_in=rows, written=rows)]
+                         timezone=cfg.lake.timezone, counts=counts)
     csv_path = export_csv(spark, paths, output_dir or cfg.lake.output_dir, file_name=cfg.export.file_name)
     log.info("wrote %s", csv_path)
     if report is not None:
@@ -172,13 +174,18 @@ def run(
     log.info("run %s: pipelines %s, layers %s, lake %s", report.run_id,
              ",".join(p.value for p in pipelines), ",".join(lay.value for lay in layers), cfg.lake.root)
     for p in pipelines:
-        counts: list[TableCounts] = []
-        if Layer.BRONZE in layers:
-            counts += run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload)
-        if Layer.SILVER in layers:
-            counts += run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report)
-        if Layer.GOLD in layers:
-            counts += run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report)
+        counts: list[TableCounts] = []  # filled as each table completes
+        try:
+            if Layer.BRONZE in layers:
+                run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload, sink=counts)
+            if Layer.SILVER in layers:
+                run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report, sink=counts)
+            if Layer.GOLD in layers:
+                run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report, sink=counts)
+        except Exception as exc:
+            _record_failure(spark, cfg, paths, report.run_id, p, counts, exc)
+            raise
+        log_mismatches(counts, report.run_id)
         record_counts(spark, paths, report.run_id, p.value, counts)
         report.counts += counts
     report.seconds = time.monotonic() - started
@@ -186,6 +193,17 @@ def run(
     for r in report.quarantined_files:
         log.warning("run %s: %s file %s quarantined whole (%s)", report.run_id, r.table, r.file, r.reason)
     return report
+
+
+def _record_failure(spark, cfg: LakeConfig, paths: LakePaths, run_id: str, pipeline: Pipeline,
+                    counts: list[TableCounts], exc: Exception) -> None:
+    """Record a failed run (its completed tables and its error) without hiding the error."""
+    log_mismatches(counts, run_id)
+    try:
+        record_counts(spark, paths, run_id, pipeline.value, counts, status=STATUS_FAILED, error=exc,
+                      secrets=(cfg.jdbc.password,))
+    except Exception as record_exc:  # noqa: BLE001 - the run's own error is the one to raise
+        log.warning("run %s: could not record the failure in _system/runs: %s", run_id, record_exc)
 
 
 QUERIES = {

@@ -24,20 +24,29 @@ def table_versions(spark, cfg: LakeConfig) -> list[dict]:
 
 
 def status(spark, cfg: LakeConfig, *, limit: int = 3, fmt: str = "table") -> str:
-    """Text (or JSON) with the latest runs' counts and the tables' versions."""
+    """Text (or JSON) with the latest runs' counts and the tables' versions.
+
+    A table whose counts do not reconcile is flagged ``MISMATCH``; a failed run shows a
+    ``FAILED`` line with its error class and (redacted) message. JSON rows carry ``status``,
+    ``reconciles``, ``error_class`` and ``error_message`` as recorded.
+    """
     runs_df = latest_runs(spark, LakePaths(cfg.lake.root), limit=limit)
     runs = [r.asDict() for r in runs_df.collect()] if runs_df is not None else []  # tiny bookkeeping table
     versions = table_versions(spark, cfg)
     if fmt == "json":
         return json.dumps({"runs": runs, "tables": versions}, default=str, indent=2)
     lines = ["Latest runs:" if runs else "No run recorded yet."]
-    header = f"  {'run_id':26} {'pipeline':20} {'layer':7} {'table':32} {'in':>9} {'written':>9} {'quar.':>7} {'drop':>6} {'warn':>6}"
+    header = (f"  {'run_id':26} {'pipeline':20} {'layer':7} {'table':32} {'in':>9} {'written':>9} {'quar.':>7} "
+              f"{'drop':>6} {'unch.':>7} {'warn':>6}")
     if runs:
         lines.append(header)
     for r in runs:
+        if r.get("error_class"):  # the row a failed run leaves for its error
+            lines.append(f"  {r['run_id']:26} {r['pipeline']:20} FAILED  {r['error_class']}: {r['error_message']}")
+            continue
         lines.append(
             f"  {r['run_id']:26} {r['pipeline']:20} {r['layer']:7} {r['table']:32} {r['rows_in']:>9} "
-            f"{r['written']:>9} {r['quarantined']:>7} {r['dropped']:>6} {r['warned']:>6}"
+            f"{r['written']:>9} {r['quarantined']:>7} {r['dropped']:>6} {r['unchanged']:>7} {r['warned']:>6}"
             + ("" if r["reconciles"] else "  MISMATCH")
         )
     lines.append("\nTables (Delta version):")

@@ -81,8 +81,12 @@ def test_dim_customer_scd2_and_unknown(spark, star):
     }
     assert got == EXPECTED_VERSIONS
     assert len({r.customer_key for r in rows}) == len(rows)
-    assert {c.table for c in counts} == {"dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction"}
+    assert sorted(c.table for c in counts) == ["dim_agent", "dim_channel", "dim_customer", "dim_date", "fact_interaction"]
     assert all(c.reconciles for c in counts)
+    fact = next(c for c in counts if c.table == "fact_interaction")
+    assert (fact.rows_in, fact.written) == (len(ROWS), len(ROWS))  # one fact per interaction read
+    dim = next(c for c in counts if c.table == "dim_customer")
+    assert dim.written == len(EXPECTED_VERSIONS) + 1  # the versions and the unknown member
 
 
 def test_fact_points_at_valid_version_and_unknowns(spark, star):

@@ -73,7 +73,9 @@ def test_every_table_reconciles(lake_run):
     report = lake_run["report"]
     assert report.counts
     for c in report.counts:
-        assert c.rows_in == c.written + c.quarantined + c.dropped, c
+        assert c.rows_in >= 0 and c.rows_in == c.written + c.quarantined + c.dropped + c.unchanged, c
+        assert c.reconciles, c
+    assert report.reconciles
 
 
 @pytest.mark.parametrize("channel", ["ura", "chat", "whatsapp", "email"])
@@ -141,6 +143,9 @@ def test_rerun_changes_nothing(lake_run, spark):
     for c in report.counts:
         if c.layer == "bronze":
             assert c.written == 0, c
+        if c.layer == "silver":  # nothing new: nothing read, or every row read left unchanged
+            assert c.written == 0 and c.rows_in == c.unchanged + c.quarantined + c.dropped, c
+    assert report.reconciles
     assert snapshot() == before
 
 

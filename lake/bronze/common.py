@@ -60,8 +60,10 @@ WATERMARK_SCHEMA = StructType(
 class IngestResult:
     """What one ingestion of one source did.
 
-    ``rows_in`` counts the records read from the source in this run, ``rows_written`` the
-    rows Delta reports as written (operation metrics); they are equal when nothing was lost.
+    ``rows_in`` counts the records read from the source in this run (as they are read),
+    ``rows_written`` the rows Delta reports as written (operation metrics), ``replayed`` the
+    JDBC rows read again that bronze already holds; ``rows_in == rows_written + replayed``
+    when nothing was lost or doubled.
     """
 
     source: str
@@ -75,12 +77,12 @@ class IngestResult:
     partitions: int = 0
     watermark: Optional[str] = None
     #: JDBC rows re-read after a run died between its bronze commit and its watermark write;
-    #: already in bronze, so not written again and not counted in ``rows_in``.
+    #: already in bronze, so not written again (they are counted in ``rows_in``).
     replayed: int = 0
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_in == self.rows_written
+        return self.rows_in >= 0 and self.rows_in == self.rows_written + self.replayed
 
 
 def utc_now() -> _dt.datetime:

@@ -43,6 +43,7 @@ from lake.bronze.common import IngestResult, LogEntry, read_ingest_log, utc_now,
 from lake.config import DriftPolicy, FileFormat, FileSource, JsonShape
 from lake.errors import SourceError
 from lake.paths import LakePaths
+from lake.runlog import observe_rows, observed
 
 log = logging.getLogger(__name__)
 
@@ -573,7 +574,8 @@ def ingest_files(
     counts: dict[str, int] = {}
     if new:
         ingested_at = utc_now()
-        batch = _batch(spark, new, source, run_id, ingested_at, extras)
+        # records counted as they are read from the files, in the write's own job
+        batch, read = observe_rows(_batch(spark, new, source, run_id, ingested_at, extras), f"bronze_{source.name}_in")
         version_before = delta_io.table_version(spark, bronze)
         if full_reload:
             metrics = delta_io.overwrite(spark, batch, bronze)
@@ -584,7 +586,7 @@ def ingest_files(
         rows_written = metrics.get("numOutputRows", 0) if committed_now else 0
         if committed_now:
             counts, malformed = _written_counts(spark, bronze, metrics["version"], new, run_id)
-        rows_in = sum(counts.values())
+        rows_in = observed(read).get("rows", -1)
         log.info("%s: %d files, %d rows written to %s (%d malformed)", source.name, len(new), rows_written, bronze, malformed)
     elif full_reload and delta_io.table_exists(spark, bronze):
         from delta.tables import DeltaTable

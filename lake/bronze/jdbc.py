@@ -31,6 +31,7 @@ from lake.bronze.common import IngestResult, read_watermark, utc_now, write_wate
 from lake.config import JdbcConnection, JdbcSource
 from lake.errors import SourceError
 from lake.paths import LakePaths
+from lake.runlog import observe_rows, observed
 
 log = logging.getLogger(__name__)
 
@@ -225,17 +226,18 @@ def _with_lineage(df: DataFrame, source: JdbcSource, run_id: str) -> DataFrame:
 
 
 def _replayable(spark: SparkSession, bronze: str, source: JdbcSource, after: Optional[str]) -> DataFrame:
-    """``_row_id`` of the bronze rows a replay of the slice ``> after`` can duplicate: those at
-    or above the previous mark (Delta skips the files below it), not the whole table.
+    """``_row_id`` (once each, with ``_in_bronze = true``) of the bronze rows a replay of the
+    slice ``> after`` can duplicate: those at or above the previous mark (Delta skips the
+    files below it), not the whole table.
 
     When the mark does not cast to the column's type, every row is kept (never miss one).
     """
     df = delta_io.read_table(spark, bronze)
     col = source.incremental_column
-    if after is None or col not in df.columns:
-        return df.select("_row_id")
-    mark = F.lit(after).try_cast(df.schema[col].dataType)
-    return df.where((F.col(col) >= mark) | mark.isNull()).select("_row_id")
+    if after is not None and col in df.columns:
+        mark = F.lit(after).try_cast(df.schema[col].dataType)
+        df = df.where((F.col(col) >= mark) | mark.isNull())
+    return df.groupBy("_row_id").agg(F.lit(True).alias("_in_bronze"))
 
 
 def _check_type_changes(spark: SparkSession, source: JdbcSource, bronze: str, batch: DataFrame, full_reload: bool) -> None:
@@ -282,12 +284,18 @@ def ingest_table(
         return IngestResult(source=source.name, partitions=0, watermark=after)
     version_before = delta_io.table_version(spark, bronze)
     try:
-        batch = _with_lineage(read_slice(spark, source, conn, bounds, after=after), source, run_id)
+        # source rows counted as they are read, in the write's own job
+        batch, read = observe_rows(_with_lineage(read_slice(spark, source, conn, bounds, after=after), source, run_id),
+                                   f"bronze_{source.name}_in")
         _check_type_changes(spark, source, bronze, batch, full_reload)
         replay_guard = incremental and delta_io.table_exists(spark, bronze)
         if replay_guard:
-            # A replay of a slice already committed (killed before the mark was saved) adds nothing.
-            batch = batch.join(_replayable(spark, bronze, source, after), "_row_id", "left_anti").select(
+            # A replay of a slice already committed (killed before the mark was saved) adds
+            # nothing; the rows it skips are counted as they are recognised.
+            flagged, seen = observe_rows(
+                batch.join(_replayable(spark, bronze, source, after), "_row_id", "left"), f"bronze_{source.name}_seen",
+                replayed=F.count(F.col("_in_bronze")))
+            batch = flagged.where(F.col("_in_bronze").isNull()).select(
                 *[F.col(c) for c in [*source.columns, "_row_id", "_source_table", "_ingested_at", "_run_id"]]
             )
             metrics = delta_io.append(spark, batch, bronze)
@@ -303,16 +311,17 @@ def ingest_table(
         raise
     # an empty append may leave no commit: then the latest metrics are an older write's
     rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
-    replayed = bounds.count - rows_written if replay_guard else 0
-    if replayed:
+    rows_in = observed(read).get("rows", -1)
+    replayed = observed(seen).get("replayed", -1) if replay_guard else 0
+    if replayed > 0:
         log.warning("%s: %d rows were already in bronze (a run died before saving its mark)", source.name, replayed)
     mark = bounds.mark if source.incremental_column else None
     if source.incremental_column:
         write_watermark(spark, paths, source.name, source.incremental_column, mark if mark is not None else after, run_id)
-    log.info("%s: %d rows read, %d written to %s in %d partitions", source.name, bounds.count, rows_written, bronze, partitions)
+    log.info("%s: %d rows read, %d written to %s in %d partitions", source.name, rows_in, rows_written, bronze, partitions)
     return IngestResult(
         source=source.name,
-        rows_in=bounds.count - replayed,
+        rows_in=rows_in,
         rows_written=rows_written,
         replayed=replayed,
         partitions=partitions,

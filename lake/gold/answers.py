@@ -48,7 +48,7 @@ from lake.gold.functions import (
     parse_as_of,
 )
 from lake.paths import LakePaths
-from lake.runlog import TableCounts
+from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +256,9 @@ def refresh_answers(
     counts = []
     for name, fn in answers.items():
         df = fn(spark, as_of=at, timezone=timezone, paths=paths).withColumn("as_of", F.lit(at).cast("timestamp"))
-        rows = delta_io.overwrite(spark, df, paths.gold(name)).get("numOutputRows", 0)
-        counts.append(TableCounts(name, "gold", rows_in=rows, written=rows))
+        df, produced = observe_rows(df, name)  # rows the answer produced, counted on the way in
+        rows, _ = commit_rows(delta_io.overwrite(spark, df, paths.gold(name)))
+        counts.append(TableCounts(name, "gold", rows_in=observed(produced).get("rows", -1), written=rows))
         log.info("gold.%s refreshed as of %s (%d rows)", name, at.isoformat(), rows)
     return counts
 

@@ -2,7 +2,8 @@
 kept as a gold Delta table and exported as ONE CSV file, atomically.
 
 Join path (``docs/model.md``): ``movimento.id_cartao -> cartao.id``, ``cartao.id_conta ->
-conta.id``, ``conta.id_associado -> associado.id``, all inner joins. Silver quarantines a
+conta.id``, ``conta.id_associado -> associado.id``, inner-join semantics (written as left
+joins plus a filter, so the rows left out are counted in the same job). Silver quarantines a
 transaction whose card does not exist and a card whose ``id_associado`` differs from its
 account's (with its transactions), so every transaction reaches exactly one member and one
 account: the inner joins neither drop nor multiply rows on silver data.
@@ -40,6 +41,7 @@ from lake.config import CardNumberMode, ExportOptions
 from lake.errors import ConfigError, PipelineError
 from lake.gold.functions import DEFAULT_TIMEZONE, format_local, format_naive
 from lake.paths import LakePaths
+from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +165,27 @@ def movimento_flat(
         >>> movimento_flat(mov, car, con, ass).columns == list(FLAT_COLUMNS)
         True
     """
+    joined = _joined(movimento, cartao, conta, associado)
+    return _flat_columns(joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=hash_key)
+
+
+def _complete() -> Column:
+    """A transaction that reached its card, account and member (the inner joins' condition)."""
+    return F.col("c.id").isNotNull() & F.col("k.id").isNotNull() & F.col("a.id").isNotNull()
+
+
+def _joined(movimento: DataFrame, cartao: DataFrame, conta: DataFrame, associado: DataFrame) -> DataFrame:
+    """Every transaction with its card, account and member when they exist (left joins, so
+    that the transactions without them can be counted before they are left out)."""
     m, c, k, a = movimento.alias("m"), cartao.alias("c"), conta.alias("k"), associado.alias("a")
-    joined = (
-        m.join(c, F.col("m.id_cartao") == F.col("c.id"), "inner")
-        .join(k, F.col("c.id_conta") == F.col("k.id"), "inner")
-        .join(a, F.col("k.id_associado") == F.col("a.id"), "inner")
+    return (
+        m.join(c, F.col("m.id_cartao") == F.col("c.id"), "left")
+        .join(k, F.col("c.id_conta") == F.col("k.id"), "left")
+        .join(a, F.col("k.id_associado") == F.col("a.id"), "left")
     )
+
+
+def _flat_columns(joined: DataFrame, *, timezone: str, card_number: CardNumberMode, hash_key: str | None) -> DataFrame:
     amount = F.col("m.vlr_transacao").cast("decimal(38,2)").cast("string")
     return joined.select(
         F.col("a.nome").cast("string").alias("nome_associado"),
@@ -193,9 +210,14 @@ def build_movimento_flat(
     hash_key: str | None = None,
     hash_key_env: str = ExportOptions.hash_key_env,
     timezone: str = DEFAULT_TIMEZONE,
+    counts: list[TableCounts] | None = None,
 ) -> DataFrame:
     """Read the cooperative's silver tables, build ``movimento_flat``, replace the gold table,
     and return the gold table.
+
+    ``counts`` (a list) receives the table's :class:`~lake.runlog.TableCounts`: silver
+    ``movimento`` rows read, rows written, and transactions left out for lack of a card,
+    account or member, each measured while the table is written.
 
     Example:
         >>> build_movimento_flat(spark, LakePaths("lake-data"), card_number=CardNumberMode.HASH)
@@ -208,9 +230,16 @@ def build_movimento_flat(
         if not delta_io.table_exists(spark, path):
             raise PipelineError(f"silver table {name!r} does not exist at {path}; run the silver step first")
         tables[name] = delta_io.read_table(spark, path)
-    df = movimento_flat(**tables, timezone=timezone, card_number=card_number, hash_key=key)
-    rows = delta_io.overwrite(spark, df, paths.gold("movimento_flat")).get("numOutputRows", 0)
+    movimento, read = observe_rows(tables.pop("movimento"), "flat_in")
+    joined, left_out = observe_rows(_joined(movimento, **tables), "flat_joined",
+                                    dropped=F.sum(F.when(~_complete(), 1).otherwise(0)))
+    df = _flat_columns(joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=key)
+    metrics = delta_io.overwrite(spark, df, paths.gold("movimento_flat"))
+    rows, _ = commit_rows(metrics)
     log.info("gold.movimento_flat written (%d rows, card numbers %s)", rows, card_number.value)
+    if counts is not None:
+        counts.append(TableCounts("movimento_flat", "gold", rows_in=observed(read).get("rows", -1), written=rows,
+                                  dropped=observed(left_out).get("dropped", -1)))
     return delta_io.read_table(spark, paths.gold("movimento_flat"))
 
 

@@ -42,7 +42,7 @@ from lake.gold.functions import (
     normalize_name,
 )
 from lake.paths import LakePaths
-from lake.runlog import TableCounts
+from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,10 @@ def build_star(
 
     Full rebuild keeps the whole star consistent; hash keys make it idempotent.
 
+    Counts: a dimension's ``rows_in`` is the rows its transform produced, counted as they
+    enter the write; the fact's is the ``silver/interactions`` rows read (one fact per
+    interaction), so a join that multiplies or loses facts does not reconcile.
+
     Example:
         >>> build_star(spark, LakePaths("lake-data"), "20261125T173000-1a2b3c4d",
         ...            timezone="America/Sao_Paulo")
@@ -303,15 +307,15 @@ def build_star(
     }
     counts: list[TableCounts] = []
     for name, df in tables.items():
-        metrics = delta_io.overwrite(spark, df, paths.gold(name))
-        rows = metrics.get("numOutputRows", 0)
-        counts.append(TableCounts(name, "gold", rows_in=rows, written=rows))
+        df, produced = observe_rows(df, name)
+        rows, _ = commit_rows(delta_io.overwrite(spark, df, paths.gold(name)))
+        counts.append(TableCounts(name, "gold", rows_in=observed(produced).get("rows", -1), written=rows))
         log.info("run %s: gold.%s written (%d rows)", run_id, name, rows)
     # the fact joins the persisted versions, so it points at exactly the keys just written
     persisted = delta_io.read_table(spark, paths.gold("dim_customer"))
-    facts = fact_interaction(silver, persisted, timezone=timezone)
-    metrics = delta_io.overwrite(spark, facts, paths.gold("fact_interaction"))
-    rows = metrics.get("numOutputRows", 0)
-    counts.append(TableCounts("fact_interaction", "gold", rows_in=rows, written=rows))
+    interactions, read = observe_rows(silver, "fact_interaction_in")
+    facts = fact_interaction(interactions, persisted, timezone=timezone)
+    rows, _ = commit_rows(delta_io.overwrite(spark, facts, paths.gold("fact_interaction")))
+    counts.append(TableCounts("fact_interaction", "gold", rows_in=observed(read).get("rows", -1), written=rows))
     log.info("run %s: gold.fact_interaction written (%d rows)", run_id, rows)
     return counts

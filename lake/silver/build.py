@@ -24,7 +24,7 @@ from lake import delta_io
 from lake.config import LakeConfig, Pipeline, RefutedPolicy, SilverTable
 from lake.errors import PipelineError, QualityError
 from lake.paths import LakePaths
-from lake.runlog import TableCounts
+from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 from lake.silver import quality
 from lake.silver.columns import col, column_expr, output_type, problem_expr, rule_formats, unparsed_error
 from lake.silver.evidence import Decision, Refusal, decide, evidence_summary
@@ -283,7 +283,11 @@ def build_silver_table(
     rewriting unchanged rows, upserts quarantined rows (keyed by ``_row_id``) and advances
     the watermark. Rerunning a batch changes nothing.
 
-    Counts: ``dropped`` holds rows dropped by rules plus duplicates superseded within the batch.
+    Counts (each measured, see ``docs/architecture.md``): ``rows_in`` is the bronze rows read,
+    counted as they are read; ``quarantined`` the quarantine MERGE's source rows; ``written``
+    and ``unchanged`` the silver MERGE's inserted + updated rows and the source rows it left
+    as they were; ``dropped`` the rows failing a ``drop`` rule plus the duplicates
+    superseded within the batch (rows minus distinct keys, for written and quarantined rows).
 
     Example:
         >>> build_silver_table(spark, cfg, "chat", LakePaths("/tmp/lake"), "20260101T000000-abcd1234")
@@ -301,6 +305,7 @@ def build_silver_table(
     if state is not None and state["bronze_ingested_at"] is not None:
         bronze = bronze.filter(F.col("_ingested_at") > F.lit(state["bronze_ingested_at"]))
     log.info("silver %s: reading bronze %s (%s)", table_name, bronze_path, "full" if state is None else "incremental")
+    bronze, read = observe_rows(bronze, f"silver_{table_name}_in")
 
     decision = check_evidence(bronze, table)
     for r in decision.refused:
@@ -313,39 +318,48 @@ def build_silver_table(
     extra = F.concat(F.col("_read_errors"), F.coalesce(F.col("_ref_errors"), F.expr(f"cast(array() as {quality.ERROR_TYPE})")))
     checked = quality.evaluate(wide, table.expectations, extra_errors=extra).persist()
     try:
-        counts = quality.quality_counts(checked, table.expectations, extra={
+        passing = ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
+        agg = quality.quality_counts(checked, table.expectations, extra={
             "max_ingested_at": F.max("_ingested_at"),
             "max_run_id": F.max_by("_run_id", "_ingested_at"),
+            "passed": F.count(F.when(passing, F.lit(1))),
+            "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
+            "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
         }).first()
+        sums = ("rows_in", "quarantined", "dropped", "warned", "passed", "passed_keys", "quarantined_ids")
+        counts = {**agg.asDict(), **{k: int(agg[k] or 0) for k in sums}}  # a sum over no rows is null
         quality.raise_on_failures(table_name, counts, table.expectations)
-        if counts["rows_in"] == 0:
+        rows_in = observed(read).get("rows", -1)
+        if counts["rows_in"] == 0 and rows_in == 0:
             log.info("silver %s: no new bronze rows", table_name)
             return TableCounts(table_name, "silver", 0, 0)
+        # one row per key (per _row_id in quarantine) survives; the others are superseded
+        superseded = (counts["passed"] - counts["passed_keys"]) + (counts["quarantined"] - counts["quarantined_ids"])
 
         silver_cols = silver_column_names(table)
         _refuse_type_changes(spark, table_name, paths.silver(table_name), checked.select(*silver_cols))
         quarantined = dedupe_latest(quarantine_frame(checked, bronze.columns, run_id), ["_row_id"])
+        to_quarantine = 0
         if counts["quarantined"]:
             qcols = [c for c in quarantined.columns if c not in ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id")]
-            delta_io.merge_upsert(spark, quarantined, paths.quarantine(table_name), ["_row_id"], compare_columns=qcols)
-            log.info("silver %s: %d rows quarantined", table_name, counts["quarantined"])
+            metrics = delta_io.merge_upsert(spark, quarantined, paths.quarantine(table_name), ["_row_id"], compare_columns=qcols)
+            to_quarantine = metrics.get("numSourceRows", 0)
+            log.info("silver %s: %d rows quarantined", table_name, to_quarantine)
 
         good = dedupe_latest(quality.passed(checked), table.keys).select(
             *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"))
-        good_rows = counts["rows_in"] - counts["quarantined"] - counts["dropped"]
-        written = 0
-        if good_rows:
+        written = unchanged = 0
+        if counts["passed"]:
             compare = [c for c in silver_cols if c not in table.keys]
             metrics = delta_io.merge_upsert(spark, good, paths.silver(table_name), table.keys, compare_columns=compare)
-            written = int(metrics.get("numSourceRows", good_rows))
+            written, unchanged = commit_rows(metrics)
         else:
             delta_io.create_if_missing(spark, good, paths.silver(table_name))
-        log.info("silver %s: %d rows merged", table_name, written)
+        log.info("silver %s: %d rows written, %d unchanged", table_name, written, unchanged)
         _write_state(spark, paths, table_name, counts["max_ingested_at"], counts["max_run_id"], run_id)
-        superseded = good_rows - written
         return TableCounts(
-            table_name, "silver", counts["rows_in"], written,
-            quarantined=counts["quarantined"], dropped=counts["dropped"] + superseded, warned=counts["warned"],
+            table_name, "silver", rows_in, written, quarantined=to_quarantine,
+            dropped=counts["dropped"] + superseded, warned=counts["warned"], unchanged=unchanged,
         )
     finally:
         checked.unpersist()
@@ -434,10 +448,14 @@ def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, r
     """
     upto = {} if full else _merged_upto(spark, paths)
 
+    reads = []
+
     def channel_rows(t: SilverTable) -> DataFrame:
         df = delta_io.read_table(spark, paths.silver(t.name))
         if t.name in upto:
             df = df.where(F.col("_silver_run_id") >= F.lit(upto[t.name]))
+        df, read = observe_rows(df, f"interactions_{t.name}_in")
+        reads.append(read)
         return interactions_frame(df, t, run_id)
 
     frames = [
@@ -456,6 +474,8 @@ def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, r
         union = union.unionByName(frame)
     compare = [c for c in union.columns if c not in ("interaction_id", "_run_id", "_silver_run_id")]
     metrics = delta_io.merge_upsert(spark, union, paths.silver("interactions"), ["interaction_id"], compare_columns=compare)
-    rows = int(metrics.get("numSourceRows", 0))
-    log.info("silver interactions: %d rows merged", rows)
-    return TableCounts("interactions", "silver", rows, rows)
+    written, unchanged = commit_rows(metrics)
+    measured = [observed(r).get("rows", -1) for r in reads]
+    rows_in = -1 if min(measured) < 0 else sum(measured)
+    log.info("silver interactions: %d rows read, %d written, %d unchanged", rows_in, written, unchanged)
+    return TableCounts("interactions", "silver", rows_in, written, unchanged=unchanged)
