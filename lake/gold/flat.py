@@ -142,9 +142,9 @@ def resolve_hash_key(hash_key: str | None, env_var: str = ExportOptions.hash_key
 
 
 def _timestamp_text(df: DataFrame, alias: str, name: str, timezone: str) -> Column:
-    """``alias.name`` printed: a naive value as it reads, an instant in ``timezone``."""
+    """``alias.name`` of ``df`` printed: a naive value as it reads, an instant in ``timezone``."""
     column = F.col(f"{alias}.{name}")
-    if isinstance(df.schema[name].dataType, TimestampNTZType):
+    if isinstance(df.select(column).schema[0].dataType, TimestampNTZType):
         return format_naive(column)
     return format_local(column, timezone)
 
@@ -193,12 +193,12 @@ def _flat_columns(joined: DataFrame, *, timezone: str, card_number: CardNumberMo
         F.col("a.idade").cast("int").cast("string").alias("idade_associado"),
         amount.alias("vlr_transacao_movimento"),
         F.col("m.des_transacao").cast("string").alias("des_transacao_movimento"),
-        _timestamp_text(movimento, "m", "data_movimento", timezone).alias("data_movimento"),
+        _timestamp_text(joined, "m", "data_movimento", timezone).alias("data_movimento"),
         card_number_column(F.col("c.num_cartao").cast("string"), card_number, hash_key=hash_key).alias("numero_cartao"),
         F.col("c.nom_impresso").cast("string").alias("nome_impresso_cartao"),
-        _timestamp_text(cartao, "c", "data_criacao", timezone).alias("data_criacao_cartao"),
+        _timestamp_text(joined, "c", "data_criacao", timezone).alias("data_criacao_cartao"),
         F.col("k.tipo").cast("string").alias("tipo_conta"),
-        _timestamp_text(conta, "k", "data_criacao", timezone).alias("data_criacao_conta"),
+        _timestamp_text(joined, "k", "data_criacao", timezone).alias("data_criacao_conta"),
     )
 
 
