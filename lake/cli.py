@@ -1,7 +1,8 @@
 """The ``lake`` command line.
 
 Exit codes: 0 success; 1 a run failed (source, quality or pipeline error); 2 usage error;
-3 configuration error; 4 the machine cannot run Spark (preflight). On failure one line
+3 configuration error; 4 the machine cannot run Spark (preflight); 6 another run holds the
+lake's lock (``lake run --wait SECONDS`` waits for it). On failure one line
 ``lake: error: ...`` goes to stderr; ``--verbose`` adds the traceback.
 """
 
@@ -16,6 +17,8 @@ import traceback
 from typing import Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_PREFLIGHT = 0, 1, 2, 3, 4
+#: another run holds the lake's lock (``lake run`` refused; retry later or pass ``--wait``)
+EXIT_LOCKED = 6
 
 QUERIES = ("contacts-24h", "interactions-by-channel", "last-interaction")
 
@@ -59,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-reload", action="store_true", help="re-read every source from scratch")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="reference time of the gold answers (default now)")
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; run no Spark job")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="when another run holds the lake, wait up to SECONDS for it (default: refuse at once)")
     _add_common(p)
 
     p = sub.add_parser("export-csv", help="write movimento_flat as one CSV file",
@@ -164,7 +169,8 @@ def cmd_run(args) -> int:
     cfg = _load(args)
     if args.dry_run:
         return _print_plan(cfg, args.pipeline)
-    report = run(cfg, pipeline=args.pipeline, layer=args.layer, full_reload=args.full_reload, as_of=args.as_of)
+    report = run(cfg, pipeline=args.pipeline, layer=args.layer, full_reload=args.full_reload, as_of=args.as_of,
+                 lock_wait=args.wait)
     if report.csv_path:
         print(report.csv_path)
     return EXIT_OK if report.reconciles else EXIT_FAILED
@@ -250,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args.verbose)
-    from lake.errors import ConfigError, LakeError, PreflightError
+    from lake.errors import ConfigError, LakeError, LakeLockedError, PreflightError
 
     try:
         return COMMANDS[args.command](args)
@@ -258,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, err = EXIT_CONFIG, exc
     except PreflightError as exc:
         code, err = EXIT_PREFLIGHT, exc
+    except LakeLockedError as exc:
+        code, err = EXIT_LOCKED, exc
     except LakeError as exc:
         code, err = EXIT_FAILED, exc
     except KeyboardInterrupt:

@@ -36,3 +36,7 @@ class QualityError(LakeError):
 
 class PipelineError(LakeError):
     """A pipeline step cannot run (e.g. an upstream table does not exist yet)."""
+
+
+class LakeLockedError(LakeError):
+    """Another run holds the lake's lock (``{root}/_system/_lock``)."""

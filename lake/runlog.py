@@ -6,6 +6,8 @@ import datetime as _dt
 import uuid
 from dataclasses import asdict, dataclass
 
+from lake.faults import fault_point
+
 
 def new_run_id() -> str:
     """A sortable, unique run id, e.g. ``20261125T173000-1a2b3c4d``."""
@@ -68,6 +70,7 @@ def record_counts(spark, paths, run_id: str, pipeline: str, counts: list[TableCo
     if not rows:
         return
     df = spark.createDataFrame(rows, schema)
+    fault_point(f"runs.before:{pipeline}")
     delta_io.append(spark, df, paths.system(RUNS_TABLE))
 
 

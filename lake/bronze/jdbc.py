@@ -29,6 +29,7 @@ from lake import delta_io
 from lake.bronze.common import IngestResult, read_watermark, utc_now, write_watermark
 from lake.config import JdbcConnection, JdbcSource
 from lake.errors import SourceError
+from lake.faults import fault_point
 from lake.paths import LakePaths
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,7 @@ def ingest_table(
         log.info("%s: no rows after %s", source.name, after)
         return IngestResult(source=source.name, partitions=0, watermark=after)
     version_before = delta_io.table_version(spark, bronze)
+    fault_point(f"bronze.jdbc.before_read:{source.name}")
     try:
         batch = _with_lineage(read_slice(spark, source, conn, bounds, after=after), source, run_id)
         replay_guard = incremental and delta_io.table_exists(spark, bronze)
@@ -249,10 +251,13 @@ def ingest_table(
             batch = batch.join(_replayable(spark, bronze, source, after), "_row_id", "left_anti").select(
                 *[F.col(c) for c in [*source.columns, "_row_id", "_source_table", "_ingested_at", "_run_id"]]
             )
+            fault_point(f"bronze.append.before:{source.name}")
             metrics = delta_io.append(spark, batch, bronze)
         elif incremental:
+            fault_point(f"bronze.append.before:{source.name}")
             metrics = delta_io.append(spark, batch, bronze)
         else:
+            fault_point(f"bronze.append.before:{source.name}")
             metrics = delta_io.overwrite(spark, batch, bronze)
     except SourceError:
         raise
@@ -260,6 +265,7 @@ def ingest_table(
         if "Py4J" in type(exc).__name__ or "SQL" in str(exc)[:2000] or "JDBC" in str(exc)[:2000]:
             raise _fail(source, conn, exc) from None
         raise
+    fault_point(f"bronze.append.after:{source.name}")
     # an empty append may leave no commit: then the latest metrics are an older write's
     rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
     replayed = bounds.count - rows_written if replay_guard else 0
@@ -267,7 +273,9 @@ def ingest_table(
         log.warning("%s: %d rows were already in bronze (a run died before saving its mark)", source.name, replayed)
     mark = bounds.mark if source.incremental_column else None
     if source.incremental_column:
+        fault_point(f"bronze.watermark.before:{source.name}")
         write_watermark(spark, paths, source.name, source.incremental_column, mark if mark is not None else after, run_id)
+        fault_point(f"bronze.watermark.after:{source.name}")
     log.info("%s: %d rows read, %d written to %s in %d partitions", source.name, bounds.count, rows_written, bronze, partitions)
     return IngestResult(
         source=source.name,

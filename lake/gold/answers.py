@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampNTZType, TimestampType
 
 from lake import delta_io
+from lake.faults import fault_point
 from lake.gold.functions import (
     CHANNELS,
     DEFAULT_TIMEZONE,
@@ -256,7 +257,9 @@ def refresh_answers(
     counts = []
     for name, fn in answers.items():
         df = fn(spark, as_of=at, timezone=timezone, paths=paths).withColumn("as_of", F.lit(at).cast("timestamp"))
+        fault_point(f"gold.write.before:{name}")
         rows = delta_io.overwrite(spark, df, paths.gold(name)).get("numOutputRows", 0)
+        fault_point(f"gold.write.after:{name}")
         counts.append(TableCounts(name, "gold", rows_in=rows, written=rows))
         log.info("gold.%s refreshed as of %s (%d rows)", name, at.isoformat(), rows)
     return counts

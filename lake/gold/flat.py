@@ -36,6 +36,7 @@ from pyspark.sql import functions as F
 from lake import delta_io
 from lake.config import CardNumberMode, ExportOptions
 from lake.errors import ConfigError, PipelineError
+from lake.faults import fault_point
 from lake.gold.functions import DEFAULT_TIMEZONE, format_local
 from lake.paths import LakePaths
 
@@ -199,7 +200,9 @@ def build_movimento_flat(
             raise PipelineError(f"silver table {name!r} does not exist at {path}; run the silver step first")
         tables[name] = delta_io.read_table(spark, path)
     df = movimento_flat(**tables, timezone=timezone, card_number=card_number, hash_key=key)
+    fault_point("gold.write.before:movimento_flat")
     rows = delta_io.overwrite(spark, df, paths.gold("movimento_flat")).get("numOutputRows", 0)
+    fault_point("gold.write.after:movimento_flat")
     log.info("gold.movimento_flat written (%d rows, card numbers %s)", rows, card_number.value)
     return delta_io.read_table(spark, paths.gold("movimento_flat"))
 
@@ -272,13 +275,17 @@ def export_csv(
     target = jvm.org.apache.hadoop.fs.Path(out, file_name)
     temp = jvm.org.apache.hadoop.fs.Path(out, f".{file_name}.{token}.tmp")
     try:
+        fault_point("csv.write.before")
         df.coalesce(1).write.format("csv").options(**CSV_OPTIONS).mode("overwrite").save(staging.toString())
+        fault_point("csv.write.after")
         parts = [s.getPath() for s in fs.listStatus(staging) if s.getPath().getName().startswith("part-")]
         if len(parts) != 1:
             raise PipelineError(f"expected one part file in {staging}; found {len(parts)}")
         if not fs.rename(parts[0], temp):
             raise PipelineError(f"cannot move {parts[0]} to {temp}")
+        fault_point("csv.rename.before")
         _rename_over(spark, fs, temp, target)
+        fault_point("csv.rename.after")
     finally:
         fs.delete(staging, True)
         if fs.exists(temp):

@@ -33,6 +33,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lake import delta_io
+from lake.faults import fault_point
 from lake.gold.functions import (
     CHANNELS,
     DEFAULT_TIMEZONE,
@@ -303,14 +304,18 @@ def build_star(
     }
     counts: list[TableCounts] = []
     for name, df in tables.items():
+        fault_point(f"gold.write.before:{name}")
         metrics = delta_io.overwrite(spark, df, paths.gold(name))
+        fault_point(f"gold.write.after:{name}")
         rows = metrics.get("numOutputRows", 0)
         counts.append(TableCounts(name, "gold", rows_in=rows, written=rows))
         log.info("run %s: gold.%s written (%d rows)", run_id, name, rows)
     # the fact joins the persisted versions, so it points at exactly the keys just written
     persisted = delta_io.read_table(spark, paths.gold("dim_customer"))
     facts = fact_interaction(silver, persisted, timezone=timezone)
+    fault_point("gold.write.before:fact_interaction")
     metrics = delta_io.overwrite(spark, facts, paths.gold("fact_interaction"))
+    fault_point("gold.write.after:fact_interaction")
     rows = metrics.get("numOutputRows", 0)
     counts.append(TableCounts("fact_interaction", "gold", rows_in=rows, written=rows))
     log.info("run %s: gold.fact_interaction written (%d rows)", run_id, rows)

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from lake import delta_io
 from lake.config import LakeConfig, Pipeline, SilverTable
 from lake.errors import PipelineError
+from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import TableCounts
 from lake.silver import quality
@@ -282,7 +283,9 @@ def build_silver_table(
         quarantined = dedupe_latest(quarantine_frame(checked, bronze.columns, run_id), ["_row_id"])
         if counts["quarantined"]:
             qcols = [c for c in quarantined.columns if c not in ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id")]
+            fault_point(f"silver.quarantine.before:{table_name}")
             delta_io.merge_upsert(spark, quarantined, paths.quarantine(table_name), ["_row_id"], compare_columns=qcols)
+            fault_point(f"silver.quarantine.after:{table_name}")
             log.info("silver %s: %d rows quarantined", table_name, counts["quarantined"])
 
         good = dedupe_latest(quality.passed(checked), table.keys).select(
@@ -291,12 +294,16 @@ def build_silver_table(
         written = 0
         if good_rows:
             compare = [c for c in silver_cols if c not in table.keys]
+            fault_point(f"silver.merge.before:{table_name}")
             metrics = delta_io.merge_upsert(spark, good, paths.silver(table_name), table.keys, compare_columns=compare)
+            fault_point(f"silver.merge.after:{table_name}")
             written = int(metrics.get("numSourceRows", good_rows))
         else:
             delta_io.create_if_missing(spark, good, paths.silver(table_name))
         log.info("silver %s: %d rows merged", table_name, written)
+        fault_point(f"silver.state.before:{table_name}")
         _write_state(spark, paths, table_name, counts["max_ingested_at"], counts["max_run_id"], run_id)
+        fault_point(f"silver.state.after:{table_name}")
         superseded = good_rows - written
         return TableCounts(
             table_name, "silver", counts["rows_in"], written,
@@ -392,7 +399,9 @@ def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, r
     for frame in frames[1:]:
         union = union.unionByName(frame)
     compare = [c for c in union.columns if c not in ("interaction_id", "_run_id", "_silver_run_id")]
+    fault_point("silver.merge.before:interactions")
     metrics = delta_io.merge_upsert(spark, union, paths.silver("interactions"), ["interaction_id"], compare_columns=compare)
+    fault_point("silver.merge.after:interactions")
     rows = int(metrics.get("numSourceRows", 0))
     log.info("silver interactions: %d rows merged", rows)
     return TableCounts("interactions", "silver", rows, rows)
