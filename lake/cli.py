@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args.verbose)
-    from lake.errors import ConfigError, LakeError, LakeLockedError, PreflightError
+    from lake.errors import ConfigError, LakeError, LakeLockedError, PreflightError, java_cause
 
     try:
         return COMMANDS[args.command](args)
@@ -277,7 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exception(err, file=sys.stderr)
     message = " ".join(str(err).split()) or type(err).__name__
     if not isinstance(err, LakeError):
-        message = f"{type(err).__name__}: {message[:500]} (run with --verbose for the traceback)"
+        cause = java_cause(err)
+        what = cause if cause else f"{type(err).__name__}: {message[:500]}"
+        message = f"{what} (run with --verbose for the traceback)"
     print(f"lake: error: {message}", file=sys.stderr)
     return code
 

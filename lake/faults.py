@@ -44,6 +44,11 @@ class FaultInjected(RuntimeError):
     """Raised at a point named by ``raise@<pattern>`` in ``LAKE_FAULT``."""
 
 
+def reset() -> None:
+    """Forget which ``pause``/``raise`` items fired (tests that inject twice in one process)."""
+    _fired.clear()
+
+
 def _file_name(point: str) -> str:
     return point.replace("/", "_")
 

@@ -51,8 +51,12 @@ class _Store:
                 fd = os.open(self.local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 return False
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+            except OSError:
+                os.remove(self.local)  # never leave an empty lock nobody can identify
+                raise
             return True
         try:
             out = self.fs.create(self.path, False)
@@ -62,8 +66,10 @@ class _Store:
             raise
         try:
             out.write(bytearray(data))
-        finally:
             out.close()
+        except Exception:
+            self.fs.delete(self.path, False)
+            raise
         return True
 
     def read(self) -> Optional[bytes]:

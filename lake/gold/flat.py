@@ -35,7 +35,7 @@ from pyspark.sql import functions as F
 
 from lake import delta_io
 from lake.config import CardNumberMode, ExportOptions
-from lake.errors import ConfigError, PipelineError
+from lake.errors import ConfigError, PipelineError, java_cause
 from lake.faults import fault_point
 from lake.gold.functions import DEFAULT_TIMEZONE, format_local
 from lake.paths import LakePaths
@@ -268,7 +268,12 @@ def export_csv(
     df = delta_io.read_table(spark, df_or_paths.gold("movimento_flat")) if isinstance(df_or_paths, LakePaths) else df_or_paths
     jvm = spark._jvm
     fs, out = _hadoop_path(spark, output_dir)
-    fs.mkdirs(out)
+    try:
+        made = fs.mkdirs(out) and fs.getFileStatus(out).isDirectory()
+    except Exception as exc:  # noqa: BLE001 - py4j wraps the Hadoop IOException
+        raise PipelineError(f"cannot create the output folder {output_dir}: {java_cause(exc) or exc}") from None
+    if not made:
+        raise PipelineError(f"cannot create the output folder {output_dir}")
     parent = out.getParent() or out
     token = uuid.uuid4().hex
     staging = jvm.org.apache.hadoop.fs.Path(parent, f".{out.getName() or 'root'}.lake-staging-{token}")
@@ -286,9 +291,20 @@ def export_csv(
         fault_point("csv.rename.before")
         _rename_over(spark, fs, temp, target)
         fault_point("csv.rename.after")
+    except PipelineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - disk full, read-only folder, ...: one clear line
+        cause = java_cause(exc)
+        if cause is None:
+            raise
+        raise PipelineError(f"cannot write {file_name} into {output_dir}: {cause}; "
+                            f"the previous file, if any, is unchanged") from None
     finally:
-        fs.delete(staging, True)
-        if fs.exists(temp):
-            fs.delete(temp, False)
+        try:
+            fs.delete(staging, True)
+            if fs.exists(temp):
+                fs.delete(temp, False)
+        except Exception as exc:  # noqa: BLE001 - never hide the write's own error
+            log.warning("could not remove the staging files of %s: %s", target.toString(), java_cause(exc) or exc)
     log.info("exported %s", target.toString())
     return f"{output_dir.rstrip('/')}/{file_name}"
