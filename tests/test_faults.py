@@ -83,6 +83,21 @@ COOP_POINTS = [
     "csv.rename.after",
     "runs.after:cooperative",
 ]
+#: One JVM per kill: by default a subset that still covers every kind of point (stage
+#: boundary, before/after a bronze append, the ingest log, quarantine and silver MERGE, the
+#: interactions MERGE, gold writes, the CSV write and rename, the runs table);
+#: ``LAKE_FAULT_POINTS=all`` kills at every point of the two lists.
+CORE_POINTS = {
+    "bronze.append.before:ura", "bronze.append.after:ura", "stage.after:customer_experience.bronze",
+    "silver.quarantine.before:ura", "silver.merge.after:ura", "silver.merge.before:interactions",
+    "gold.write.before:dim_customer", "gold.write.after:fact_interaction", "runs.before:customer_experience",
+    "bronze.append.after:movimento", "silver.merge.before:movimento", "gold.write.before:movimento_flat",
+    "csv.rename.before",
+}
+if os.environ.get("LAKE_FAULT_POINTS") != "all":
+    CE_POINTS = [p for p in CE_POINTS if p in CORE_POINTS]
+    COOP_POINTS = [p for p in COOP_POINTS if p in CORE_POINTS]
+
 #: Run ids, clocks and run-scoped lineage differ between any two runs by design.
 VOLATILE = {"_run_id", "_ingested_at", "_silver_run_id", "_bronze_run_id", "_source_run_id",
             "run_id", "recorded_at", "updated_at", "logged_at"}
@@ -235,6 +250,11 @@ def test_rerun_after_every_kill_converges(spark, chain, reference):
 
     assert chain["killed"], "no kill ran before this test"
     assert (chain["root"] / "_system" / "_lock").exists(), "the killed run's lock should be left behind"
+    # A kill between a write's data files and its Delta commit cannot be placed from Python
+    # (both happen inside one save()); its on-disk result is reproduced instead: data files of
+    # an uncommitted write left in a bronze, a silver and a gold table's folders.
+    for table in ("bronze/ura", "silver/ura", "gold/fact_interaction"):
+        spark.range(3).toDF("orphan").write.mode("append").parquet(str(chain["root"] / table))
     run(_cfg(chain["root"], chain["landing"], chain["db"], chain["out"]), spark=spark, as_of=AS_OF)
     assert not (chain["root"] / "_system" / "_lock").exists()
     got = snapshot(spark, str(chain["root"]), chain["out"])
@@ -243,6 +263,7 @@ def test_rerun_after_every_kill_converges(spark, chain, reference):
     assert staging == [], f"leftovers in the output folder: {staging}"
     for point in chain["killed"]:
         RESULTS["crash_points"][point] = "converged"
+    RESULTS["crash_points"]["(emulated) data files written, Delta commit missing"] = "converged"
 
 
 # --------------------------------------------------------------------------- two runs at once
