@@ -125,8 +125,12 @@ def _cfg(root, landing, db, out):
 
 
 def _rows(df) -> Counter:
+    """The rows as JSON text made by Spark (dirty timestamps can be outside Python's range)."""
+    from pyspark.sql import functions as F
+
     cols = sorted(c for c in df.columns if c not in VOLATILE)
-    return Counter(json.dumps(r.asDict(recursive=True), default=str, sort_keys=True) for r in df.select(*cols).collect())
+    as_json = F.to_json(F.struct(*[F.col(f"`{c}`") for c in cols]))
+    return Counter(r[0] for r in df.select(as_json).collect())
 
 
 def snapshot(spark, root: str, out: Path | None) -> dict[str, Counter]:
