@@ -13,6 +13,10 @@ from pathlib import Path
 DEFAULT = Path(__file__).resolve().parents[1] / ".pytest_cache" / "lake-reliability.json"
 
 
+def _lost(value) -> int:
+    return sum(value.values()) if isinstance(value, dict) else int(value)
+
+
 def render(summary: dict) -> str:
     crash = summary.get("crash_points", {})
     faults = summary.get("faults", {})
@@ -27,7 +31,7 @@ def render(summary: dict) -> str:
         f"| Crash points (SIGKILL, then rerun) | {len(crash)} | {count(crash, ('converged',))} converged |",
         f"| Faults (database stopped, two runs, unwritable / full disk) | {len(faults)} | {count(faults, ('survived',))} survived |",
         f"| Bad input files | {len(bad)} | {count(bad, ('quarantined', 'logged empty'))} quarantined or logged |",
-        f"| Rows lost | | **{summary.get('rows_lost', 0)}** |",
+        f"| Rows lost | | **{_lost(summary.get('rows_lost', 0))}** |",
         "",
         "<details><summary>Every case</summary>",
         "",

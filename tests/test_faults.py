@@ -102,7 +102,7 @@ if os.environ.get("LAKE_FAULT_POINTS") != "all":
 VOLATILE = {"_run_id", "_ingested_at", "_silver_run_id", "_bronze_run_id", "_source_run_id",
             "run_id", "recorded_at", "updated_at", "logged_at"}
 
-RESULTS: dict = {"crash_points": {}, "faults": {}, "bad_inputs": {}, "rows_lost": 0}
+RESULTS: dict = {"crash_points": {}, "faults": {}, "bad_inputs": {}, "rows_lost": {}}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -110,9 +110,10 @@ def _summary():
     yield
     SUMMARY.parent.mkdir(parents=True, exist_ok=True)
     previous = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
-    for key in ("crash_points", "faults", "bad_inputs"):
-        previous.setdefault(key, {}).update(RESULTS[key])
-    previous["rows_lost"] = RESULTS["rows_lost"]
+    for key in ("crash_points", "faults", "bad_inputs", "rows_lost"):
+        if not isinstance(previous.get(key), dict):
+            previous[key] = {}
+        previous[key].update(RESULTS[key])
     SUMMARY.write_text(json.dumps(previous, indent=2, sort_keys=True) + "\n")
 
 
@@ -262,6 +263,8 @@ def test_rerun_after_every_kill_converges(spark, chain, reference):
     run(_cfg(chain["root"], chain["landing"], chain["db"], chain["out"]), spark=spark, as_of=AS_OF)
     assert not (chain["root"] / "_system" / "_lock").exists()
     got = snapshot(spark, str(chain["root"]), chain["out"])
+    RESULTS["rows_lost"]["kill chain"] = sum(
+        sum((want - got.get(t, Counter())).values()) for t, want in reference["snap"].items() if not t.startswith("csv."))
     assert_same_tables(got, reference["snap"])
     staging = [p.name for p in chain["out"].iterdir() if p.name != "movimento_flat.csv"]
     assert staging == [], f"leftovers in the output folder: {staging}"
@@ -606,7 +609,7 @@ def test_bad_landing_files_are_kept_and_quarantined(spark, inputs, tmp_path):
         for name in bad:
             if name.startswith({"ura": "Ura", "chat": "chat", "whatsapp": "Whats", "email": "email"}[table]) and name != "chatOnline_empty.jsonl":
                 assert seen[name] > 0, f"{name}: no row in bronze"
-    RESULTS["rows_lost"] += lost
+    RESULTS["rows_lost"]["bad landing files"] = lost
     assert lost == 0
     bronze_bad = (delta_io.read_table(spark, paths.bronze("whatsapp"))
                   .where(F.col("_source_file").endswith("Whatsapp_truncated.csv")))
