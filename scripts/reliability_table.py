@@ -1,7 +1,8 @@
 """Render the fault-injection summary written by tests/test_faults.py as the Markdown table
 of docs/reliability.md.
 
-Usage: python scripts/reliability_table.py [.pytest_cache/lake-reliability.json]
+Usage: python scripts/reliability_table.py [SUMMARY_JSON] [--write docs/reliability.md]
+(``--write`` replaces the text between the ``reliability-table`` markers of that file.)
 """
 
 from __future__ import annotations
@@ -45,6 +46,24 @@ def render(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def write(doc: Path, table: str) -> None:
+    text = doc.read_text(encoding="utf-8")
+    start, end = "<!-- reliability-table:start -->", "<!-- reliability-table:end -->"
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    doc.write_text(f"{head}{start}\n{table}\n{end}{tail}", encoding="utf-8")
+
+
 if __name__ == "__main__":
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
-    print(render(json.loads(path.read_text())))
+    args = sys.argv[1:]
+    target = None
+    if "--write" in args:
+        i = args.index("--write")
+        target = Path(args[i + 1])
+        del args[i:i + 2]
+    path = Path(args[0]) if args else DEFAULT
+    table = render(json.loads(path.read_text()))
+    if target is None:
+        print(table)
+    else:
+        write(target, table)
