@@ -244,6 +244,22 @@ def _rename_over(spark: SparkSession, fs, src, dst) -> None:
         raise PipelineError(f"cannot rename {src} to {dst}")
 
 
+def _remove_leftovers(fs, out, parent, file_name: str) -> None:
+    """Remove the temporary file and staging folder an export killed before its cleanup
+    left behind (``.<file>.<token>.tmp`` in the folder, ``.<dir>.lake-staging-<token>`` beside it)."""
+    import fnmatch
+
+    patterns = [(out, f".{file_name}.*.tmp"), (parent, f".{out.getName() or 'root'}.lake-staging-*")]
+    for folder, pattern in patterns:
+        try:
+            stale = [st.getPath() for st in fs.listStatus(folder) if fnmatch.fnmatchcase(st.getPath().getName(), pattern)]
+            for path in stale:
+                log.info("removing %s, left by an interrupted export", path.toString())
+                fs.delete(path, True)
+        except Exception as exc:  # noqa: BLE001 - cleanup never fails an export that succeeded
+            log.warning("could not remove leftovers of an earlier export in %s: %s", folder.toString(), java_cause(exc) or exc)
+
+
 def export_csv(
     spark: SparkSession,
     df_or_paths: Union[DataFrame, LakePaths],
@@ -258,8 +274,8 @@ def export_csv(
     Atomic: Spark writes one part file into a hidden staging folder beside ``output_dir``
     (``.<dir>.lake-staging-<uuid>`` in its parent); the part file is renamed to a hidden
     temporary name in ``output_dir``, then over the target, and the staging folder is
-    removed. A crash leaves the previous file or the new one, never a partial file, and no
-    part files or markers in ``output_dir``.
+    removed. A crash leaves the previous file or the new one, never a partial file; the
+    hidden temporary file or staging folder a crash can leave is removed by the next export.
 
     Example:
         >>> export_csv(spark, LakePaths("lake-data"), "s3a://bucket/exports")
@@ -306,5 +322,6 @@ def export_csv(
                 fs.delete(temp, False)
         except Exception as exc:  # noqa: BLE001 - never hide the write's own error
             log.warning("could not remove the staging files of %s: %s", target.toString(), java_cause(exc) or exc)
+    _remove_leftovers(fs, out, parent, file_name)
     log.info("exported %s", target.toString())
     return f"{output_dir.rstrip('/')}/{file_name}"
