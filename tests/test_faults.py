@@ -645,3 +645,32 @@ def test_bad_landing_files_are_kept_and_quarantined(spark, inputs, tmp_path):
     assert delta_io.read_table(spark, paths.bronze("whatsapp")).where(F.col("_source_file").endswith("Whatsapp_fixed.csv")).count() == 3
     for name, what in bad.items():
         RESULTS["bad_inputs"][what] = "quarantined" if name != "chatOnline_empty.jsonl" else "logged empty"
+
+
+KILLED_CSV = """
+import sys
+from lake.session import get_spark
+from lake.gold.flat import export_csv
+spark = get_spark(master="local[1]", extra_conf={"spark.ui.enabled": "false"})
+export_csv(spark, spark.createDataFrame([("new", "2")], "a string, b string"), sys.argv[1])
+"""
+
+
+def test_kill_before_the_csv_rename_then_export_again(spark, tmp_path):
+    """Killed with the complete temporary file in the folder: the previous CSV is whole, and
+    the next export leaves nothing but the new file (no temporary file, no staging folder)."""
+    from lake.gold.flat import export_csv
+
+    out = tmp_path / "dest"
+    export_csv(spark, spark.createDataFrame([("old", "1")], "a string, b string"), str(out))
+    env = _env(LAKE_FAULT="kill@csv.rename.before", LAKE_FAULT_LOG=str(tmp_path / "died"))
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_CSV, str(out)], cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    code, _, err = _finish(proc)
+    assert code == -signal.SIGKILL and (tmp_path / "died").read_text() == "csv.rename.before\n", err[-2000:]
+    assert (out / "movimento_flat.csv").read_text() == "a,b\nold,1\n"
+    assert any(p.name.endswith(".tmp") for p in out.iterdir())
+    export_csv(spark, spark.createDataFrame([("new", "2")], "a string, b string"), str(out))
+    assert sorted(p.name for p in out.iterdir()) == ["movimento_flat.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest", "died"]
+    assert (out / "movimento_flat.csv").read_text() == "a,b\nnew,2\n"
