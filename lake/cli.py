@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a run failed (source, quality or pipeline error); 2 usage error;
 3 configuration error; 4 the machine cannot run Spark (preflight); 5 the run completed but
-quarantined whole files (their format evidence refuted every reading). On failure one line
+quarantined whole files (their format evidence refuted every reading); 6 another run holds
+the lake's lock (``lake run --wait SECONDS`` waits for it). On failure one line
 ``lake: error: ...`` goes to stderr; ``--verbose`` adds the traceback.
 """
 
@@ -21,8 +22,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_PREFLIGHT, EXIT_QUARANTINED_
 EXIT_CODES = (
     "exit codes: 0 ok; 1 run failed; 2 usage error; 3 configuration error; "
     "4 the machine cannot run Spark; 5 completed with quarantined files (a file whose "
-    "date formats the evidence refuted is in quarantine whole; the rest ran)"
+    "date formats the evidence refuted is in quarantine whole; the rest ran); "
+    "6 another run holds the lake (lake run --wait SECONDS waits)"
 )
+#: another run holds the lake's lock (``lake run`` refused; retry later or pass ``--wait``)
+EXIT_LOCKED = 6
 
 QUERIES = ("contacts-24h", "interactions-by-channel", "last-interaction")
 
@@ -67,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-reload", action="store_true", help="re-read every source from scratch")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="reference time of the gold answers (default now)")
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; run no Spark job")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="when another run holds the lake, wait up to SECONDS for it (default: refuse at once)")
     _add_common(p)
 
     p = sub.add_parser("export-csv", help="write movimento_flat as one CSV file",
@@ -172,7 +178,8 @@ def cmd_run(args) -> int:
     cfg = _load(args)
     if args.dry_run:
         return _print_plan(cfg, args.pipeline)
-    report = run(cfg, pipeline=args.pipeline, layer=args.layer, full_reload=args.full_reload, as_of=args.as_of)
+    report = run(cfg, pipeline=args.pipeline, layer=args.layer, full_reload=args.full_reload, as_of=args.as_of,
+                 lock_wait=args.wait)
     if report.csv_path:
         print(report.csv_path)
     if not report.reconciles:
@@ -267,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _configure_logging(args.verbose)
-    from lake.errors import ConfigError, LakeError, PreflightError
+    from lake.errors import ConfigError, LakeError, LakeLockedError, PreflightError, java_cause
 
     try:
         return COMMANDS[args.command](args)
@@ -275,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code, err = EXIT_CONFIG, exc
     except PreflightError as exc:
         code, err = EXIT_PREFLIGHT, exc
+    except LakeLockedError as exc:
+        code, err = EXIT_LOCKED, exc
     except LakeError as exc:
         code, err = EXIT_FAILED, exc
     except KeyboardInterrupt:
@@ -286,7 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exception(err, file=sys.stderr)
     message = " ".join(str(err).split()) or type(err).__name__
     if not isinstance(err, LakeError):
-        message = f"{type(err).__name__}: {message[:500]} (run with --verbose for the traceback)"
+        cause = java_cause(err)
+        what = cause if cause else f"{type(err).__name__}: {message[:500]}"
+        message = f"{what} (run with --verbose for the traceback)"
     print(f"lake: error: {message}", file=sys.stderr)
     return code
 

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
+
+def java_cause(exc: BaseException) -> Optional[str]:
+    """The innermost Java exception behind a Py4J/Spark error as one line, e.g.
+    ``java.io.IOException: No space left on device``: what a user can act on, instead of
+    Py4J's call stack. None for a Python error (or when the JVM is gone).
+    """
+    java = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
+    if java is None:
+        return None
+    try:
+        while java.getCause() is not None and not java.getCause().equals(java):
+            java = java.getCause()
+        return " ".join(str(java.toString()).split())[:500]
+    except Exception:  # noqa: BLE001 - the gateway may be gone
+        return None
+
 
 class LakeError(Exception):
     """Base class of every error raised by ``lake``."""
@@ -36,3 +54,7 @@ class QualityError(LakeError):
 
 class PipelineError(LakeError):
     """A pipeline step cannot run (e.g. an upstream table does not exist yet)."""
+
+
+class LakeLockedError(LakeError):
+    """Another run holds the lake's lock (``{root}/_system/_lock``)."""

@@ -13,6 +13,7 @@ from typing import Iterable
 
 from lake.config import LakeConfig, Layer, Pipeline
 from lake.errors import ConfigError
+from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import STATUS_FAILED, TableCounts, log_mismatches, new_run_id, record_counts
 
@@ -153,8 +154,12 @@ def run(
     run_id: str | None = None,
     full_reload: bool = False,
     as_of: str | None = None,
+    lock_wait: float = 0.0,
 ) -> RunReport:
     """Run the chosen layers of the chosen pipelines, in order, and record their counts.
+
+    One run at a time per lake: the run holds ``{root}/_system/_lock`` (see
+    :mod:`lake.lock`), waiting up to ``lock_wait`` seconds for another run to finish.
 
     Example:
         >>> from lake import load_config, run
@@ -162,6 +167,7 @@ def run(
         >>> report.csv_path
         'output/movimento_flat.csv'
     """
+    from lake.lock import lake_lock
     from lake.session import get_spark
 
     pipelines = _parse_choice(pipeline, Pipeline, "pipeline")
@@ -173,21 +179,27 @@ def run(
     started = time.monotonic()
     log.info("run %s: pipelines %s, layers %s, lake %s", report.run_id,
              ",".join(p.value for p in pipelines), ",".join(lay.value for lay in layers), cfg.lake.root)
-    for p in pipelines:
-        counts: list[TableCounts] = []  # filled as each table completes
-        try:
-            if Layer.BRONZE in layers:
-                run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload, sink=counts)
-            if Layer.SILVER in layers:
-                run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report, sink=counts)
-            if Layer.GOLD in layers:
-                run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report, sink=counts)
-        except Exception as exc:
-            _record_failure(spark, cfg, paths, report.run_id, p, counts, exc)
-            raise
-        log_mismatches(counts, report.run_id)
-        record_counts(spark, paths, report.run_id, p.value, counts)
-        report.counts += counts
+    with lake_lock(spark, paths, report.run_id, wait=lock_wait):
+        fault_point("run.locked")
+        for p in pipelines:
+            counts: list[TableCounts] = []  # filled as each table completes
+            try:
+                if Layer.BRONZE in layers:
+                    run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload, sink=counts)
+                    fault_point(f"stage.after:{p.value}.bronze")
+                if Layer.SILVER in layers:
+                    run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report, sink=counts)
+                    fault_point(f"stage.after:{p.value}.silver")
+                if Layer.GOLD in layers:
+                    run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report, sink=counts)
+                    fault_point(f"stage.after:{p.value}.gold")
+            except Exception as exc:
+                _record_failure(spark, cfg, paths, report.run_id, p, counts, exc)
+                raise
+            log_mismatches(counts, report.run_id)
+            record_counts(spark, paths, report.run_id, p.value, counts)
+            fault_point(f"runs.after:{p.value}")
+            report.counts += counts
     report.seconds = time.monotonic() - started
     log.info("run %s finished in %.1fs", report.run_id, report.seconds)
     for r in report.quarantined_files:

@@ -13,6 +13,8 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 
+from lake.faults import fault_point
+
 log = logging.getLogger(__name__)
 
 #: Waiting longer than this for an observed count means it was never measured.
@@ -195,6 +197,7 @@ def record_counts(spark, paths, run_id: str, pipeline: str, counts: list[TableCo
     if not rows:
         return
     df = spark.createDataFrame(rows, _schema())
+    fault_point(f"runs.before:{pipeline}")
     delta_io.append(spark, df, paths.system(RUNS_TABLE), merge_schema=True)
 
 

@@ -42,6 +42,7 @@ from lake import delta_io
 from lake.bronze.common import IngestResult, LogEntry, read_ingest_log, utc_now, write_ingest_log
 from lake.config import DriftPolicy, FileFormat, FileSource, JsonShape
 from lake.errors import SourceError
+from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import observe_rows, observed
 
@@ -577,10 +578,12 @@ def ingest_files(
         # records counted as they are read from the files, in the write's own job
         batch, read = observe_rows(_batch(spark, new, source, run_id, ingested_at, extras), f"bronze_{source.name}_in")
         version_before = delta_io.table_version(spark, bronze)
+        fault_point(f"bronze.append.before:{source.name}")
         if full_reload:
             metrics = delta_io.overwrite(spark, batch, bronze)
         else:
             metrics = delta_io.append(spark, batch, bronze, merge_schema=source.drift == DriftPolicy.EVOLVE)
+        fault_point(f"bronze.append.after:{source.name}")
         # an empty append leaves no commit: the latest metrics would be an older write's
         committed_now = metrics.get("version") != version_before
         rows_written = metrics.get("numOutputRows", 0) if committed_now else 0
@@ -602,7 +605,9 @@ def ingest_files(
         )
         n = {(r["_source_file"], r["_file_hash"]): int(r["count"]) for r in repaired}
         entries += [LogEntry(f.path, f.hash, f.size, f.mtime, "ingested", n.get((f.path, f.hash), 0)) for f in repair]
+    fault_point(f"bronze.ingest_log.before:{source.name}")
     write_ingest_log(spark, paths, source.name, run_id, entries, replace_source=full_reload)
+    fault_point(f"bronze.ingest_log.after:{source.name}")
     return IngestResult(
         source=source.name,
         files_seen=len(files),

@@ -30,6 +30,7 @@ from lake import delta_io
 from lake.bronze.common import IngestResult, read_watermark, utc_now, write_watermark
 from lake.config import JdbcConnection, JdbcSource
 from lake.errors import SourceError
+from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import observe_rows, observed
 
@@ -283,6 +284,7 @@ def ingest_table(
         log.info("%s: no rows after %s", source.name, after)
         return IngestResult(source=source.name, partitions=0, watermark=after)
     version_before = delta_io.table_version(spark, bronze)
+    fault_point(f"bronze.jdbc.before_read:{source.name}")
     try:
         # source rows counted as they are read, in the write's own job
         batch, read = observe_rows(_with_lineage(read_slice(spark, source, conn, bounds, after=after), source, run_id),
@@ -298,10 +300,13 @@ def ingest_table(
             batch = flagged.where(F.col("_in_bronze").isNull()).select(
                 *[F.col(c) for c in [*source.columns, "_row_id", "_source_table", "_ingested_at", "_run_id"]]
             )
+            fault_point(f"bronze.append.before:{source.name}")
             metrics = delta_io.append(spark, batch, bronze)
         elif incremental:
+            fault_point(f"bronze.append.before:{source.name}")
             metrics = delta_io.append(spark, batch, bronze)
         else:
+            fault_point(f"bronze.append.before:{source.name}")
             metrics = delta_io.overwrite(spark, batch, bronze)
     except SourceError:
         raise
@@ -309,6 +314,7 @@ def ingest_table(
         if "Py4J" in type(exc).__name__ or "SQL" in str(exc)[:2000] or "JDBC" in str(exc)[:2000]:
             raise _fail(source, conn, exc) from None
         raise
+    fault_point(f"bronze.append.after:{source.name}")
     # an empty append may leave no commit: then the latest metrics are an older write's
     rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
     rows_in = observed(read).get("rows", -1)
@@ -317,7 +323,9 @@ def ingest_table(
         log.warning("%s: %d rows were already in bronze (a run died before saving its mark)", source.name, replayed)
     mark = bounds.mark if source.incremental_column else None
     if source.incremental_column:
+        fault_point(f"bronze.watermark.before:{source.name}")
         write_watermark(spark, paths, source.name, source.incremental_column, mark if mark is not None else after, run_id)
+        fault_point(f"bronze.watermark.after:{source.name}")
     log.info("%s: %d rows read, %d written to %s in %d partitions", source.name, rows_in, rows_written, bronze, partitions)
     return IngestResult(
         source=source.name,

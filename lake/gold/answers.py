@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampNTZType, TimestampType
 
 from lake import delta_io
+from lake.faults import fault_point
 from lake.gold.functions import (
     CHANNELS,
     DEFAULT_TIMEZONE,
@@ -257,7 +258,9 @@ def refresh_answers(
     for name, fn in answers.items():
         df = fn(spark, as_of=at, timezone=timezone, paths=paths).withColumn("as_of", F.lit(at).cast("timestamp"))
         df, produced = observe_rows(df, name)  # rows the answer produced, counted on the way in
+        fault_point(f"gold.write.before:{name}")
         rows, _ = commit_rows(delta_io.overwrite(spark, df, paths.gold(name)))
+        fault_point(f"gold.write.after:{name}")
         counts.append(TableCounts(name, "gold", rows_in=observed(produced).get("rows", -1), written=rows))
         log.info("gold.%s refreshed as of %s (%d rows)", name, at.isoformat(), rows)
     return counts

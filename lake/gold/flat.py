@@ -38,7 +38,8 @@ from pyspark.sql.types import TimestampNTZType
 
 from lake import delta_io
 from lake.config import CardNumberMode, ExportOptions
-from lake.errors import ConfigError, PipelineError
+from lake.errors import ConfigError, PipelineError, java_cause
+from lake.faults import fault_point
 from lake.gold.functions import DEFAULT_TIMEZONE, format_local, format_naive
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
@@ -234,7 +235,9 @@ def build_movimento_flat(
     joined, left_out = observe_rows(_joined(movimento, **tables), "flat_joined",
                                     dropped=F.sum(F.when(~_complete(), 1).otherwise(0)))
     df = _flat_columns(joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=key)
+    fault_point("gold.write.before:movimento_flat")
     metrics = delta_io.overwrite(spark, df, paths.gold("movimento_flat"))
+    fault_point("gold.write.after:movimento_flat")
     rows, _ = commit_rows(metrics)
     log.info("gold.movimento_flat written (%d rows, card numbers %s)", rows, card_number.value)
     if counts is not None:
@@ -280,6 +283,22 @@ def _rename_over(spark: SparkSession, fs, src, dst) -> None:
         raise PipelineError(f"cannot rename {src} to {dst}")
 
 
+def _remove_leftovers(fs, out, parent, file_name: str) -> None:
+    """Remove the temporary file and staging folder an export killed before its cleanup
+    left behind (``.<file>.<token>.tmp`` in the folder, ``.<dir>.lake-staging-<token>`` beside it)."""
+    import fnmatch
+
+    patterns = [(out, f".{file_name}.*.tmp"), (parent, f".{out.getName() or 'root'}.lake-staging-*")]
+    for folder, pattern in patterns:
+        try:
+            stale = [st.getPath() for st in fs.listStatus(folder) if fnmatch.fnmatchcase(st.getPath().getName(), pattern)]
+            for path in stale:
+                log.info("removing %s, left by an interrupted export", path.toString())
+                fs.delete(path, True)
+        except Exception as exc:  # noqa: BLE001 - cleanup never fails an export that succeeded
+            log.warning("could not remove leftovers of an earlier export in %s: %s", folder.toString(), java_cause(exc) or exc)
+
+
 def export_csv(
     spark: SparkSession,
     df_or_paths: Union[DataFrame, LakePaths],
@@ -294,8 +313,8 @@ def export_csv(
     Atomic: Spark writes one part file into a hidden staging folder beside ``output_dir``
     (``.<dir>.lake-staging-<uuid>`` in its parent); the part file is renamed to a hidden
     temporary name in ``output_dir``, then over the target, and the staging folder is
-    removed. A crash leaves the previous file or the new one, never a partial file, and no
-    part files or markers in ``output_dir``.
+    removed. A crash leaves the previous file or the new one, never a partial file; the
+    hidden temporary file or staging folder a crash can leave is removed by the next export.
 
     Example:
         >>> export_csv(spark, LakePaths("lake-data"), "s3a://bucket/exports")
@@ -304,23 +323,44 @@ def export_csv(
     df = delta_io.read_table(spark, df_or_paths.gold("movimento_flat")) if isinstance(df_or_paths, LakePaths) else df_or_paths
     jvm = spark._jvm
     fs, out = _hadoop_path(spark, output_dir)
-    fs.mkdirs(out)
+    try:
+        made = fs.mkdirs(out) and fs.getFileStatus(out).isDirectory()
+    except Exception as exc:  # noqa: BLE001 - py4j wraps the Hadoop IOException
+        raise PipelineError(f"cannot create the output folder {output_dir}: {java_cause(exc) or exc}") from None
+    if not made:
+        raise PipelineError(f"cannot create the output folder {output_dir}")
     parent = out.getParent() or out
     token = uuid.uuid4().hex
     staging = jvm.org.apache.hadoop.fs.Path(parent, f".{out.getName() or 'root'}.lake-staging-{token}")
     target = jvm.org.apache.hadoop.fs.Path(out, file_name)
     temp = jvm.org.apache.hadoop.fs.Path(out, f".{file_name}.{token}.tmp")
     try:
+        fault_point("csv.write.before")
         df.coalesce(1).write.format("csv").options(**CSV_OPTIONS).mode("overwrite").save(staging.toString())
+        fault_point("csv.write.after")
         parts = [s.getPath() for s in fs.listStatus(staging) if s.getPath().getName().startswith("part-")]
         if len(parts) != 1:
             raise PipelineError(f"expected one part file in {staging}; found {len(parts)}")
         if not fs.rename(parts[0], temp):
             raise PipelineError(f"cannot move {parts[0]} to {temp}")
+        fault_point("csv.rename.before")
         _rename_over(spark, fs, temp, target)
+        fault_point("csv.rename.after")
+    except PipelineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - disk full, read-only folder, ...: one clear line
+        cause = java_cause(exc)
+        if cause is None:
+            raise
+        raise PipelineError(f"cannot write {file_name} into {output_dir}: {cause}; "
+                            f"the previous file, if any, is unchanged") from None
     finally:
-        fs.delete(staging, True)
-        if fs.exists(temp):
-            fs.delete(temp, False)
+        try:
+            fs.delete(staging, True)
+            if fs.exists(temp):
+                fs.delete(temp, False)
+        except Exception as exc:  # noqa: BLE001 - never hide the write's own error
+            log.warning("could not remove the staging files of %s: %s", target.toString(), java_cause(exc) or exc)
+    _remove_leftovers(fs, out, parent, file_name)
     log.info("exported %s", target.toString())
     return f"{output_dir.rstrip('/')}/{file_name}"

@@ -33,6 +33,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lake import delta_io
+from lake.faults import fault_point
 from lake.gold.functions import (
     CHANNELS,
     DEFAULT_TIMEZONE,
@@ -308,14 +309,18 @@ def build_star(
     counts: list[TableCounts] = []
     for name, df in tables.items():
         df, produced = observe_rows(df, name)
+        fault_point(f"gold.write.before:{name}")
         rows, _ = commit_rows(delta_io.overwrite(spark, df, paths.gold(name)))
+        fault_point(f"gold.write.after:{name}")
         counts.append(TableCounts(name, "gold", rows_in=observed(produced).get("rows", -1), written=rows))
         log.info("run %s: gold.%s written (%d rows)", run_id, name, rows)
     # the fact joins the persisted versions, so it points at exactly the keys just written
     persisted = delta_io.read_table(spark, paths.gold("dim_customer"))
     interactions, read = observe_rows(silver, "fact_interaction_in")
     facts = fact_interaction(interactions, persisted, timezone=timezone)
+    fault_point("gold.write.before:fact_interaction")
     rows, _ = commit_rows(delta_io.overwrite(spark, facts, paths.gold("fact_interaction")))
+    fault_point("gold.write.after:fact_interaction")
     counts.append(TableCounts("fact_interaction", "gold", rows_in=observed(read).get("rows", -1), written=rows))
     log.info("run %s: gold.fact_interaction written (%d rows)", run_id, rows)
     return counts

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from lake import delta_io
 from lake.config import LakeConfig, Pipeline, RefutedPolicy, SilverTable
 from lake.errors import PipelineError, QualityError
+from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 from lake.silver import quality
@@ -342,7 +343,9 @@ def build_silver_table(
         to_quarantine = 0
         if counts["quarantined"]:
             qcols = [c for c in quarantined.columns if c not in ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id")]
+            fault_point(f"silver.quarantine.before:{table_name}")
             metrics = delta_io.merge_upsert(spark, quarantined, paths.quarantine(table_name), ["_row_id"], compare_columns=qcols)
+            fault_point(f"silver.quarantine.after:{table_name}")
             to_quarantine = metrics.get("numSourceRows", 0)
             log.info("silver %s: %d rows quarantined", table_name, to_quarantine)
 
@@ -351,12 +354,16 @@ def build_silver_table(
         written = unchanged = 0
         if counts["passed"]:
             compare = [c for c in silver_cols if c not in table.keys]
+            fault_point(f"silver.merge.before:{table_name}")
             metrics = delta_io.merge_upsert(spark, good, paths.silver(table_name), table.keys, compare_columns=compare)
+            fault_point(f"silver.merge.after:{table_name}")
             written, unchanged = commit_rows(metrics)
         else:
             delta_io.create_if_missing(spark, good, paths.silver(table_name))
         log.info("silver %s: %d rows written, %d unchanged", table_name, written, unchanged)
+        fault_point(f"silver.state.before:{table_name}")
         _write_state(spark, paths, table_name, counts["max_ingested_at"], counts["max_run_id"], run_id)
+        fault_point(f"silver.state.after:{table_name}")
         return TableCounts(
             table_name, "silver", rows_in, written, quarantined=to_quarantine,
             dropped=counts["dropped"] + superseded, warned=counts["warned"], unchanged=unchanged,
@@ -473,7 +480,9 @@ def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, r
     for frame in frames[1:]:
         union = union.unionByName(frame)
     compare = [c for c in union.columns if c not in ("interaction_id", "_run_id", "_silver_run_id")]
+    fault_point("silver.merge.before:interactions")
     metrics = delta_io.merge_upsert(spark, union, paths.silver("interactions"), ["interaction_id"], compare_columns=compare)
+    fault_point("silver.merge.after:interactions")
     written, unchanged = commit_rows(metrics)
     measured = [observed(r).get("rows", -1) for r in reads]
     rows_in = -1 if min(measured) < 0 else sum(measured)
