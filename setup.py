@@ -19,7 +19,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["lake", "lake.*"]),
-    package_data={"lake": ["py.typed"]},
+    package_data={"lake": ["py.typed", "gold/sql/*.sql"]},
     include_package_data=True,
     install_requires=[
         f"pyspark=={PYSPARK}",
