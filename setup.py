@@ -29,6 +29,9 @@ setup(
         "numpy>=1.26",
         "pandas>=2.1,<3",
         "pyarrow>=15",
+        # Spark-free reads and `lake query` (delta-rs + its DataFusion engine, Arrow via arro3)
+        "deltalake>=1.6,<2",
+        "arro3-core>=0.4",
     ],
     extras_require={
         "dev": [

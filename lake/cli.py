@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="table", choices=["table", "json"])
     _add_common(p)
 
+    p = sub.add_parser("upgrade", help="rewrite a lake of an earlier version as plain Delta tables",
+                       description="Rewrite every silver, gold and _system table that still has column "
+                       "mapping, another table feature or INT96 timestamps (lakes written by earlier "
+                       "versions) as a plain Delta table any reader reads. Rows and schema are checked "
+                       "before the swap; old tables are kept under <root>/_upgrade/<stamp>/backup/. "
+                       "Bronze and quarantine are not touched.")
+    p.add_argument("--dry-run", action="store_true", help="list what would be rewritten; start no Spark")
+    _add_common(p)
+
     p = sub.add_parser("plan", help="validate the config and show what a run would read and write",
                        description="Validate the configuration and print what a run would read and write, "
                        "without starting Spark.")
@@ -209,6 +218,26 @@ def cmd_query(args) -> int:
     return EXIT_OK
 
 
+def cmd_upgrade(args) -> int:
+    from lake.upgrade import plan_upgrade, upgrade
+
+    cfg = _load(args)
+    if args.dry_run:
+        items = plan_upgrade(cfg.lake.root)
+    else:
+        from lake.session import get_spark
+
+        items = upgrade(get_spark(), cfg.lake.root)
+    verb = "would rewrite" if args.dry_run else "rewrote"
+    for item in items:
+        kept = f"; old table kept at {item.backup}" if item.backup else ""
+        rows = f" ({item.rows} rows)" if item.rows is not None else ""
+        print(f"{verb} {item.layer}/{item.table}{rows}: {', '.join(item.reasons)}{kept}")
+    if not items:
+        print("nothing to upgrade: every silver, gold and _system table is plain")
+    return EXIT_OK
+
+
 def cmd_status(args) -> int:
     from lake.status import status
     from lake.session import get_spark
@@ -245,6 +274,7 @@ COMMANDS = {
     "export-csv": cmd_export_csv,
     "query": cmd_query,
     "status": cmd_status,
+    "upgrade": cmd_upgrade,
     "plan": cmd_plan,
     "generate": cmd_generate,
 }
