@@ -133,7 +133,8 @@ def upgrade(spark, root: str, *, dry_run: bool = False) -> list[UpgradeItem]:
         delta_io.append(spark, old, copy)
         new = delta_io.read_table(spark, copy)
         rows_old, rows_new = old.count(), new.count()
-        if new.schema != old.schema or rows_new != rows_old:
+        shape = [(f.name, f.dataType, f.nullable) for f in old.schema.fields]
+        if [(f.name, f.dataType, f.nullable) for f in new.schema.fields] != shape or rows_new != rows_old:
             raise PipelineError(
                 f"upgrade of {item.layer}/{item.table}: the copy at {copy} differs "
                 f"(rows {rows_old} -> {rows_new}; schema {old.schema.simpleString()} -> "
@@ -145,4 +146,7 @@ def upgrade(spark, root: str, *, dry_run: bool = False) -> list[UpgradeItem]:
         log.info("upgraded %s/%s (%s): %d rows; old table kept at %s",
                  item.layer, item.table, ", ".join(item.reasons), rows_new, kept)
         done.append(UpgradeItem(item.layer, item.table, item.reasons, rows_new, kept))
+    if done and not dry_run:
+        # The session caches each table's log by path; the paths now hold other tables.
+        spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
     return done

@@ -305,3 +305,32 @@ def test_upgrade_makes_an_old_lake_plain_and_keeps_every_row(spark, tmp_path, mo
     kept = {(i.layer, i.table): i.backup for i in done}
     old = spark_rows(delta_io.read_table(spark, kept[("gold", "fact_interaction")]))
     assert old == before[("gold", "fact_interaction")]
+
+
+def test_lake_query_process_prints_the_spark_answer_without_pyspark(spark, demo_lake):
+    """`lake query` (default engine) as a real process: the same text as the Spark answer,
+    and pyspark never imported."""
+    import subprocess
+    import sys
+
+    as_of = "2026-11-25 12:00:00"
+    script = ("import sys; from lake.cli import main; code = main(sys.argv[1:]); "
+              "assert 'pyspark' not in sys.modules, 'pyspark imported'; sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", script, "query", "last-interaction", "--as-of", as_of,
+                           "--format", "csv", "--config", str(CONF), "--lake-root", demo_lake.root],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    want = answers.format_answer(_spark_sql(spark, demo_lake, "last_interaction", as_of), "csv", timezone=TZ)
+    assert proc.stdout == want + "\n"
+    assert len(proc.stdout.splitlines()) > 2
+
+
+def test_lake_query_on_a_missing_lake_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "lake.cli", "query", "contacts-24h", "--config", str(CONF),
+                           "--lake-root", str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"lake: error: no Delta table at {tmp_path / 'nowhere'}/gold/fact_interaction; run 'lake run' first"]

@@ -66,8 +66,9 @@ def read_arrow(path: str, *, version: int | None = None) -> "pa.Table":
         return dt.to_pyarrow_table()
     from deltalake import QueryBuilder
 
-    schema = pa.schema(dt.schema())
-    table = pa.table(QueryBuilder().register("t", dt).execute("SELECT * FROM t"))
+    schema = pa.schema(dt.schema())  # logical names and Delta's Arrow types
+    reader = QueryBuilder().register("t", dt).execute("SELECT * FROM t")
+    table = pa.RecordBatchReader.from_stream(reader).read_all()
     return table.select(schema.names).cast(schema) if table.num_rows else schema.empty_table()
 
 
