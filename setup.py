@@ -19,7 +19,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["lake", "lake.*"]),
-    package_data={"lake": ["py.typed"]},
+    package_data={"lake": ["py.typed", "gold/sql/*.sql"]},
     include_package_data=True,
     install_requires=[
         f"pyspark=={PYSPARK}",
@@ -29,6 +29,9 @@ setup(
         "numpy>=1.26",
         "pandas>=2.1,<3",
         "pyarrow>=15",
+        # Spark-free reads and `lake query` (delta-rs + its DataFusion engine, Arrow via arro3)
+        "deltalake>=1.6,<2",
+        "arro3-core>=0.4",
     ],
     extras_require={
         "dev": [

@@ -7,18 +7,43 @@ Example:
     >>> lk.table("silver.interactions").show(5)
     >>> lk.last_interaction(as_of="2026-11-25 12:00:00").show()
     >>> lk.quality().show()                        # latest run's per-table counts
+
+Without Spark (no JVM starts): ``engine="pandas"`` or ``engine="arrow"``.
+
+    >>> lk.read("gold.fact_interaction", engine="pandas").head()
+    >>> lk.last_interaction(as_of="2026-11-25 12:00:00", engine="pandas")
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lake import delta_io
 from lake.config import LakeConfig, load_config
 from lake.errors import PipelineError
 from lake.paths import LakePaths
 
 LAYERS = ("bronze", "silver", "gold", "quarantine")
+
+#: What :meth:`Lake.read` and the answers return: a Spark DataFrame, or (read through
+#: delta-rs, no JVM) a pyarrow Table or a pandas DataFrame.
+ENGINES = ("spark", "arrow", "pandas")
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise PipelineError(f"engine must be one of {', '.join(ENGINES)}; found {engine!r}")
+
+
+def _to_pandas(table):
+    """An Arrow table as pandas, timestamps as aware values in UTC.
+
+    Timestamps beyond pandas' nanosecond range (``dim_customer.valid_to`` = 9999-12-31)
+    stay Python datetimes instead of raising.
+    """
+    try:
+        return table.to_pandas()
+    except Exception:  # noqa: BLE001 - pyarrow raises ArrowInvalid for out-of-range timestamps
+        return table.to_pandas(timestamp_as_object=True)
 
 
 class _LayerTables:
@@ -84,10 +109,31 @@ class Lake:
         layer, _, table = name.partition(".")
         if not table:
             raise PipelineError(f"table name {name!r} must be 'layer.table', e.g. 'gold.fact_interaction'")
+        return self.read(name)
+
+    def read(self, name: str, *, engine: str = "spark", version: int | None = None):
+        """A table by ``layer.table``, as a Spark DataFrame (``engine="spark"``), a pyarrow
+        Table (``"arrow"``) or a pandas DataFrame (``"pandas"``); the last two read through
+        delta-rs and never start Spark. ``version`` reads an older version (time travel).
+
+        Example:
+            >>> lk.read("gold.fact_interaction", engine="pandas").groupby("channel_key").size()
+        """
+        _check_engine(engine)
+        layer, _, table = name.partition(".")
+        if not table:
+            raise PipelineError(f"table name {name!r} must be 'layer.table', e.g. 'gold.fact_interaction'")
         path = self._path(layer, table)
-        if not delta_io.table_exists(self.spark, path):
-            raise PipelineError(f"table {name} does not exist yet at {path}; run 'lake run' first")
-        return delta_io.read_table(self.spark, path)
+        if engine == "spark":
+            from lake import delta_io  # imports pyspark: only on the Spark path
+
+            if not delta_io.table_exists(self.spark, path):
+                raise PipelineError(f"table {name} does not exist yet at {path}; run 'lake run' first")
+            return delta_io.read_table(self.spark, path, version=version)
+        from lake.gold.fast import read_arrow
+
+        arrow = read_arrow(path, version=version)
+        return arrow if engine == "arrow" else _to_pandas(arrow)
 
     def tables(self, layer: str | None = None) -> list[str]:
         """Names (``layer.table``) of the tables that exist in the lake."""
@@ -141,23 +187,36 @@ class Lake:
     def _interactions(self):
         return self.table("gold.fact_interaction")
 
-    def contacts_24h(self, *, as_of: Any = None):
-        """Contacts per customer with ``as_of - 24h < started_at <= as_of`` (default now)."""
-        from lake.pipeline import answer
+    def _answer(self, name: str, as_of: Any, engine: str):
+        _check_engine(engine)
+        if engine == "spark":
+            from lake.pipeline import answer
 
-        return answer(self.spark, self.config, "contacts-24h", as_of=as_of)
+            return answer(self.spark, self.config, name, as_of=as_of)
+        from lake.gold import fast
+        from lake.gold.rules import ANSWERS
 
-    def interactions_by_channel(self, *, as_of: Any = None):
+        table = fast.answer(self.paths.root, ANSWERS[name], as_of=as_of, timezone=self.config.lake.timezone)
+        return table if engine == "arrow" else _to_pandas(table)
+
+    def contacts_24h(self, *, as_of: Any = None, engine: str = "spark"):
+        """Contacts per customer with ``as_of - 24h < started_at <= as_of`` (default now).
+
+        ``engine="arrow"`` / ``"pandas"`` answer through delta-rs without Spark (same SQL).
+        """
+        return self._answer("contacts-24h", as_of, engine)
+
+    def interactions_by_channel(self, *, as_of: Any = None, engine: str = "spark"):
         """One row per customer and channel used, with counts and first/last start."""
-        from lake.pipeline import answer
+        return self._answer("interactions-by-channel", as_of, engine)
 
-        return answer(self.spark, self.config, "interactions-by-channel", as_of=as_of)
+    def last_interaction(self, *, as_of: Any = None, engine: str = "spark"):
+        """Each customer's latest interaction up to ``as_of`` and its channel.
 
-    def last_interaction(self, *, as_of: Any = None):
-        """Each customer's latest interaction up to ``as_of`` and its channel."""
-        from lake.pipeline import answer
-
-        return answer(self.spark, self.config, "last-interaction", as_of=as_of)
+        Example:
+            >>> lk.last_interaction(as_of="2026-11-25 12:00:00", engine="pandas").head()
+        """
+        return self._answer("last-interaction", as_of, engine)
 
     def interactions(self):
         """Every interaction as read back from the star: ``interaction_id, customer_email,

@@ -28,7 +28,7 @@ EXIT_CODES = (
 #: another run holds the lake's lock (``lake run`` refused; retry later or pass ``--wait``)
 EXIT_LOCKED = 6
 
-QUERIES = ("contacts-24h", "interactions-by-channel", "last-interaction")
+QUERIES = ("contacts-24h", "interactions-by-channel", "last-interaction")  # lake.gold.rules.ANSWERS
 
 log = logging.getLogger("lake")
 
@@ -83,10 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("query", help="print one of the three customer-experience answers",
                        description="Print an answer from the gold star. Timestamps are shown as "
-                       "yyyy-MM-dd HH:mm:ss in the source time zone; --as-of is read in that zone.")
+                       "yyyy-MM-dd HH:mm:ss in the source time zone; --as-of is read in that zone. "
+                       "By default the answer is read through delta-rs (no JVM, about a second); "
+                       "--engine spark computes the same SQL on Spark.")
     p.add_argument("name", choices=QUERIES)
     p.add_argument("--as-of", metavar="TIMESTAMP", help="'yyyy-MM-dd HH:mm:ss' in the source time zone (default now)")
     p.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    p.add_argument("--engine", default="arrow", choices=["arrow", "spark"],
+                   help="arrow: delta-rs/DataFusion, no Spark (default); spark: Spark SQL")
     _add_common(p)
 
     p = sub.add_parser("status", help="latest runs with their per-table quality counts",
@@ -94,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "dropped and warned, and the tables' Delta versions.")
     p.add_argument("--limit", type=int, default=3, help="how many runs (default 3)")
     p.add_argument("--format", default="table", choices=["table", "json"])
+    _add_common(p)
+
+    p = sub.add_parser("upgrade", help="rewrite a lake of an earlier version as plain Delta tables",
+                       description="Rewrite every silver, gold and _system table that still has column "
+                       "mapping, another table feature or INT96 timestamps (lakes written by earlier "
+                       "versions) as a plain Delta table any reader reads. Rows and schema are checked "
+                       "before the swap; old tables are kept under <root>/_upgrade/<stamp>/backup/. "
+                       "Bronze and quarantine are not touched.")
+    p.add_argument("--dry-run", action="store_true", help="list what would be rewritten; start no Spark")
     _add_common(p)
 
     p = sub.add_parser("plan", help="validate the config and show what a run would read and write",
@@ -209,9 +222,16 @@ def cmd_export_csv(args) -> int:
 
 
 def cmd_query(args) -> int:
+    cfg = _load(args)
+    if args.engine == "arrow":
+        from lake.gold import fast
+        from lake.gold.rules import ANSWERS
+
+        print(fast.answer_text(cfg.lake.root, ANSWERS[args.name], args.format, as_of=args.as_of,
+                               timezone=cfg.lake.timezone))
+        return EXIT_OK
     from lake.session import get_spark
 
-    cfg = _load(args)
     spark = get_spark()
     spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
     from lake.gold.answers import format_answer
@@ -219,6 +239,26 @@ def cmd_query(args) -> int:
 
     df = answer(spark, cfg, args.name, as_of=args.as_of)
     print(format_answer(df, args.format, timezone=cfg.lake.timezone))
+    return EXIT_OK
+
+
+def cmd_upgrade(args) -> int:
+    from lake.upgrade import plan_upgrade, upgrade
+
+    cfg = _load(args)
+    if args.dry_run:
+        items = plan_upgrade(cfg.lake.root)
+    else:
+        from lake.session import get_spark
+
+        items = upgrade(get_spark(), cfg.lake.root)
+    verb = "would rewrite" if args.dry_run else "rewrote"
+    for item in items:
+        kept = f"; old table kept at {item.backup}" if item.backup else ""
+        rows = f" ({item.rows} rows)" if item.rows is not None else ""
+        print(f"{verb} {item.layer}/{item.table}{rows}: {', '.join(item.reasons)}{kept}")
+    if not items:
+        print("nothing to upgrade: every silver, gold and _system table is plain")
     return EXIT_OK
 
 
@@ -258,6 +298,7 @@ COMMANDS = {
     "export-csv": cmd_export_csv,
     "query": cmd_query,
     "status": cmd_status,
+    "upgrade": cmd_upgrade,
     "plan": cmd_plan,
     "generate": cmd_generate,
 }

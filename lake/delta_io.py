@@ -3,19 +3,57 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
-#: Delta properties every table gets: column mapping keeps source headers with spaces,
-#: accents and ``()?/`` readable in bronze.
+#: Delta properties of a plain table (silver, gold, ``_system``): protocol reader 1 /
+#: writer 2 and no table feature, so every Delta reader (delta-rs, DuckDB, Trino, ...)
+#: reads it. Deletion vectors, type widening and v2 checkpoints stay off.
 TABLE_PROPERTIES = {
+    "delta.minReaderVersion": "1",
+    "delta.minWriterVersion": "2",
+    "delta.enableDeletionVectors": "false",
+}
+
+#: Properties of a table that keeps raw source headers (spaces, accents, ``()?/``):
+#: column mapping by name, protocol reader 2 / writer 5 (docs/architecture.md).
+MAPPED_TABLE_PROPERTIES = {
     "delta.columnMapping.mode": "name",
     "delta.minReaderVersion": "2",
     "delta.minWriterVersion": "5",
+    "delta.enableDeletionVectors": "false",
 }
+
+#: Layers whose tables keep raw source headers, hence column mapping.
+MAPPED_LAYERS = ("bronze", "quarantine")
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def needs_column_mapping(path: str, columns: Iterable[str] = ()) -> bool:
+    """Whether the table at ``path`` is written with column mapping: tables of a layer in
+    :data:`MAPPED_LAYERS` (``<root>/bronze/<t>``, ``<root>/quarantine/<t>``), and any table
+    with a column name that is not a plain identifier.
+
+    Example:
+        >>> needs_column_mapping("/lake/gold/dim_customer", ["customer_key"])
+        False
+        >>> needs_column_mapping("/lake/bronze/phone", ["Data Início"])
+        True
+    """
+    parts = path.rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] in MAPPED_LAYERS:
+        return True
+    return any(not _PLAIN_NAME.fullmatch(c) for c in columns)
+
+
+def table_properties(path: str, columns: Iterable[str] = ()) -> dict[str, str]:
+    """The Delta properties a new table at ``path`` with ``columns`` is created with."""
+    return dict(MAPPED_TABLE_PROPERTIES if needs_column_mapping(path, columns) else TABLE_PROPERTIES)
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -45,7 +83,7 @@ def create_if_missing(spark: SparkSession, df: DataFrame, path: str) -> None:
     if table_exists(spark, path):
         return
     writer = df.limit(0).write.format("delta").mode("append")
-    for key, value in TABLE_PROPERTIES.items():
+    for key, value in table_properties(path, df.columns).items():
         writer = writer.option(key, value)
     writer.save(path)
 
@@ -53,7 +91,7 @@ def create_if_missing(spark: SparkSession, df: DataFrame, path: str) -> None:
 def _first_write(df: DataFrame, path: str, txn: tuple[str, int] | None = None) -> None:
     """Create the table with its first rows in ONE commit (no empty create + second write)."""
     writer = df.write.format("delta").mode("append")
-    for key, value in TABLE_PROPERTIES.items():
+    for key, value in table_properties(path, df.columns).items():
         writer = writer.option(key, value)
     if txn is not None:
         writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))

@@ -52,6 +52,9 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # JDBC reports VARCHAR(n) (SQLite: VARCHAR(0)); treat it as string so Delta adds no
     # length invariant that rejects the source's own values.
     "spark.sql.legacy.charVarcharAsString": "true",
+    # Parquet timestamps as INT64 microseconds, not the legacy INT96 (nanoseconds), so other
+    # Delta readers (delta-rs, pyarrow) read 9999-12-31 (dim_customer.valid_to) without overflow.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.ui.showConsoleProgress": "false",
     # A JDBC driver builds TIMESTAMP WITHOUT TIME ZONE values in the JVM's default zone: pin
     # it to the sources' zone (LAKE_TIMEZONE, default America/Sao_Paulo) so 08:00 stays 08:00
@@ -218,7 +221,12 @@ DEFAULTS_BEGIN = "# >>> lake: managed by 'python -m lake.session --warm'; edits 
 DEFAULTS_END = "# <<< lake"
 
 #: Keys of the managed block that a user's own line in spark-defaults.conf may override.
-_DELTA_KEYS = ("spark.sql.extensions", "spark.sql.catalog.spark_catalog", "spark.sql.legacy.charVarcharAsString")
+_DELTA_KEYS = (
+    "spark.sql.extensions",
+    "spark.sql.catalog.spark_catalog",
+    "spark.sql.legacy.charVarcharAsString",
+    "spark.sql.parquet.outputTimestampType",
+)
 
 
 def spark_home() -> Path:

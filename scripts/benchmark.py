@@ -7,8 +7,14 @@ and writing it with no transformation (files -> Delta, JDBC -> Delta, Delta -> D
 Delta -> one CSV). It samples the resident memory of the driver JVM and of this Python
 process while each stage runs, writes JSON and prints a Markdown table.
 
+A last stage, ``query``, runs ``lake query last-interaction`` as a real process five times
+(median) against its floor, a bare ``python -c "import deltalake"`` process, and beside it
+the same command with ``--engine spark`` (``--query-spark-runs``, default 3). With
+``--query-only LAKE_ROOT`` only that stage runs, on an existing lake (the demo's).
+
 Usage:
     .venv/bin/python scripts/benchmark.py --rows 1000000 --out benchmarks/latest.json
+    .venv/bin/python scripts/benchmark.py --query-only lake-data --out /tmp/q.json
     .venv/bin/python scripts/benchmark.py --rows 20000 --out /tmp/b.json --work-dir /tmp/bench --keep
 
 Spark runs with the project's defaults (``lake.session.get_spark``: ``local[2]`` and
@@ -277,7 +283,7 @@ def _alive(spark) -> bool:
         return False
 
 
-def run_benchmark(rows: int, work: Path, progress: Path | None = None) -> dict:
+def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_spark_runs: int = 3) -> dict:
     from lake.config import load_config
     from lake.paths import LakePaths
     from lake.pipeline import run
@@ -382,6 +388,12 @@ def run_benchmark(rows: int, work: Path, progress: Path | None = None) -> dict:
                    floor_jdbc(spark, cfg, f"{fl}/inc", min_id=increment["first_new_id"])),
           lambda r: increment["interactions"] + increment["transactions"])
 
+    try:
+        results.append(query_stage(lake_root, spark_runs=query_spark_runs))
+    except Exception as exc:  # reported like any failed stage
+        log.exception("stage query failed")
+        results.append({"stage": "query", "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+
     import pyspark
 
     try:
@@ -411,10 +423,89 @@ def run_benchmark(rows: int, work: Path, progress: Path | None = None) -> dict:
         "generation": generation,
         "increment": {"interactions": increment["interactions"], "transactions": increment["transactions"]},
         "full_run_seconds": round(full_seconds, 2),
-        "incremental_share_of_full": (round(results[-1]["seconds"] / full_seconds, 3)
-                                      if full_seconds and "error" not in results[-1] else None),
+        "incremental_share_of_full": (round(results[-2]["seconds"] / full_seconds, 3)
+                                      if full_seconds and "error" not in results[-2] else None),
         "stages": results,
     }
+
+
+# --------------------------------------------------------------------------- query stage
+
+
+def _timed_process(cmd: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Run ``cmd`` to the end: wall seconds, its peak RSS in MiB (``wait4``), and its stdout.
+    A failure raises with the process's last error line."""
+    import subprocess
+
+    with tempfile.TemporaryFile(mode="w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.stdout.close()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd[:4])}... exited {proc.returncode}: {err.read().strip()[-300:]}")
+    return seconds, usage.ru_maxrss / 1024.0, out
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def query_stage(lake_root: Path, *, config: Path = ROOT / "conf" / "lake.yml", runs: int = 5,
+                spark_runs: int = 3) -> dict:
+    """``lake query last-interaction`` as a real process, ``runs`` times (median), against its
+    floor ``python -c "import deltalake"`` (median of as many runs); then the same command
+    with ``--engine spark`` (median of ``spark_runs``), which starts a JVM each time."""
+    lake_cmd = Path(sys.executable).with_name("lake")
+    base = [str(lake_cmd)] if lake_cmd.exists() else [sys.executable, "-m", "lake.cli"]
+    query = base + ["query", "last-interaction", "--config", str(config), "--lake-root", str(lake_root),
+                    "--format", "csv"]
+    floor_cmd = [sys.executable, "-c", "import deltalake"]
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    fast, floor, peaks, answer = [], [], [], ""
+    for _ in range(runs):  # interleaved, so load changes hit both alike
+        seconds, peak, answer = _timed_process(query, ROOT)
+        fast.append(seconds)
+        peaks.append(peak)
+        floor.append(_timed_process(floor_cmd, ROOT)[0])
+    spark = [_timed_process(query + ["--engine", "spark"], ROOT) for _ in range(spark_runs)]
+    same = all(out == answer for _, _, out in spark)
+    entry = {
+        "stage": "query",
+        "command": "lake query last-interaction --format csv",
+        "rows": max(len(answer.splitlines()) - 1, 0),
+        "seconds": round(_median(fast), 3),
+        "runs_seconds": [round(x, 3) for x in fast],
+        "rows_per_second": None,
+        "peak_rss_mib": round(max(peaks)),
+        "spark_jobs": 0,
+        "floor": "python -c 'import deltalake'",
+        "floor_seconds": round(_median(floor), 3),
+        "floor_runs_seconds": [round(x, 3) for x in floor],
+        "spark_engine_seconds": round(_median([x for x, _, _ in spark]), 2) if spark else None,
+        "spark_engine_runs_seconds": [round(x, 2) for x, _, _ in spark],
+        "spark_engine_same_answer": same,
+        "loadavg_before": load_before,
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    entry["ratio_to_floor"] = round(entry["seconds"] / entry["floor_seconds"], 2) if entry["floor_seconds"] else None
+    if spark and not same:
+        entry["error"] = "lake query --engine spark printed a different answer"
+    log.info("stage done: %s", json.dumps(entry))
+    return entry
+
+
+def query_markdown(r: dict) -> str:
+    return (f"| query (`lake query last-interaction`) | {r['rows']:,} answer rows | median {r['seconds']:.2f} s "
+            f"of {r['runs_seconds']} | floor `import deltalake` {r['floor_seconds']:.2f} s | ratio "
+            f"{r['ratio_to_floor']:.2f} | `--engine spark` {r['spark_engine_seconds']} s "
+            f"(same answer: {r['spark_engine_same_answer']}) | load {r['loadavg_before']} |")
 
 
 def _mem_total_mib() -> int:
@@ -426,6 +517,8 @@ def markdown(result: dict) -> str:
     lines = ["| stage | rows | seconds | rows/s | peak RSS MiB (JVM+Py) | Spark jobs | floor s | ratio to floor |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["stages"]:
+        if r["stage"] == "query" and "error" not in r:
+            continue  # its own line below
         if "error" in r:
             lines.append(f"| {r['stage']} | failed: {r['error']} |||||||")
             continue
@@ -439,6 +532,9 @@ def markdown(result: dict) -> str:
     lines.append(f"Full run (first five stages): {result['full_run_seconds']:.1f} s; incremental 1% = "
                  f"{100 * (result['incremental_share_of_full'] or 0):.1f}% of it. Generation "
                  f"(not a stage): {result['generation']['seconds']:.1f} s.")
+    for r in result["stages"]:
+        if r["stage"] == "query" and "error" not in r:
+            lines += ["", query_markdown(r)]
     return "\n".join(lines)
 
 
@@ -449,7 +545,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--work-dir", help="where data and the lake go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir afterwards")
+    parser.add_argument("--query-only", metavar="LAKE_ROOT",
+                        help="only the query stage, on an existing lake (e.g. the demo's lake-data)")
+    parser.add_argument("--query-spark-runs", type=int, default=3,
+                        help="runs of 'lake query --engine spark' in the query stage (default 3)")
     args = parser.parse_args(argv)
+    if args.query_only:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        entry = query_stage(Path(args.query_only).resolve(), spark_runs=args.query_spark_runs)
+        result = {"date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                  "machine": {"cores": os.cpu_count(), "platform": platform.platform()},
+                  "lake_root": str(Path(args.query_only).resolve()), "stages": [entry]}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(query_markdown(entry) if "error" not in entry else entry["error"])
+        return 1 if "error" in entry else 0
     if args.rows < 100:
         parser.error("--rows: expected at least 100")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -460,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        result = run_benchmark(args.rows, work.resolve(), Path(args.out))
+        result = run_benchmark(args.rows, work.resolve(), Path(args.out), query_spark_runs=args.query_spark_runs)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["bronze files", "bronze jdbc", "silver", "gold star", "flat csv export", "incremental 1%"]
+STAGES = ["bronze files", "bronze jdbc", "silver", "gold star", "flat csv export", "incremental 1%", "query"]
 
 
 @pytest.mark.benchmark
@@ -22,20 +22,27 @@ def test_benchmark_reports_every_stage_with_a_floor(tmp_path):
     work = tmp_path / "work"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--rows", "2000", "--out", str(out),
-         "--work-dir", str(work)],
+         "--work-dir", str(work), "--query-spark-runs", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["rows"] == 2000
     assert [s["stage"] for s in result["stages"]] == STAGES
-    for s in result["stages"]:
+    for s in result["stages"][:-1]:
         assert "error" not in s and "floor_error" not in s, s
         assert s["seconds"] > 0 and s["floor_seconds"] > 0, s
         assert s["ratio_to_floor"] == pytest.approx(s["seconds"] / s["floor_seconds"], rel=0.05)
         assert s["rows"] > 0 and s["peak_rss_mib"] > 0 and s["spark_jobs"] > 0, s
     # bronze reads every generated record once (duplicates and malformed ones included)
     assert result["stages"][0]["rows"] == 2000
-    assert result["stages"][-1]["rows"] == 20 + 20  # 1% new interactions + 1% new transactions
+    assert result["stages"][-2]["rows"] == 20 + 20  # 1% new interactions + 1% new transactions
+    # query: `lake query last-interaction` 5 times against `import deltalake`, Spark beside it
+    q = result["stages"][-1]
+    assert "error" not in q, q
+    assert q["rows"] > 0 and len(q["runs_seconds"]) == 5 and len(q["floor_runs_seconds"]) == 5, q
+    assert q["seconds"] == pytest.approx(sorted(q["runs_seconds"])[2], abs=0.001), q
+    assert q["ratio_to_floor"] == pytest.approx(q["seconds"] / q["floor_seconds"], rel=0.05), q
+    assert q["spark_engine_seconds"] > 0 and q["spark_engine_same_answer"] is True, q
     assert "| stage |" in proc.stdout
     assert not work.exists()  # removed without --keep

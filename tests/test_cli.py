@@ -10,7 +10,7 @@ import pytest
 
 from lake import cli
 
-COMMANDS = ["demo", "run", "export-csv", "query", "status", "plan", "generate"]
+COMMANDS = ["demo", "run", "export-csv", "query", "status", "plan", "generate", "upgrade"]
 
 
 def lake(*args, env=None, cwd=None):

@@ -1,9 +1,14 @@
 """The three customer-experience answers: library functions, gold tables, SQL files.
 
-Every answer takes either a DataFrame of interactions (the ``silver/interactions`` shape:
-``interaction_id, channel, customer_email, started_at, ended_at, ...``) or a SparkSession,
-in which case the interactions are read from the gold star (``fact_interaction`` joined to
-``dim_customer``, ``dim_channel`` and ``dim_agent``) under ``paths``.
+Every answer takes either a SparkSession or a DataFrame of interactions:
+
+* from a SparkSession, the answer is read from the gold star under ``paths`` by its SQL file
+  (``lake/gold/sql/<name>.sql``), the ONE definition that :mod:`lake.gold.fast` also runs
+  on delta-rs's DataFusion engine without a JVM;
+* from a DataFrame (the ``silver/interactions`` shape: ``interaction_id, channel,
+  customer_email, started_at, ended_at, ...``), the same rules in the DataFrame API, for
+  data that is not (yet) in gold. ``tests/test_answers_parity.py`` holds the three ways
+  (Spark SQL, DataFrame API over the star, DataFusion) to identical output.
 
 Rules shared by the answers (also in ``docs/model.md``):
 
@@ -25,12 +30,8 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import io
-import json
 import logging
-from pathlib import Path
 from typing import Union
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -39,6 +40,7 @@ from pyspark.sql.types import TimestampNTZType, TimestampType
 
 from lake import delta_io
 from lake.faults import fault_point
+from lake.gold import rules
 from lake.gold.functions import (
     CHANNELS,
     DEFAULT_TIMEZONE,
@@ -55,9 +57,6 @@ log = logging.getLogger(__name__)
 
 Source = Union[SparkSession, DataFrame]
 AsOf = Union[str, _dt.datetime, None]
-
-#: Folder of the answer SQL files (``${as_of}`` and ``${timezone}`` placeholders).
-QUERIES_DIR = Path(__file__).resolve().parents[2] / "scripts" / "sql" / "queries"
 
 #: Gold tables that :func:`register_gold_views` exposes as ``gold.<name>``.
 GOLD_VIEWS = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
@@ -110,6 +109,16 @@ def _interactions(source: Source, paths: LakePaths | None) -> DataFrame:
     )
 
 
+def _star_answer(spark: SparkSession, name: str, as_of: AsOf, timezone: str, paths: LakePaths | None) -> DataFrame:
+    """Answer ``name`` from the gold star: its SQL file on Spark SQL (the text the fast path
+    runs on DataFusion, so both engines share one definition)."""
+    if paths is None:
+        from lake.config import load_config
+
+        paths = LakePaths(load_config().lake.root)
+    return run_query(spark, name, as_of=as_of, timezone=timezone, paths=paths)
+
+
 def _up_to(df: DataFrame, as_of: AsOf, timezone: str) -> tuple[DataFrame, Column]:
     at = as_of_literal(as_of, timezone)
     return df.where(F.col("started_at").isNotNull() & (F.col("started_at") <= at)), at
@@ -136,6 +145,8 @@ def contacts_24h(
         |customer_email|contacts|
         |     ana@x.com|       2|
     """
+    if isinstance(source, SparkSession):
+        return _star_answer(source, "contacts_24h", as_of, timezone, paths)
     df, at = _up_to(_interactions(source, paths), as_of, timezone)
     return (
         df.where(F.col("started_at") > at - F.expr("INTERVAL 24 HOURS"))
@@ -158,6 +169,8 @@ def interactions_by_channel(
         >>> interactions_by_channel(silver_df, as_of="2019-10-02 00:00:00").columns
         ['customer_email', 'channel', 'interactions', 'first_started_at', 'last_started_at']
     """
+    if isinstance(source, SparkSession):
+        return _star_answer(source, "interactions_by_channel", as_of, timezone, paths)
     df, _ = _up_to(_interactions(source, paths), as_of, timezone)
     return df.groupBy("customer_email", "channel").agg(
         F.count(F.lit(1)).alias("interactions"),
@@ -217,6 +230,8 @@ def last_interaction(
         >>> last_interaction(silver_df, as_of="2019-10-02 00:00:00").first()
         Row(customer_email='ana@x.com', channel='phone', started_at=datetime(...))
     """
+    if isinstance(source, SparkSession):
+        return _star_answer(source, "last_interaction", as_of, timezone, paths)
     df, _ = _up_to(_interactions(source, paths), as_of, timezone)
     priority = F.lit(99)  # unknown channels last, as dim_channel.priority
     for i, c in reversed(list(enumerate(CHANNELS))):
@@ -282,17 +297,26 @@ def register_gold_views(spark: SparkSession, paths: LakePaths, *, database: str 
         spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{name}` AS SELECT * FROM delta.`{location}`")
 
 
-def render_query(name: str, *, as_of: AsOf = None, timezone: str = DEFAULT_TIMEZONE) -> str:
-    """The text of ``scripts/sql/queries/<name>.sql`` with ``${as_of}`` (``yyyy-MM-dd
-    HH:mm:ss`` in the source zone) and ``${timezone}`` replaced.
+def render_query(
+    name: str,
+    *,
+    as_of: AsOf = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    paths: LakePaths | None = None,
+) -> str:
+    """The statement of ``lake/gold/sql/<name>.sql`` for ``as_of`` (the text both engines
+    run, see :func:`lake.gold.rules.render_query`). With ``paths``, each ``gold.<table>`` is
+    read as ``delta.`<path>``` (no catalog needed); without, from the ``gold`` views.
 
     Example:
-        >>> "2019-10-02 00:00:00" in render_query("contacts_24h", as_of="2019-10-02 00:00:00")
+        >>> "2019-10-02T03:00:00" in render_query("contacts_24h", as_of="2019-10-02 00:00:00")
         True
     """
-    text = (QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")
-    at = parse_as_of(as_of, timezone).strftime("%Y-%m-%d %H:%M:%S")
-    return text.replace("${as_of}", at).replace("${timezone}", timezone)
+    tables = None
+    if paths is not None:
+        names = rules.gold_tables(rules.query_text(name))
+        tables = {t: "delta.`" + paths.gold(t).replace("`", "``") + "`" for t in names}
+    return rules.render_query(name, as_of=as_of, timezone=timezone, tables=tables)
 
 
 def run_query(
@@ -303,15 +327,13 @@ def run_query(
     timezone: str = DEFAULT_TIMEZONE,
     paths: LakePaths | None = None,
 ) -> DataFrame:
-    """Run an answer SQL file on Spark SQL (registering the gold views first if ``paths``).
+    """Run an answer SQL file on Spark SQL: over the gold tables under ``paths``, or over
+    the ``gold.*`` views (:func:`register_gold_views`) when ``paths`` is None.
 
     Example:
         >>> run_query(spark, "last_interaction", as_of="2019-10-02 00:00:00", paths=paths)
     """
-    if paths is not None:
-        register_gold_views(spark, paths)
-    statement = render_query(name, as_of=as_of, timezone=timezone).strip().rstrip(";")
-    return spark.sql(statement)
+    return spark.sql(render_query(name, as_of=as_of, timezone=timezone, paths=paths))
 
 
 # --------------------------------------------------------------------------- output
@@ -322,16 +344,18 @@ def format_answer(df: DataFrame, fmt: str = "table", *, timezone: str = DEFAULT_
     (a list of objects). Timestamps print as ``yyyy-MM-dd HH:mm:ss`` in ``timezone``.
     The text has no final line end, so ``print(format_answer(...))`` prints exactly it.
 
-    Rows are sorted by every column so the output is reproducible. This is an output
-    surface: it brings the final answer to the driver.
+    Rows are sorted by every column so the output is reproducible, and the text is the one
+    :func:`lake.gold.fast.format_table` prints for the same answer read without Spark
+    (:func:`lake.gold.rules.render_rows`). This is an output surface: it brings the final
+    answer to the driver.
 
     Example:
         >>> print(format_answer(df, "csv"))
         customer_email,contacts
         ana@x.com,2
     """
-    if fmt not in ("table", "csv", "json"):
-        raise ValueError(f"format must be one of table, csv, json; found {fmt!r}")
+    if fmt not in rules.FORMATS:
+        raise ValueError(f"format must be one of {', '.join(rules.FORMATS)}; found {fmt!r}")
     cols = []
     for f in df.schema.fields:
         if isinstance(f.dataType, (TimestampType, TimestampNTZType)):
@@ -339,21 +363,4 @@ def format_answer(df: DataFrame, fmt: str = "table", *, timezone: str = DEFAULT_
             cols.append(format_local(c, timezone).alias(f.name))
         else:
             cols.append(F.col(f.name))
-    names = df.columns
-    rows = [r.asDict() for r in df.select(*cols).orderBy(*names).collect()]
-    if fmt == "json":
-        return json.dumps(rows, ensure_ascii=False, default=str)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(names)
-        for r in rows:
-            writer.writerow(["" if r[n] is None else r[n] for n in names])
-        return buf.getvalue()[:-1]  # no final line end: callers print() it
-    text = [[("" if r[n] is None else str(r[n])) for n in names] for r in rows]
-    widths = [max([len(n)] + [len(t[i]) for t in text]) for i, n in enumerate(names)]
-    line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    out = [line, "| " + " | ".join(n.ljust(w) for n, w in zip(names, widths)) + " |", line]
-    out += ["| " + " | ".join(v.ljust(w) for v, w in zip(t, widths)) + " |" for t in text]
-    out.append(line)
-    return "\n".join(out)
+    return rules.render_rows(df.columns, [tuple(r) for r in df.select(*cols).collect()], fmt)

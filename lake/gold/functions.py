@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-from zoneinfo import ZoneInfo
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-#: The zone of every source timestamp and of printed answers (``cfg.lake.timezone``).
-DEFAULT_TIMEZONE = "America/Sao_Paulo"
-
-#: Channels in priority order: the order breaks ties in ``last_interaction`` and numbers
-#: the fixed ``dim_channel`` keys (1 = phone ... 4 = email).
-CHANNELS: tuple[str, ...] = ("phone", "chat", "whatsapp", "email")
-
-#: Surrogate key of every "unknown" member row (customer, channel, agent, date).
-UNKNOWN_KEY = -1
+# The answers' constants and ``parse_as_of`` are pure Python (lake.gold.rules) so the fast
+# path imports them without pyspark; they are re-exported here.
+from lake.gold.rules import CHANNELS, DEFAULT_TIMEZONE, UNKNOWN_KEY, parse_as_of  # noqa: E402,F401
 
 #: Output pattern of every printed timestamp.
 TS_PATTERN = "yyyy-MM-dd HH:mm:ss"
@@ -85,32 +78,6 @@ def format_naive(col: Column | str) -> Column:
 def local_date(col: Column | str, timezone: str) -> Column:
     """The calendar date of an instant in ``timezone``."""
     return F.to_date(local_time(col, timezone))
-
-
-def parse_as_of(as_of: str | _dt.datetime | None, timezone: str) -> _dt.datetime:
-    """The ``as_of`` instant as an aware datetime: a string or naive datetime is read in
-    ``timezone``; ``None`` means now.
-
-    Example:
-        >>> parse_as_of("2019-10-01 10:00:00", "America/Sao_Paulo").isoformat()
-        '2019-10-01T10:00:00-03:00'
-    """
-    zone = ZoneInfo(timezone)
-    if as_of is None:
-        return _dt.datetime.now(_dt.timezone.utc).astimezone(zone)
-    if isinstance(as_of, str):
-        text = as_of.strip()
-        for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-            try:
-                as_of = _dt.datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            raise ValueError(f"as_of must look like 'yyyy-MM-dd HH:mm:ss'; found {text!r}")
-    if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=zone)
-    return as_of
 
 
 def as_of_literal(as_of: str | _dt.datetime | None, timezone: str) -> Column:

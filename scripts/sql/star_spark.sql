@@ -1,7 +1,8 @@
 -- The customer-experience star as Spark SQL / Delta DDL (what lake.gold.star writes).
 -- Tables live under {root}/gold/<table>; replace ${root} with the lake root URI.
 -- Surrogate keys: xxhash64 of a namespace and the natural key (stable across rebuilds);
--- every "unknown" member has key -1. Column mapping (name mode) as every lake table.
+-- every "unknown" member has key -1. Plain Delta tables (protocol 1/2, no table features,
+-- no column mapping) so every Delta reader reads them, as lake.delta_io writes them.
 
 CREATE DATABASE IF NOT EXISTS gold;
 
@@ -16,21 +17,21 @@ CREATE TABLE IF NOT EXISTS gold.dim_customer (
   is_current     BOOLEAN   NOT NULL,
   version        INT       NOT NULL
 ) USING DELTA LOCATION '${root}/gold/dim_customer'
-TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
+TBLPROPERTIES ('delta.minReaderVersion' = '1', 'delta.minWriterVersion' = '2', 'delta.enableDeletionVectors' = 'false');
 
 CREATE TABLE IF NOT EXISTS gold.dim_channel (
   channel_key BIGINT NOT NULL COMMENT '1 phone, 2 chat, 3 whatsapp, 4 email, -1 unknown',
   channel     STRING NOT NULL,
   priority    INT    NOT NULL COMMENT 'tie-break order of last_interaction (1 first; 99 unknown)'
 ) USING DELTA LOCATION '${root}/gold/dim_channel'
-TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
+TBLPROPERTIES ('delta.minReaderVersion' = '1', 'delta.minWriterVersion' = '2', 'delta.enableDeletionVectors' = 'false');
 
 CREATE TABLE IF NOT EXISTS gold.dim_agent (
   agent_key  BIGINT NOT NULL COMMENT 'xxhash64(agent, agent_nk); -1 = unknown',
   agent_nk   STRING          COMMENT 'natural key: trimmed, blanks collapsed, lower-cased name',
   agent_name STRING NOT NULL
 ) USING DELTA LOCATION '${root}/gold/dim_agent'
-TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
+TBLPROPERTIES ('delta.minReaderVersion' = '1', 'delta.minWriterVersion' = '2', 'delta.enableDeletionVectors' = 'false');
 
 CREATE TABLE IF NOT EXISTS gold.dim_date (
   date_key     INT    NOT NULL COMMENT 'yyyymmdd; -1 = unknown',
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS gold.dim_date (
   iso_week     INT,
   is_weekend   BOOLEAN
 ) USING DELTA LOCATION '${root}/gold/dim_date'
-TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
+TBLPROPERTIES ('delta.minReaderVersion' = '1', 'delta.minWriterVersion' = '2', 'delta.enableDeletionVectors' = 'false');
 
 CREATE TABLE IF NOT EXISTS gold.fact_interaction (
   interaction_id     STRING    NOT NULL COMMENT 'grain: one row per interaction (silver key)',
@@ -65,6 +66,6 @@ CREATE TABLE IF NOT EXISTS gold.fact_interaction (
   feedback_comment   STRING,
   source_table       STRING
 ) USING DELTA LOCATION '${root}/gold/fact_interaction'
-TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', 'delta.minWriterVersion' = '5');
+TBLPROPERTIES ('delta.minReaderVersion' = '1', 'delta.minWriterVersion' = '2', 'delta.enableDeletionVectors' = 'false');
 
 -- Delta has no enforced foreign keys; the unknown rows (-1) make every fact key resolvable.

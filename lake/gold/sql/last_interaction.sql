@@ -1,12 +1,12 @@
--- The last interaction of each customer up to ${as_of}, and its channel.
--- Spark SQL over the gold views (lake.gold.answers.register_gold_views).
--- Placeholders: ${as_of} = 'yyyy-MM-dd HH:mm:ss' read in ${timezone} (the source time zone).
+-- The last interaction of each customer up to as_of, and its channel.
+-- The ONE definition of this answer: run as is by Spark SQL over the gold.* views
+-- (lake.gold.answers.run_query) and by delta-rs's DataFusion engine, each gold.<table> read
+-- as registered by name (lake.gold.fast.answer). Keep to the SQL both engines share.
+-- Placeholder (lake.gold.rules.render_query): ${as_of} = CAST('yyyy-MM-ddTHH:mm:ss.ffffffZ'
+-- AS TIMESTAMP), an exact UTC instant.
 -- Ties: latest started_at, then latest ended_at (null last), then channel priority
 -- (dim_channel.priority: phone 1, chat 2, whatsapp 3, email 4), then smallest interaction_id.
-WITH params AS (
-  SELECT to_timestamp('${as_of} ${timezone}', 'yyyy-MM-dd HH:mm:ss VV') AS as_of
-),
-ranked AS (
+WITH ranked AS (
   SELECT c.customer_email,
          ch.channel,
          f.started_at,
@@ -17,9 +17,8 @@ ranked AS (
   FROM gold.fact_interaction f
   JOIN gold.dim_customer c ON c.customer_key = f.customer_key
   JOIN gold.dim_channel ch ON ch.channel_key = f.channel_key
-  CROSS JOIN params p
   WHERE f.customer_key <> -1
-    AND f.started_at <= p.as_of
+    AND f.started_at <= ${as_of}
 )
 SELECT customer_email, channel, started_at
 FROM ranked
