@@ -24,6 +24,9 @@ def spark():
         master="local[2]",
         extra_conf={
             "spark.sql.shuffle.partitions": "2",
+            # one session serves the whole suite (100k-row files, several demo lakes): Spark's
+            # default 1 GiB driver heap ran out late in the run
+            "spark.driver.memory": "2g",
             "spark.ui.enabled": "false",
             "spark.sql.warehouse.dir": warehouse,
             "spark.databricks.delta.snapshotPartitions": "1",
