@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import os
 from typing import Union
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -284,6 +285,13 @@ def refresh_answers(
 # --------------------------------------------------------------------------- SQL
 
 
+def _delta_path(path: str) -> str:
+    """``path`` as Delta's SQL path identifier needs it: Delta reads ``delta.`<path>``` only
+    for an absolute path or a URI (a relative one, e.g. the demo's ``lake-data``, fails with
+    UNSUPPORTED_DATASOURCE_FOR_DIRECT_QUERY)."""
+    return path if ":" in path.split("/", 1)[0] else os.path.abspath(path)
+
+
 def register_gold_views(spark: SparkSession, paths: LakePaths, *, database: str = "gold") -> None:
     """Expose the star as ``gold.<table>`` views (what the SQL files query).
 
@@ -293,7 +301,7 @@ def register_gold_views(spark: SparkSession, paths: LakePaths, *, database: str 
     """
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
     for name in GOLD_VIEWS:
-        location = paths.gold(name).replace("`", "``")
+        location = _delta_path(paths.gold(name)).replace("`", "``")
         spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{name}` AS SELECT * FROM delta.`{location}`")
 
 
@@ -315,7 +323,7 @@ def render_query(
     tables = None
     if paths is not None:
         names = rules.gold_tables(rules.query_text(name))
-        tables = {t: "delta.`" + paths.gold(t).replace("`", "``") + "`" for t in names}
+        tables = {t: "delta.`" + _delta_path(paths.gold(t)).replace("`", "``") + "`" for t in names}
     return rules.render_query(name, as_of=as_of, timezone=timezone, tables=tables)
 
 
