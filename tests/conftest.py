@@ -25,8 +25,8 @@ def spark():
         extra_conf={
             "spark.sql.shuffle.partitions": "2",
             # one session serves the whole suite (100k-row files, several demo lakes): Spark's
-            # default 1 GiB driver heap ran out late in the run
-            "spark.driver.memory": "2g",
+            # default 1 GiB driver heap ran out late in the run (headroom: 3 GiB)
+            "spark.driver.memory": "3g",
             "spark.ui.enabled": "false",
             "spark.sql.warehouse.dir": warehouse,
             "spark.databricks.delta.snapshotPartitions": "1",
