@@ -44,6 +44,8 @@ setup(
             "matplotlib>=3.8",
             "psycopg2-binary>=2.9",
             "pymysql>=1.1",
+            # the S3-compatible server of the s3a tests (tests/fixtures_s3.py)
+            "moto[server]>=5.1,<6",
         ],
     },
     entry_points={"console_scripts": ["lake=lake.cli:main"]},

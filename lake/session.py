@@ -2,7 +2,7 @@
 
 Used identically by jobs, notebooks, tests and the CLI. Nothing here runs at import time.
 
-Jars: the Delta and JDBC driver artifacts (:mod:`lake.versions`) are resolved once from
+Jars: the Delta, JDBC driver and s3a artifacts (:mod:`lake.versions`) are resolved once from
 Maven into a cache (``$LAKE_CACHE_DIR``, default ``~/.cache/lake``) by :func:`warm_jar_cache`
 (``make setup`` calls it). Later sessions put the cached files on ``spark.jars`` directly,
 so they start offline and without an Ivy resolution.
@@ -14,6 +14,10 @@ running by then, so jars named in the builder would come too late for its classl
 pyspark's ``conf/spark-defaults.conf`` (:func:`write_spark_defaults`) with the cached jars,
 the Delta extension and catalog and the venv's Python, which ``spark-submit`` reads before
 it starts the JVM.
+
+Object stores: :func:`object_store_conf` turns the standard AWS environment variables into
+the ``spark.hadoop.fs.s3a.*`` settings of an S3-compatible endpoint; credentials stay in the
+environment (S3A's default provider chain reads them), never in the Spark conf.
 """
 
 from __future__ import annotations
@@ -65,14 +69,59 @@ LOCAL_DEFAULTS: dict[str, str] = {
 }
 
 
+#: Environment variables naming an S3-compatible endpoint, first found wins (the AWS CLI's
+#: and SDKs' own names, so one setting serves ``aws s3``, boto3 and Spark).
+S3_ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+
+
+def object_store_conf(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``spark.hadoop.fs.s3a.*`` settings read from the environment; no secret among them.
+
+    ``AWS_ENDPOINT_URL_S3`` (or ``AWS_ENDPOINT_URL``) selects an S3-compatible endpoint
+    (MinIO, Ceph, moto, ...) and turns on path-style access, which such servers need
+    (``LAKE_S3_PATH_STYLE=false`` turns it off); ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``)
+    sets the signing region. The access key and secret are not copied: S3A's default
+    credential chain reads ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
+    ``AWS_SESSION_TOKEN`` from the environment itself (then the instance profile), so they
+    never reach the Spark conf, its UI or a log.
+
+    Example:
+        >>> object_store_conf({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000"})["spark.hadoop.fs.s3a.endpoint"]
+        'http://127.0.0.1:9000'
+    """
+    env = os.environ if environ is None else environ
+    conf: dict[str, str] = {}
+    endpoint = next((env[v] for v in S3_ENDPOINT_VARS if env.get(v)), None)
+    if endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        path_style = env.get("LAKE_S3_PATH_STYLE", "true").strip().lower()
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "false" if path_style in ("false", "0", "no") else "true"
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = "false" if endpoint.startswith("http://") else "true"
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        conf["spark.hadoop.fs.s3a.endpoint.region"] = region
+    return conf
+
+
 def cache_dir() -> Path:
     """Folder holding the resolved jars (``$LAKE_CACHE_DIR`` or ``~/.cache/lake``)."""
     root = os.environ.get("LAKE_CACHE_DIR") or os.path.join(Path.home(), ".cache", "lake")
     return Path(root)
 
 
+def local_packages() -> tuple[str, ...]:
+    """What the project's own sessions resolve: the pipeline's packages plus s3a.
+
+    ``s3a://`` lake roots and landings then work out of the box (see docs/operations.md). On
+    a managed cluster the platform's connector serves ``s3://``/``gs://``/``abfss://``: pass
+    only :data:`lake.versions.SPARK_PACKAGES` there.
+    """
+    return versions.SPARK_PACKAGES + versions.S3A_PACKAGES
+
+
 def _packages_key() -> str:
-    return hashlib.sha256(",".join(versions.SPARK_PACKAGES).encode()).hexdigest()[:12]
+    key = ",".join(local_packages()) + "|" + ",".join(versions.S3A_EXCLUDES)
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def ivy_dir() -> Path:
@@ -184,10 +233,11 @@ def warm_jar_cache() -> list[str]:
         submit,
         "--master", "local[1]",
         "--conf", f"spark.jars.ivy={ivy}",
-        "--packages", ",".join(versions.SPARK_PACKAGES),
+        "--conf", f"spark.jars.excludes={','.join(versions.S3A_EXCLUDES)}",
+        "--packages", ",".join(local_packages()),
         str(probe),
     ]
-    log.info("Resolving %d packages into %s", len(versions.SPARK_PACKAGES), ivy)
+    log.info("Resolving %d packages into %s", len(local_packages()), ivy)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     found = _without_spark_provided(sorted(str(p) for p in (ivy / "jars").glob("*.jar")), spark_home)
     if proc.returncode != 0 or not found:
@@ -410,6 +460,7 @@ def get_spark(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     conf: dict[str, str] = dict(LOCAL_DEFAULTS)
+    conf.update(object_store_conf())
     if "spark.master" not in submitted:
         conf["spark.master"] = master or os.environ.get("LAKE_SPARK_MASTER", "local[2]")
         if conf["spark.master"].startswith("local"):
@@ -422,7 +473,8 @@ def get_spark(
     elif under_submit:
         pass  # too late to resolve packages: spark-submit --packages or spark-defaults.conf
     elif "spark.jars.packages" not in submitted:
-        conf["spark.jars.packages"] = ",".join(versions.SPARK_PACKAGES)
+        conf["spark.jars.packages"] = ",".join(local_packages())
+        conf["spark.jars.excludes"] = ",".join(versions.S3A_EXCLUDES)
         conf["spark.jars.ivy"] = str(ivy_dir())
     conf.update(extra_conf or {})
     for key, value in conf.items():

@@ -25,4 +25,23 @@ SPARK_PACKAGES: tuple[str, ...] = (
     SQLITE_PACKAGE,
 )
 
+# s3a: the connector of pyspark's bundled Hadoop (pyspark/jars/hadoop-client-api-3.5.0.jar)
+# and the AWS SDK v2 modules it was built against (hadoop-project 3.5.0:
+# aws-java-sdk-v2.version). hadoop-aws declares the SDK's shaded ``bundle`` (686 MB); the
+# modules S3A calls (s3, s3-transfer-manager, sts and their own dependencies) are 14 MB
+# once Spark's own jars (netty, httpclient, slf4j) are left out, and S3A works with them
+# (it only skips its optional OpenSSL socket factory, made for the shaded bundle).
+HADOOP_VERSION = "3.5.0"
+AWS_SDK_VERSION = "2.35.4"
+
+S3A_PACKAGES: tuple[str, ...] = (
+    f"org.apache.hadoop:hadoop-aws:{HADOOP_VERSION}",
+    f"software.amazon.awssdk:s3:{AWS_SDK_VERSION}",
+    f"software.amazon.awssdk:s3-transfer-manager:{AWS_SDK_VERSION}",
+    f"software.amazon.awssdk:sts:{AWS_SDK_VERSION}",
+)
+#: ``groupId:artifactId`` left out of the resolution (``spark.jars.excludes``).
+S3A_EXCLUDES: tuple[str, ...] = ("software.amazon.awssdk:bundle",)
+
+
 MIN_JAVA_MAJOR = 17

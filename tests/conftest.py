@@ -10,12 +10,16 @@ import pytest
 
 os.environ.setdefault("LAKE_SPARK_LOG_LEVEL", "ERROR")
 
-pytest_plugins = ["tests.fixtures_db"]
+pytest_plugins = ["tests.fixtures_db", "tests.fixtures_s3"]
 
 
 @pytest.fixture(scope="session")
-def spark():
-    """Session-scoped Spark (local[2], 2 shuffle partitions, UI off, Delta on)."""
+def spark(s3_endpoint):
+    """Session-scoped Spark (local[2], 2 shuffle partitions, UI off, Delta on).
+
+    Its s3a settings point at the test S3 server's reserved port (``s3_endpoint``, see
+    tests/fixtures_s3.py); the server starts only when a test asks for ``s3_server``.
+    """
     from lake.session import get_spark
 
     warehouse = tempfile.mkdtemp(prefix="lake-warehouse-")

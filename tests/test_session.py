@@ -86,5 +86,44 @@ def test_warm_cache_lists_existing_jars():
     jars = session.cached_jars()
     assert jars, "make setup warms the jar cache"
     names = " ".join(os.path.basename(j) for j in jars)
-    for artifact in ("delta-spark", "postgresql", "mariadb-java-client", "sqlite-jdbc"):
+    for artifact in ("delta-spark", "postgresql", "mariadb-java-client", "sqlite-jdbc", "hadoop-aws", "awssdk_s3-"):
         assert artifact in names
+    assert "awssdk_bundle" not in names  # 686 MB; the SDK modules S3A calls are enough
+
+
+def test_object_store_conf_from_the_environment():
+    conf = session.object_store_conf({"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9000", "AWS_REGION": "sa-east-1",
+                                      "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s3cr3t-value"})
+    assert conf == {
+        "spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:9000",
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        "spark.hadoop.fs.s3a.endpoint.region": "sa-east-1",
+    }
+    # credentials stay in the environment (S3A's provider chain reads them there)
+    assert not any("AKIAEXAMPLE" in v or "s3cr3t-value" in v for v in conf.values())
+
+
+def test_object_store_conf_variants():
+    assert session.object_store_conf({}) == {}
+    conf = session.object_store_conf({"AWS_ENDPOINT_URL": "https://s3.example.test", "LAKE_S3_PATH_STYLE": "false",
+                                      "AWS_DEFAULT_REGION": "eu-west-1"})
+    assert conf == {
+        "spark.hadoop.fs.s3a.endpoint": "https://s3.example.test",
+        "spark.hadoop.fs.s3a.path.style.access": "false",
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "true",
+        "spark.hadoop.fs.s3a.endpoint.region": "eu-west-1",
+    }
+    # the S3-specific variable wins over the general one, as in the AWS SDKs
+    both = session.object_store_conf({"AWS_ENDPOINT_URL_S3": "http://a:1", "AWS_ENDPOINT_URL": "http://b:2"})
+    assert both["spark.hadoop.fs.s3a.endpoint"] == "http://a:1"
+
+
+def test_local_packages_resolve_s3a_without_the_sdk_bundle():
+    packages = session.local_packages()
+    assert packages[: len(versions.SPARK_PACKAGES)] == versions.SPARK_PACKAGES
+    # hadoop-aws must match the Hadoop that pyspark bundles, or S3A fails at class loading
+    bundled = sorted(p.name for p in (session.spark_home() / "jars").glob("hadoop-client-api-*.jar"))
+    assert bundled == [f"hadoop-client-api-{versions.HADOOP_VERSION}.jar"]
+    assert f"org.apache.hadoop:hadoop-aws:{versions.HADOOP_VERSION}" in packages
+    assert "software.amazon.awssdk:bundle" in versions.S3A_EXCLUDES
