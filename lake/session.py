@@ -1,4 +1,4 @@
-"""The one place that builds the SparkSession: Delta, JDBC drivers, local defaults.
+"""The one place that builds the SparkSession: Delta, JDBC drivers, s3a, local defaults.
 
 Used identically by jobs, notebooks, tests and the CLI. Nothing here runs at import time.
 
@@ -213,7 +213,7 @@ def preflight(*, check_jars: bool = True) -> None:
 
 
 def warm_jar_cache() -> list[str]:
-    """Resolve the Delta and JDBC jars from Maven into the cache; return their paths.
+    """Resolve the Delta, JDBC and s3a jars from Maven into the cache; return their paths.
 
     Runs a throw-away ``spark-submit --packages`` resolution (no Spark job), so it works
     before any session exists and leaves nothing running.
@@ -432,10 +432,11 @@ def get_spark(
     extra_conf: dict[str, str] | None = None,
     run_preflight: bool = True,
 ):
-    """Return the process's SparkSession, creating it with Delta and JDBC drivers if needed.
+    """Return the process's SparkSession, creating it with Delta, JDBC drivers and s3a if needed.
 
     A second call returns the same session. Under ``spark-submit`` the submitted master and
-    confs are kept; only missing Delta settings are added.
+    confs are kept; only missing Delta settings are added. The s3a endpoint settings come
+    from the environment (:func:`object_store_conf`).
 
     Example:
         >>> from lake import get_spark
@@ -494,7 +495,7 @@ def _main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m lake.session", description=_main.__doc__)
-    parser.add_argument("--warm", action="store_true", help="resolve the Delta and JDBC jars into the cache and write spark-defaults.conf")
+    parser.add_argument("--warm", action="store_true", help="resolve the Delta, JDBC and s3a jars into the cache and write spark-defaults.conf")
     args = parser.parse_args(argv)
     try:
         check_versions()

@@ -86,6 +86,7 @@ def reserve_endpoint() -> S3Endpoint:
         "AWS_ACCESS_KEY_ID": "lake-test",
         "AWS_SECRET_ACCESS_KEY": "lake-test-secret",
         "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "true",  # delta-rs (lake query's arrow engine) refuses http:// without it
     }
     return S3Endpoint(sock=sock, url=url, env=env)
 
