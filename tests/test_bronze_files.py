@@ -281,20 +281,24 @@ def test_files_read_by_several_tasks_keep_file_ordinals(spark, lake_root, landin
     assert sorted(tuple(r) for r in log) == sorted([(jsonl, 3000), (csv_path, 3000), (quoted, 3)])
 
 
-def test_csv_sniffs_quoted_line_breaks_across_chunks():
-    from lake.bronze.files import _QuotedBreaks
+def test_csv_sniffs_quoted_line_breaks_natively(spark):
+    """The quoted-line-break check runs in Spark on the file's bytes (cases of the former
+    chunked Python scan: a quote opening in one chunk and the break in the next)."""
+    from lake.bronze.files import _quoted_break
 
     def found(*chunks, **opts):
-        q = _QuotedBreaks(_csv_source(csv=CsvOptions(**opts)))
-        for c in chunks:
-            q.feed(c)
-        return q.found
+        df = spark.createDataFrame([(bytearray(b"".join(chunks)),)], "content binary")
+        return df.select(_quoted_break(F.col("content"), _csv_source(csv=CsvOptions(**opts)))).first()[0]
 
     assert not found(b'a,"b, ""c""",d\n', b'e,"f"\r\n')
     assert found(b'a,"b\nc",d\n')
     assert found(b'a,"b', b'\r\nc"\n')  # the quote opens in one chunk, the break is in the next
     assert not found(b'a,"b', b'c"\n', b'd\n')
+    assert found(b'a,"x""\ny",z\n')  # a doubled quote inside a quoted value, then a break
+    assert not found(b'a,"x""",b\n"c"\n')
+    assert found(b'"a"\n"b\r\n"\n')  # the second line's value holds the break
     assert not found(b"a,b\n", escape="\\")  # another escape, absent from the file: no doubt
     assert not found(b'a,b\n', line_sep=None)
     assert found(b'a,b\n', line_sep="\n")
     assert found(b'a,"b\\"",c\n', escape="\\")  # an escape other than the quote present: multiLine
+    assert found(b'a,"b\xff\nc"\n')  # bytes that are not UTF-8 do not hide the quote
