@@ -302,3 +302,55 @@ def test_csv_sniffs_quoted_line_breaks_natively(spark):
     assert found(b'a,b\n', line_sep="\n")
     assert found(b'a,"b\\"",c\n', escape="\\")  # an escape other than the quote present: multiLine
     assert found(b'a,"b\xff\nc"\n')  # bytes that are not UTF-8 do not hide the quote
+
+
+def test_landing_given_as_a_file_uri(spark, lake_root, landing):
+    """``file:///...`` landing is listed through Hadoop; recorded paths keep the local form,
+    so the same folder given as a plain path is the same landing."""
+    path = _write(landing, "Whatsapp [1].csv", _csv_text(CSV_HEADER, CSV_ROWS[:2]))
+    paths = LakePaths(lake_root)
+    uri = landing.resolve().as_uri()
+    assert uri.startswith("file:///")
+    res = ingest_files(spark, _csv_source(), uri, paths, "r1")
+    assert (res.files_seen, res.files_ingested, res.rows_written, res.malformed) == (1, 1, 2, 0)
+    got = _rows(spark, lake_root, "whatsapp", ["_source_file", "_file_hash", "E-mail"])
+    assert got == sorted([(path, _sha(path), CSV_ROWS[0][0]), (path, _sha(path), CSV_ROWS[1][0])], key=repr)
+    again = ingest_files(spark, _csv_source(), str(landing), paths, "r2")
+    assert (again.files_seen, again.files_ingested, again.rows_written) == (1, 0, 0)
+    with pytest.raises(SourceError, match="does not exist"):
+        ingest_files(spark, _csv_source(), uri + "/missing", paths, "r3")
+
+
+def test_ingested_file_is_not_read_again(spark, lake_root, landing):
+    """A file the ingest log knows by (path, size, modification time) is skipped unread: its
+    bytes replaced by garbage of the same size under the same mtime go unnoticed; a changed
+    mtime or size makes it a candidate again (hashed, so the garbage is then new content)."""
+    paths = LakePaths(lake_root)
+    a = _write(landing, "Whatsapp_a.csv", _csv_text(CSV_HEADER, CSV_ROWS[:1]))
+    b = _write(landing, "Whatsapp_b.csv", _csv_text(CSV_HEADER, CSV_ROWS[1:2]))
+    r1 = ingest_files(spark, _csv_source(), str(landing), paths, "r1")
+    assert (r1.files_ingested, r1.rows_written) == (2, 2)
+
+    def garble(path: str, extra: bytes = b"", mtime_delta_ns: int = 0) -> str:
+        """Other bytes of the same size (every "a" made "4"), plus ``extra``; mtime as asked."""
+        st = os.stat(path)
+        data = open(path, "rb").read()
+        with open(path, "wb") as fh:
+            fh.write(data.replace(b"a", b"4") + extra)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + mtime_delta_ns))
+        assert os.stat(path).st_mtime_ns == st.st_mtime_ns + mtime_delta_ns
+        return _sha(path)
+
+    garble(a)
+    garble(b)
+    r2 = ingest_files(spark, _csv_source(), str(landing), paths, "r2")
+    assert (r2.files_seen, r2.files_ingested, r2.rows_in, r2.rows_written, r2.duplicates) == (2, 0, 0, 0, 0)
+    assert delta_io.read_table(spark, paths.system("ingest_log")).count() == 2
+
+    new_a = garble(a, mtime_delta_ns=5_000_000_000)  # same size, later mtime
+    new_b = garble(b, extra=b"X\n")  # same mtime, another size (one more record, malformed)
+    r3 = ingest_files(spark, _csv_source(), str(landing), paths, "r3")
+    assert (r3.files_seen, r3.files_ingested, r3.rows_written, r3.malformed) == (2, 2, 3, 1)
+    written = delta_io.read_table(spark, paths.bronze("whatsapp")).where(F.col("_run_id") == "r3")
+    assert sorted(tuple(r) for r in written.groupBy("_source_file", "_file_hash").count().collect()) == sorted(
+        [(a, new_a, 1), (b, new_b, 2)])

@@ -3,9 +3,13 @@
 Orchestration (which files are new) runs in Python on file metadata; every record is read,
 split, parsed and mapped by Spark SQL functions.
 
-Landing is a **local folder** (listed with ``os``/``fnmatch``; file bytes are hashed in
-Python, which also sniffs the JSON shape, the CSV header and whether the bytes decode in
-the configured encoding). The Spark reads themselves take any Hadoop path.
+Landing is any Hadoop filesystem the lake root can be on (a local folder, ``file:``,
+``s3a:``, ``gs:``, ``abfss:``, ``hdfs:``). Discovery is one Hadoop FileSystem ``listStatus`` of
+the folder on the driver (names, sizes and modification times; no byte read). A file the
+ingest log already knows by path, size and modification time is skipped without being read;
+only new or changed files are hashed (SHA-256) and sniffed (JSON shape, CSV header, encoding,
+quoted line breaks) in Spark tasks over a ``binaryFile`` read of just those files, with native
+functions, one small metadata row per file returning to the driver.
 
 Exactly once: the bronze append (one Delta commit per run and source) is the commit point.
 The files already ingested are derived from the ``_file_hash``/``_source_file`` values
