@@ -354,3 +354,41 @@ def test_ingested_file_is_not_read_again(spark, lake_root, landing):
     written = delta_io.read_table(spark, paths.bronze("whatsapp")).where(F.col("_run_id") == "r3")
     assert sorted(tuple(r) for r in written.groupBy("_source_file", "_file_hash").count().collect()) == sorted(
         [(a, new_a, 1), (b, new_b, 2)])
+
+
+def test_files_are_hashed_and_sniffed_in_spark(spark, landing):
+    """Hash, encoding check, JSON shape, emptiness, CSV header and quoted line breaks, as the
+    Python sniffing decided them (expected values worked out by hand)."""
+    from lake.bronze.files import find_files, inspect_files
+
+    json_files = {
+        "Ura_1.json": (b'\xef\xbb\xbf{"a":1}\n{"a":2}\n', False, True, JsonShape.LINES),  # BOM, JSON Lines
+        "Ura_2.json": (b" [ ]\n", True, True, JsonShape.ARRAY),  # an empty array
+        "Ura_3.json": (b'{\n "a": 1\n}\n', False, True, JsonShape.OBJECT),
+        "Ura_4.json": (b'\n\n  {"a": 1,\n{"b":2}', False, True, JsonShape.LINES),  # the second line opens an object
+        "Ura_5.json": (b'{"a": "\xff"}', False, False, JsonShape.LINES),  # not UTF-8
+        "Ura_6.json": (b"\x1c \xc2\xa0\r\n", True, True, JsonShape.OBJECT),  # Unicode blanks only
+        "Ura_7.json": (b"", True, True, None),  # zero bytes: never read
+    }
+    for name, (data, *_) in json_files.items():
+        _write(landing, name, data)
+    got = inspect_files(spark, find_files(spark, str(landing), ("ura*",)), _json_source())
+    assert [os.path.basename(f.path) for f in got] == sorted(json_files)
+    for f in got:
+        data, empty, decodes, shape = json_files[os.path.basename(f.path)]
+        assert (f.hash, f.size, f.empty, f.decodes) == (hashlib.sha256(data).hexdigest(), len(data), empty, decodes), f.path
+        if data:
+            assert f.json_shape == shape, f.path
+
+    csv_files = {  # cp1252, header: (empty, decodes, header, multiline)
+        "Whatsapp_1.csv": (b'"E-mail","Semana"\r\n', True, True, ("E-mail", "Semana"), False),  # a header alone
+        "Whatsapp_2.csv": (b'"E-\nmail",Semana\nx,\x81\n', False, False, ("E-\nmail", "Semana"), True),
+        "Whatsapp_3.csv": (b'E-mail,Sem\x80na\n"x, y",z\n', False, True, ("E-mail", "Sem\u20acna"), False),
+    }
+    for name, (data, *_) in csv_files.items():
+        _write(landing, name, data)
+    got = inspect_files(spark, find_files(spark, str(landing), ("whatsapp*",)), _csv_source(csv=CsvOptions(encoding="cp1252")))
+    assert [os.path.basename(f.path) for f in got] == sorted(csv_files)
+    for f in got:
+        data, *want = csv_files[os.path.basename(f.path)]
+        assert (f.hash, [f.empty, f.decodes, f.header, f.multiline]) == (hashlib.sha256(data).hexdigest(), want), f.path

@@ -689,13 +689,18 @@ def _written_counts(
 
 def _known_files(listed: list[ListedFile], seen: set[tuple[str, int, Optional[int], str, str]]) -> dict[str, Optional[LandingFile]]:
     """Per listed file (by URI): the file as the ingest log knows it (same path, size and
-    modification time to the millisecond, one hash), unread; None when it must be read."""
-    index: dict[tuple[str, int, Optional[int]], list[tuple[str, str]]] = {}
+    modification time, one hash), unread; None when it must be read.
+
+    Times match to the millisecond Hadoop reports, within 1 ms: logs written before
+    discovery went through Hadoop hold ``os.stat``'s float time in microseconds.
+    """
+    index: dict[tuple[str, int], list[tuple[Optional[int], str, str]]] = {}
     for p, size, ms, h, status in seen:
-        index.setdefault((p, size, ms), []).append((h, status))
+        index.setdefault((p, size), []).append((ms, h, status))
     out: dict[str, Optional[LandingFile]] = {}
     for f in listed:
-        rows = index.get((f.path, f.size, f.mtime_ms), [])
+        rows = [(h, status) for ms, h, status in index.get((f.path, f.size), [])
+                if ms is not None and abs(ms - f.mtime_ms) <= 1]
         hashes = {h for h, _ in rows}
         empty = any(status == "empty" for _, status in rows)
         out[f.uri] = (LandingFile(f.path, f.size, f.mtime, hashes.pop(), empty, True, uri=f.uri, sniffed=False)
