@@ -359,7 +359,9 @@ def test_ingested_file_is_not_read_again(spark, lake_root, landing):
 def test_files_are_hashed_and_sniffed_in_spark(spark, landing):
     """Hash, encoding check, JSON shape, emptiness, CSV header and quoted line breaks, as the
     Python sniffing decided them (expected values worked out by hand)."""
-    from lake.bronze.files import find_files, inspect_files
+    from lake.bronze.files import _BLANKS, find_files, inspect_files
+
+    assert _BLANKS == "".join(c for c in map(chr, range(0x110000)) if c.isspace())  # what str.strip removes
 
     json_files = {
         "Ura_1.json": (b'\xef\xbb\xbf{"a":1}\n{"a":2}\n', False, True, JsonShape.LINES),  # BOM, JSON Lines

@@ -177,15 +177,16 @@ def _python_encoding(source: FileSource) -> str:
 
 #: Encodings in which every ASCII byte is that character (quotes and line breaks are bytes).
 _ASCII_COMPATIBLE = ("utf-8", "latin-1", "iso8859-1", "cp1252", "ascii")
-#: Python's ``str.isspace`` characters as a Java regex class (``(?U)\s`` lacks \x1c-\x1f).
-_WS = r"[\s\x1c-\x1f]"
+#: Python's ``str.isspace`` characters (what ``str.strip`` removes), and as a Java regex class.
+_BLANKS = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+_WS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _BLANKS) + "]"
 #: Python's ``str.splitlines`` separators.
 _LINE_SEPS = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 
 
 def _strip(text: Column) -> Column:
-    """``str.strip()``: Unicode whitespace off both ends (Spark's ``trim`` removes spaces only)."""
-    return F.regexp_replace(text, rf"(?U)^{_WS}+|{_WS}+\z", "")
+    """``str.strip()``: Python's blanks off both ends (Spark's ``trim`` removes spaces only)."""
+    return F.btrim(text, F.lit(_BLANKS))
 
 
 def _text(data: Column, encoding: str) -> Optional[Column]:
@@ -229,7 +230,7 @@ def _json_shape(text: Column) -> Column:
     first, second = F.try_element_at(lines, F.lit(1)), F.try_element_at(lines, F.lit(2))
     is_lines = first.startswith("{") & (first.endswith("}") | F.coalesce(second.startswith("{"), F.lit(False)))
     return (
-        F.when(text.rlike(f"(?U)^{_WS}*\\["), F.lit(JsonShape.ARRAY.value))
+        F.when(text.rlike(f"^{_WS}*\\["), F.lit(JsonShape.ARRAY.value))
         .when(F.coalesce(is_lines, F.lit(False)), F.lit(JsonShape.LINES.value))
         .otherwise(F.lit(JsonShape.OBJECT.value))
     )
@@ -284,7 +285,7 @@ def _empty(size: Column, text: Column, source: FileSource) -> Column:
     stripped = _strip(text)
     whole = size <= _SNIFF_BYTES  # a longer file holds something past the head
     if source.format == FileFormat.JSON:
-        return (size == 0) | (whole & stripped.rlike(f"(?U)^\\[?{_WS}*\\]?\\z"))
+        return (size == 0) | (whole & stripped.rlike(f"^\\[?{_WS}*\\]?\\z"))
     blank = stripped == ""
     if source.csv.header:  # a header line and nothing after it
         after_break = F.substring(text, F.instr(text, "\n") + 1, 4 * _SNIFF_BYTES)
