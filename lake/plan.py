@@ -16,8 +16,15 @@ def redact_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@/]+@", r"//\1:***@", url)
 
 
-def matching_files(source: FileSource, landing: str) -> list[str]:
-    """Files of ``landing`` whose names match the source's patterns, case-insensitively."""
+def matching_files(source: FileSource, landing: str) -> list[str] | None:
+    """Files of a local ``landing`` whose names match the source's patterns, case-insensitively;
+    None for a landing on another filesystem (listed through Hadoop when a run starts, and
+    ``lake plan`` does not start Spark)."""
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", landing)
+    if scheme and len(scheme.group(1)) > 1 and scheme.group(1).lower() != "file":
+        return None
+    if scheme:  # file:/x, file:///x
+        landing = re.sub(r"^file:(//)?", "", landing, flags=re.IGNORECASE)
     if not os.path.isdir(landing):
         return []
     pats = [p.lower() for p in source.patterns]
@@ -38,7 +45,8 @@ def describe_plan(cfg: LakeConfig, *, pipeline: str = "all") -> str:
         out.append("  bronze (reads -> writes)")
         for s in cfg.file_sources(p):
             files = matching_files(s, cfg.lake.landing)
-            shown = ", ".join(os.path.basename(f) for f in files) or "no matching file yet"
+            shown = ("listed when the run starts" if files is None
+                     else ", ".join(os.path.basename(f) for f in files) or "no matching file yet")
             out.append(f"    {s.name}: {cfg.lake.landing}/{'|'.join(s.patterns)} [{s.format.value}] "
                        f"({shown}) -> {paths.bronze(s.name)}")
         for s in cfg.jdbc_sources(p):

@@ -281,20 +281,116 @@ def test_files_read_by_several_tasks_keep_file_ordinals(spark, lake_root, landin
     assert sorted(tuple(r) for r in log) == sorted([(jsonl, 3000), (csv_path, 3000), (quoted, 3)])
 
 
-def test_csv_sniffs_quoted_line_breaks_across_chunks():
-    from lake.bronze.files import _QuotedBreaks
+def test_csv_sniffs_quoted_line_breaks_natively(spark):
+    """The quoted-line-break check runs in Spark on the file's bytes (cases of the former
+    chunked Python scan: a quote opening in one chunk and the break in the next)."""
+    from lake.bronze.files import _quoted_break
 
     def found(*chunks, **opts):
-        q = _QuotedBreaks(_csv_source(csv=CsvOptions(**opts)))
-        for c in chunks:
-            q.feed(c)
-        return q.found
+        df = spark.createDataFrame([(bytearray(b"".join(chunks)),)], "content binary")
+        return df.select(_quoted_break(F.col("content"), _csv_source(csv=CsvOptions(**opts)))).first()[0]
 
     assert not found(b'a,"b, ""c""",d\n', b'e,"f"\r\n')
     assert found(b'a,"b\nc",d\n')
     assert found(b'a,"b', b'\r\nc"\n')  # the quote opens in one chunk, the break is in the next
     assert not found(b'a,"b', b'c"\n', b'd\n')
+    assert found(b'a,"x""\ny",z\n')  # a doubled quote inside a quoted value, then a break
+    assert not found(b'a,"x""",b\n"c"\n')
+    assert found(b'"a"\n"b\r\n"\n')  # the second line's value holds the break
     assert not found(b"a,b\n", escape="\\")  # another escape, absent from the file: no doubt
     assert not found(b'a,b\n', line_sep=None)
     assert found(b'a,b\n', line_sep="\n")
     assert found(b'a,"b\\"",c\n', escape="\\")  # an escape other than the quote present: multiLine
+    assert found(b'a,"b\xff\nc"\n')  # bytes that are not UTF-8 do not hide the quote
+
+
+def test_landing_given_as_a_file_uri(spark, lake_root, landing):
+    """``file:///...`` landing is listed through Hadoop; recorded paths keep the local form,
+    so the same folder given as a plain path is the same landing."""
+    path = _write(landing, "Whatsapp [1].csv", _csv_text(CSV_HEADER, CSV_ROWS[:2]))
+    paths = LakePaths(lake_root)
+    uri = landing.resolve().as_uri()
+    assert uri.startswith("file:///")
+    res = ingest_files(spark, _csv_source(), uri, paths, "r1")
+    assert (res.files_seen, res.files_ingested, res.rows_written, res.malformed) == (1, 1, 2, 0)
+    got = _rows(spark, lake_root, "whatsapp", ["_source_file", "_file_hash", "E-mail"])
+    assert got == sorted([(path, _sha(path), CSV_ROWS[0][0]), (path, _sha(path), CSV_ROWS[1][0])], key=repr)
+    again = ingest_files(spark, _csv_source(), str(landing), paths, "r2")
+    assert (again.files_seen, again.files_ingested, again.rows_written) == (1, 0, 0)
+    with pytest.raises(SourceError, match="does not exist"):
+        ingest_files(spark, _csv_source(), uri + "/missing", paths, "r3")
+
+
+def test_ingested_file_is_not_read_again(spark, lake_root, landing):
+    """A file the ingest log knows by (path, size, modification time) is skipped unread: its
+    bytes replaced by garbage of the same size under the same mtime go unnoticed; a changed
+    mtime or size makes it a candidate again (hashed, so the garbage is then new content)."""
+    paths = LakePaths(lake_root)
+    a = _write(landing, "Whatsapp_a.csv", _csv_text(CSV_HEADER, CSV_ROWS[:1]))
+    b = _write(landing, "Whatsapp_b.csv", _csv_text(CSV_HEADER, CSV_ROWS[1:2]))
+    r1 = ingest_files(spark, _csv_source(), str(landing), paths, "r1")
+    assert (r1.files_ingested, r1.rows_written) == (2, 2)
+
+    def garble(path: str, extra: bytes = b"", mtime_delta_ns: int = 0) -> str:
+        """Other bytes of the same size (every "a" made "4"), plus ``extra``; mtime as asked."""
+        st = os.stat(path)
+        data = open(path, "rb").read()
+        with open(path, "wb") as fh:
+            fh.write(data.replace(b"a", b"4") + extra)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + mtime_delta_ns))
+        assert os.stat(path).st_mtime_ns == st.st_mtime_ns + mtime_delta_ns
+        return _sha(path)
+
+    garble(a)
+    garble(b)
+    r2 = ingest_files(spark, _csv_source(), str(landing), paths, "r2")
+    assert (r2.files_seen, r2.files_ingested, r2.rows_in, r2.rows_written, r2.duplicates) == (2, 0, 0, 0, 0)
+    assert delta_io.read_table(spark, paths.system("ingest_log")).count() == 2
+
+    new_a = garble(a, mtime_delta_ns=5_000_000_000)  # same size, later mtime
+    new_b = garble(b, extra=b"X\n")  # same mtime, another size (one more record, malformed)
+    r3 = ingest_files(spark, _csv_source(), str(landing), paths, "r3")
+    assert (r3.files_seen, r3.files_ingested, r3.rows_written, r3.malformed) == (2, 2, 3, 1)
+    written = delta_io.read_table(spark, paths.bronze("whatsapp")).where(F.col("_run_id") == "r3")
+    assert sorted(tuple(r) for r in written.groupBy("_source_file", "_file_hash").count().collect()) == sorted(
+        [(a, new_a, 1), (b, new_b, 2)])
+
+
+def test_files_are_hashed_and_sniffed_in_spark(spark, landing):
+    """Hash, encoding check, JSON shape, emptiness, CSV header and quoted line breaks, as the
+    Python sniffing decided them (expected values worked out by hand)."""
+    from lake.bronze.files import _BLANKS, find_files, inspect_files
+
+    assert _BLANKS == "".join(c for c in map(chr, range(0x110000)) if c.isspace())  # what str.strip removes
+
+    json_files = {
+        "Ura_1.json": (b'\xef\xbb\xbf{"a":1}\n{"a":2}\n', False, True, JsonShape.LINES),  # BOM, JSON Lines
+        "Ura_2.json": (b" [ ]\n", True, True, JsonShape.ARRAY),  # an empty array
+        "Ura_3.json": (b'{\n "a": 1\n}\n', False, True, JsonShape.OBJECT),
+        "Ura_4.json": (b'\n\n  {"a": 1,\n{"b":2}', False, True, JsonShape.LINES),  # the second line opens an object
+        "Ura_5.json": (b'{"a": "\xff"}', False, False, JsonShape.LINES),  # not UTF-8
+        "Ura_6.json": (b"\x1c \xc2\xa0\r\n", True, True, JsonShape.OBJECT),  # Unicode blanks only
+        "Ura_7.json": (b"", True, True, None),  # zero bytes: never read
+    }
+    for name, (data, *_) in json_files.items():
+        _write(landing, name, data)
+    got = inspect_files(spark, find_files(spark, str(landing), ("ura*",)), _json_source())
+    assert [os.path.basename(f.path) for f in got] == sorted(json_files)
+    for f in got:
+        data, empty, decodes, shape = json_files[os.path.basename(f.path)]
+        assert (f.hash, f.size, f.empty, f.decodes) == (hashlib.sha256(data).hexdigest(), len(data), empty, decodes), f.path
+        if data:
+            assert f.json_shape == shape, f.path
+
+    csv_files = {  # cp1252, header: (empty, decodes, header, multiline)
+        "Whatsapp_1.csv": (b'"E-mail","Semana"\r\n', True, True, ("E-mail", "Semana"), False),  # a header alone
+        "Whatsapp_2.csv": (b'"E-\nmail",Semana\nx,\x81\n', False, False, ("E-\nmail", "Semana"), True),
+        "Whatsapp_3.csv": (b'E-mail,Sem\x80na\n"x, y",z\n', False, True, ("E-mail", "Sem\u20acna"), False),
+    }
+    for name, (data, *_) in csv_files.items():
+        _write(landing, name, data)
+    got = inspect_files(spark, find_files(spark, str(landing), ("whatsapp*",)), _csv_source(csv=CsvOptions(encoding="cp1252")))
+    assert [os.path.basename(f.path) for f in got] == sorted(csv_files)
+    for f in got:
+        data, *want = csv_files[os.path.basename(f.path)]
+        assert (f.hash, [f.empty, f.decodes, f.header, f.multiline]) == (hashlib.sha256(data).hexdigest(), want), f.path

@@ -114,6 +114,22 @@ def read_ingest_log(spark: SparkSession, paths: LakePaths, source: str) -> set[t
     return {(r["path"], r["hash"], r["status"]) for r in rows}
 
 
+def read_ingest_log_files(spark: SparkSession, paths: LakePaths, source: str) -> set[tuple[str, int, Optional[int], str, str]]:
+    """``{(path, size, mtime in ms, hash, status)}`` logged for ``source`` (tiny bookkeeping
+    read): what lets a run recognise a landing file it has seen without reading its bytes."""
+    path = paths.system(INGEST_LOG)
+    if not delta_io.table_exists(spark, path):
+        return set()
+    rows = (
+        delta_io.read_table(spark, path)
+        .where(F.col("source") == source)
+        .select("path", "size", F.unix_millis("mtime").alias("mtime_ms"), "hash", "status")
+        .distinct()
+        .collect()
+    )
+    return {(r["path"], int(r["size"]), r["mtime_ms"], r["hash"], r["status"]) for r in rows}
+
+
 def write_ingest_log(
     spark: SparkSession,
     paths: LakePaths,

@@ -3,9 +3,13 @@
 Orchestration (which files are new) runs in Python on file metadata; every record is read,
 split, parsed and mapped by Spark SQL functions.
 
-Landing is a **local folder** (listed with ``os``/``fnmatch``; file bytes are hashed in
-Python, which also sniffs the JSON shape, the CSV header and whether the bytes decode in
-the configured encoding). The Spark reads themselves take any Hadoop path.
+Landing is any Hadoop filesystem the lake root can be on (a local folder, ``file:``,
+``s3a:``, ``gs:``, ``abfss:``, ``hdfs:``). Discovery is one Hadoop FileSystem ``listStatus`` of
+the folder on the driver (names, sizes and modification times; no byte read). A file the
+ingest log already knows by path, size and modification time is skipped without being read;
+only new or changed files are hashed (SHA-256) and sniffed (JSON shape, CSV header, encoding,
+quoted line breaks) in Spark tasks over a ``binaryFile`` read of just those files, with native
+functions, one small metadata row per file returning to the driver.
 
 Exactly once: the bronze append (one Delta commit per run and source) is the commit point.
 The files already ingested are derived from the ``_file_hash``/``_source_file`` values
@@ -39,7 +43,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from lake import delta_io
-from lake.bronze.common import IngestResult, LogEntry, read_ingest_log, utc_now, write_ingest_log
+from lake.bronze.common import IngestResult, LogEntry, read_ingest_log_files, utc_now, write_ingest_log
 from lake.config import DriftPolicy, FileFormat, FileSource, JsonShape
 from lake.errors import SourceError
 from lake.faults import fault_point
@@ -65,6 +69,7 @@ LINEAGE_COLUMNS = (
 )
 
 _SNIFF_BYTES = 65536
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _ROW_MASK = (1 << 33) - 1  # monotonically_increasing_id = partition << 33 | row number
 # Spark 4 readers accept only a few charsets; cp1252 is read as Latin-1 and its 0x80-0x9F
 # range translated (the five bytes cp1252 leaves undefined become U+FFFD and are flagged).
@@ -80,7 +85,13 @@ _CP1252_C1 = bytes(range(0x80, 0xA0)).decode("cp1252", errors="replace")
 
 @dataclass(frozen=True)
 class LandingFile:
-    """One delivered file and what was sniffed from its bytes."""
+    """One delivered file and what was sniffed from its bytes.
+
+    ``path`` is what lineage and the ingest log record (an absolute path for a local file, the
+    URI otherwise); ``uri`` is what Spark reads. A file recognised from the ingest log by its
+    path, size and modification time is not read: it carries the logged hash and
+    ``sniffed=False``.
+    """
 
     path: str
     size: int
@@ -91,35 +102,234 @@ class LandingFile:
     json_shape: Optional[JsonShape] = None
     header: tuple[str, ...] = field(default=())
     multiline: bool = True  # CSV: a quoted value may hold a line break (read unsplit)
+    uri: str = ""
+    sniffed: bool = True
+
+    @property
+    def location(self) -> str:
+        """Where Spark reads the file (a Hadoop path, glob characters escaped)."""
+        return _glob_escape(self.uri or self.path)
 
 
-def find_files(landing: str, patterns: tuple[str, ...]) -> list[str]:
-    """Absolute paths of the files in ``landing`` matching any pattern, case-insensitively."""
-    if not os.path.isdir(landing):
+@dataclass(frozen=True)
+class ListedFile:
+    """A landing file as the filesystem lists it (no byte read)."""
+
+    path: str  # recorded form: absolute path for a local file, else the URI
+    uri: str  # the Hadoop path string Spark reads and reports
+    size: int
+    mtime_ms: int
+
+    @property
+    def mtime(self) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self.mtime_ms / 1000, _dt.timezone.utc)
+
+
+def _landing_dir(spark: SparkSession, landing: str):
+    """The landing folder's Hadoop FileSystem and qualified path (any Hadoop URI).
+
+    A path without a scheme on a local default filesystem is made absolute against this
+    process's directory, as the lake always did, so recorded paths keep their form.
+    """
+    jvm = spark._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path
+    try:
+        conf = spark._jsparkSession.sessionState().newHadoopConf()
+        path = hadoop_path(landing)
+        fs = path.getFileSystem(conf)
+        if path.toUri().getScheme() is None and fs.getScheme() == "file":
+            path = hadoop_path(os.path.abspath(landing))
+        path = fs.makeQualified(path)
+        is_dir = fs.exists(path) and fs.getFileStatus(path).isDirectory()
+    except Exception as exc:  # py4j wraps the Hadoop error (unknown scheme, credentials, ...)
+        raise SourceError(f"landing folder {landing!r} cannot be listed: {exc}") from exc
+    if not is_dir:
         raise SourceError(f"landing folder {landing!r} does not exist")
+    return fs, path
+
+
+def find_files(spark: SparkSession, landing: str, patterns: tuple[str, ...]) -> list[ListedFile]:
+    """The files directly in ``landing`` whose names match any pattern, case-insensitively.
+
+    One Hadoop FileSystem ``listStatus`` of the folder (a LIST request on an object store):
+    names, sizes and modification times only, no byte is read.
+
+    Example:
+        >>> [f.path for f in find_files(spark, "s3a://bucket/landing", ("whatsapp*",))]
+        ['s3a://bucket/landing/Whatsapp.csv']
+    """
+    fs, folder = _landing_dir(spark, landing)
+    local = fs.getScheme() == "file"
     lowered = [p.lower() for p in patterns]
     found = []
-    for name in sorted(os.listdir(landing)):
-        full = os.path.join(landing, name)
-        if os.path.isfile(full) and any(fnmatch.fnmatchcase(name.lower(), p) for p in lowered):
-            found.append(os.path.abspath(full))
-    return found
+    for st in fs.listStatus(folder):
+        name = st.getPath().getName()
+        if st.isFile() and any(fnmatch.fnmatchcase(name.lower(), p) for p in lowered):
+            uri = st.getPath().toString()
+            recorded = st.getPath().toUri().getPath() if local else uri
+            found.append((name, ListedFile(recorded, uri, int(st.getLen()), int(st.getModificationTime()))))
+    return [f for _, f in sorted(found, key=lambda nf: nf[0])]
 
 
 def _python_encoding(source: FileSource) -> str:
     return codecs.lookup(source.csv.encoding).name if source.format == FileFormat.CSV else "utf-8"
 
 
-def _sniff_json_shape(head: str) -> JsonShape:
-    """``[`` -> array; a first line that is a whole object (or a second line opening another
-    object) -> JSON Lines; otherwise one multi-line object."""
-    text = head.lstrip()
-    if text.startswith("["):
-        return JsonShape.ARRAY
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if lines and lines[0].startswith("{") and (lines[0].endswith("}") or (len(lines) > 1 and lines[1].startswith("{"))):
-        return JsonShape.LINES
-    return JsonShape.OBJECT
+#: Encodings in which every ASCII byte is that character (quotes and line breaks are bytes).
+_ASCII_COMPATIBLE = ("utf-8", "latin-1", "iso8859-1", "cp1252", "ascii")
+#: Python's ``str.isspace`` characters (what ``str.strip`` removes), and as a Java regex class.
+_BLANKS = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+_WS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _BLANKS) + "]"
+#: Python's ``str.splitlines`` separators.
+_LINE_SEPS = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
+
+
+def _strip(text: Column) -> Column:
+    """``str.strip()``: Python's blanks off both ends (Spark's ``trim`` removes spaces only)."""
+    return F.btrim(text, F.lit(_BLANKS))
+
+
+def _text(data: Column, encoding: str) -> Optional[Column]:
+    """``data`` (binary) decoded as Python decodes it with ``errors="replace"`` (a leading
+    UTF-8 BOM dropped); None for an encoding that is not ASCII-compatible."""
+    if encoding == "utf-8":
+        return F.regexp_replace(F.make_valid_utf8(data.cast("string")), "^\ufeff", "")
+    if encoding not in _ASCII_COMPATIBLE:
+        return None
+    latin = F.decode(data, "ISO-8859-1")  # one character per byte, never fails
+    if encoding == "cp1252":
+        return F.translate(latin, _C1, _CP1252_C1)
+    if encoding == "ascii":
+        return F.regexp_replace(latin, "[^\\x00-\\x7f]", "\ufffd")
+    return latin
+
+
+def _decodes(content: Column, encoding: str) -> Column:
+    """Every byte decodes in ``encoding`` (checked on the whole file, in the task).
+
+    UTF-16 and other encodings that are not ASCII-compatible have no native strict check
+    (Spark's ``decode`` fails the query on malformed input): they count as not decoding, so a
+    record holding U+FFFD is flagged ``undecodable bytes``, as a malformed file's records are.
+    """
+    if encoding == "utf-8":
+        return F.is_valid_utf8(content.cast("string"))
+    if encoding in ("latin-1", "iso8859-1"):
+        return F.lit(True)
+    latin = F.decode(content, "ISO-8859-1")
+    if encoding == "cp1252":  # the five bytes cp1252 leaves undefined
+        return ~latin.rlike("[\\x81\\x8d\\x8f\\x90\\x9d]")
+    if encoding == "ascii":
+        return ~latin.rlike("[^\\x00-\\x7f]")
+    return F.lit(False)
+
+
+def _json_shape(text: Column) -> Column:
+    """``[`` first -> array; a first non-blank line that is a whole object (or a second line
+    opening another object) -> JSON Lines; otherwise one multi-line object."""
+    lines = F.filter(F.transform(F.split(text, _LINE_SEPS), _strip), lambda ln: ln != "")
+    first, second = F.try_element_at(lines, F.lit(1)), F.try_element_at(lines, F.lit(2))
+    is_lines = first.startswith("{") & (first.endswith("}") | F.coalesce(second.startswith("{"), F.lit(False)))
+    return (
+        F.when(text.rlike(f"^{_WS}*\\["), F.lit(JsonShape.ARRAY.value))
+        .when(F.coalesce(is_lines, F.lit(False)), F.lit(JsonShape.LINES.value))
+        .otherwise(F.lit(JsonShape.OBJECT.value))
+    )
+
+
+def _hex(ch: str) -> str:
+    return f"\\x{{{ord(ch):x}}}"
+
+
+def _quoted_break(content: Column, source: FileSource) -> Column:
+    """True when a line break may sit inside a quoted CSV value (the file then needs
+    ``multiLine``, read in one task; otherwise Spark splits it across cores).
+
+    Quote characters toggle the quoted state (a doubled quote toggles twice). Keeping only
+    quotes and line breaks and then dropping adjacent quote pairs leaves at most one quote
+    between two breaks without changing the quote parity at any break, so a break inside
+    quotes exists exactly when a quote is directly followed by a break. When in doubt (an
+    escape other than the quote present, a custom line separator, an encoding where the quote
+    is not one byte) the answer is True.
+    """
+    opts = source.csv
+    quote = opts.quote if opts.quote and opts.quote.isascii() else None
+    escape = opts.escape if opts.escape and opts.escape != opts.quote else None
+    if quote is None or opts.line_sep or _python_encoding(source) not in _ASCII_COMPATIBLE or (
+            escape is not None and not escape.isascii()):
+        return F.lit(True)
+    text = content.cast("string")  # ASCII bytes stay themselves whatever the encoding
+    q = _hex(quote)
+    skeleton = F.regexp_replace(F.regexp_replace(text, f"[^{q}\\r\\n]+", ""), f"{q}{q}", "")
+    found = skeleton.contains(quote + "\n") | skeleton.contains(quote + "\r")
+    if escape is not None:
+        found = found | text.contains(escape)
+    return found
+
+
+def _header_bytes(head: Column, source: FileSource) -> Column:
+    """The head bytes the CSV header is parsed from: the first line when its quotes are
+    balanced (the header cannot continue past it), else the whole head."""
+    opts = source.csv
+    if _python_encoding(source) not in _ASCII_COMPATIBLE or not (opts.quote and opts.quote.isascii()):
+        return head
+    latin = F.decode(head, "ISO-8859-1")
+    first = F.regexp_extract(latin, "^[^\\r\\n]*", 0)
+    quotes = F.length(first) - F.length(F.replace(first, F.lit(opts.quote), F.lit("")))
+    balanced = (quotes % 2 == 0) & (F.lit(True) if not opts.escape or opts.escape == opts.quote
+                                    else ~first.contains(opts.escape))
+    return F.when(balanced, F.substring(head, 1, F.length(first))).otherwise(head)
+
+
+def _empty(size: Column, text: Column, source: FileSource) -> Column:
+    """No record at all: zero bytes, only blanks (JSON: or ``[]``), or a CSV header alone."""
+    stripped = _strip(text)
+    whole = size <= _SNIFF_BYTES  # a longer file holds something past the head
+    if source.format == FileFormat.JSON:
+        return (size == 0) | (whole & stripped.rlike(f"^\\[?{_WS}*\\]?\\z"))
+    blank = stripped == ""
+    if source.csv.header:  # a header line and nothing after it
+        after_break = F.substring(text, F.instr(text, "\n") + 1, 4 * _SNIFF_BYTES)
+        body = F.when(F.instr(text, "\n") > 0, after_break).otherwise(F.lit(""))
+        blank = blank | (_strip(body) == "")
+    return (size == 0) | (whole & blank)
+
+
+def _sniff(files: DataFrame, source: FileSource) -> DataFrame:
+    """One metadata row per file of a ``binaryFile`` frame, computed in the tasks.
+
+    Columns: ``path``, ``size``, ``mtime_ms``, ``hash`` (SHA-256 of the bytes), ``decodes``,
+    ``empty`` (None when the encoding is not ASCII-compatible: decided from ``head``),
+    ``shape`` (JSON), ``multiline`` and ``head`` (CSV: the bytes the header is parsed from).
+    """
+    content = F.col("content")
+    head = F.substring(content, 1, _SNIFF_BYTES)
+    encoding = _python_encoding(source)
+    text = _text(head, encoding)
+    cols = [
+        F.col("path"),
+        F.col("length").alias("size"),
+        F.unix_millis("modificationTime").alias("mtime_ms"),
+        F.sha2(content, 256).alias("hash"),
+        _decodes(content, encoding).alias("decodes"),
+        (_empty(F.col("length"), text, source) if text is not None else F.lit(None).cast("boolean")).alias("empty"),
+    ]
+    if source.format == FileFormat.JSON:
+        shape = F.lit(source.json_shape.value) if source.json_shape != JsonShape.AUTO else _json_shape(text)
+        cols += [shape.alias("shape"), F.lit(True).alias("multiline"), F.lit(None).cast("binary").alias("head")]
+    else:
+        header = _header_bytes(head, source) if source.csv.header else F.lit(None).cast("binary")
+        if text is None:  # emptiness is decided from the head in Python
+            header = head
+        cols += [F.lit(None).cast("string").alias("shape"), _quoted_break(content, source).alias("multiline"),
+                 header.alias("head")]
+    return files.select(*cols)
+
+
+def _empty_csv_head(head: str, size: int, source: FileSource) -> bool:
+    """Emptiness of a CSV file in an encoding Spark cannot decode leniently (UTF-16, ...)."""
+    stripped = head.strip()
+    body = head.split("\n", 1)[1] if "\n" in head else ""
+    return size == 0 or (size <= _SNIFF_BYTES and (not stripped or (source.csv.header and not body.strip())))
 
 
 def _sniff_header(head: str, source: FileSource) -> tuple[str, ...]:
@@ -134,75 +344,40 @@ def _sniff_header(head: str, source: FileSource) -> tuple[str, ...]:
     return tuple(row)
 
 
-def inspect_file(path: str, source: FileSource) -> LandingFile:
-    """Hash the file and sniff its shape/header/encoding (I/O metadata, no record parsing)."""
-    st = os.stat(path)
-    digest = hashlib.sha256()
-    encoding = _python_encoding(source)
-    decoder = codecs.getincrementaldecoder("utf-8-sig" if encoding == "utf-8" else encoding)()
-    decodes = True
-    head_bytes = b""
-    quotes = _QuotedBreaks(source) if source.format == FileFormat.CSV else None
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            if quotes is not None:
-                quotes.feed(chunk)
-            if len(head_bytes) < _SNIFF_BYTES:
-                head_bytes += chunk[: _SNIFF_BYTES - len(head_bytes)]
-            if decodes:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    decodes = False
-    if decodes:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            decodes = False
-    head = head_bytes.decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
-    mtime = _dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc)
-    stripped = head.strip()
-    if source.format == FileFormat.JSON:
-        empty = st.st_size == 0 or (len(head_bytes) == st.st_size and re.fullmatch(r"\[?\s*\]?", stripped) is not None)
-        shape = source.json_shape if source.json_shape != JsonShape.AUTO else _sniff_json_shape(head)
-        return LandingFile(path, st.st_size, mtime, digest.hexdigest(), empty, decodes, json_shape=shape)
-    header = _sniff_header(head, source) if source.csv.header else ()
-    body = head.split("\n", 1)[1] if "\n" in head else ""
-    empty = st.st_size == 0 or (len(head_bytes) == st.st_size and (not stripped or (source.csv.header and not body.strip())))
-    return LandingFile(path, st.st_size, mtime, digest.hexdigest(), empty, decodes, header=header,
-                       multiline=quotes.found)
+def inspect_files(spark: SparkSession, listed: list[ListedFile], source: FileSource) -> list[LandingFile]:
+    """Hash and sniff ``listed`` in Spark tasks (one ``binaryFile`` read of just these files);
+    one small metadata row per file comes back to the driver.
 
-
-class _QuotedBreaks:
-    """Streaming check for a line break inside a quoted CSV value (then the file needs
-    ``multiLine``, which reads it in one task; otherwise Spark splits it across cores).
-
-    Quote characters toggle the quoted state (a doubled quote toggles twice). When in doubt
-    (an escape other than the quote present, a custom line separator, an encoding where the
-    quote is not one byte) the answer is "found", i.e. ``multiLine``.
+    A zero-byte file is never read (``binaryFile`` skips it): its facts are known. A file gone
+    since the listing is left out (the next run sees it if it comes back).
     """
-
-    def __init__(self, source: FileSource) -> None:
-        opts = source.csv
-        self.quote = opts.quote.encode("ascii") if opts.quote and opts.quote.isascii() else None
-        self.escape = opts.escape.encode("ascii") if opts.escape and opts.escape != opts.quote and opts.escape.isascii() else None
-        ascii_compatible = _python_encoding(source) in ("utf-8", "latin-1", "iso8859-1", "cp1252", "ascii")
-        self.found = self.quote is None or bool(opts.line_sep) or not ascii_compatible or (
-            opts.escape and opts.escape != opts.quote and not opts.escape.isascii())
-        self.inside = False
-
-    def feed(self, chunk: bytes) -> None:
-        if self.found:
-            return
-        if self.escape is not None and self.escape in chunk:
-            self.found = True
-            return
-        parts = chunk.split(self.quote)
-        quoted = parts[0 if self.inside else 1::2]
-        if any(b"\n" in p or b"\r" in p for p in quoted):
-            self.found = True
-        self.inside ^= (len(parts) - 1) % 2 == 1
+    found: dict[str, LandingFile] = {}
+    to_read = [f for f in listed if f.size > 0]
+    rows = []
+    if to_read:
+        frame = spark.read.format("binaryFile").load([_glob_escape(f.uri) for f in to_read])
+        rows = _sniff(frame, source).collect()
+    encoding = _python_encoding(source)
+    by_uri = {f.uri: f for f in to_read}
+    for r in rows:
+        f = by_uri.get(r["path"])
+        if f is None:
+            raise SourceError(f"source {source.name!r}: Spark read {r['path']!r}, which the landing listing does not hold")
+        head = bytes(r["head"]).decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace") \
+            if r["head"] is not None else ""
+        empty = r["empty"] if r["empty"] is not None else _empty_csv_head(head, int(r["size"]), source)
+        mtime = _dt.datetime.fromtimestamp(int(r["mtime_ms"]) / 1000, _dt.timezone.utc)
+        header = _sniff_header(head, source) if source.format == FileFormat.CSV and source.csv.header else ()
+        found[f.uri] = LandingFile(
+            f.path, int(r["size"]), mtime, r["hash"], bool(empty), bool(r["decodes"]),
+            json_shape=JsonShape(r["shape"]) if r["shape"] else None, header=header,
+            multiline=bool(r["multiline"]), uri=f.uri)
+    for f in listed:
+        if f.size == 0:
+            found[f.uri] = LandingFile(f.path, 0, f.mtime, _EMPTY_SHA256, True, True, uri=f.uri)
+        elif f.uri not in found:
+            log.warning("%s: %s disappeared from landing before it was read; skipped", source.name, f.path)
+    return [found[f.uri] for f in listed if f.uri in found]
 
 
 def _glob_escape(path: str) -> str:
@@ -234,7 +409,7 @@ def _json_lines_scan(spark: SparkSession, f: LandingFile) -> DataFrame:
     position that grows within a block); see :func:`_block_deltas` for the record ordinal."""
     line = F.regexp_replace(F.col("value"), "^\ufeff|\r$", "")
     return (
-        spark.read.option("lineSep", "\n").text(_glob_escape(f.path))
+        spark.read.option("lineSep", "\n").text(f.location)
         .select(line.alias("raw0"), F.col("_metadata.file_block_start").alias("_blk"))
         .where(F.trim(F.col("raw0")) != "")
         # after the filter, so that positions count records only
@@ -294,7 +469,7 @@ def _json_records(spark: SparkSession, f: LandingFile, *, scan: Optional[DataFra
         df = df.select(idx.alias("idx"), "raw0", F.lit(False).alias("split_failed"))
     else:
         text = F.regexp_replace(F.col("content").cast("string"), "^\ufeff", "")
-        df = spark.read.format("binaryFile").load(_glob_escape(f.path)).select(text.alias("text"))
+        df = spark.read.format("binaryFile").load(f.location).select(text.alias("text"))
         if f.json_shape == JsonShape.ARRAY:
             elements = F.from_json(F.col("text"), "array<string>")
             records = F.coalesce(elements, F.array(F.col("text")))
@@ -406,7 +581,7 @@ def _csv_scan(spark: SparkSession, f: LandingFile, source: FileSource) -> DataFr
     )
     if opts.line_sep:
         reader = reader.option("lineSep", opts.line_sep)
-    df = reader.csv(_glob_escape(f.path))
+    df = reader.csv(f.location)
     values = [F.col(c) for c in df.columns]
     if _python_encoding(source) == "cp1252":
         values = [F.translate(F.col(c), _C1, _CP1252_C1).alias(c) for c in df.columns]
@@ -513,6 +688,83 @@ def _written_counts(
     return {r["_source_file"]: int(r["n"]) for r in rows}, sum(int(r["bad"] or 0) for r in rows)
 
 
+def _known_files(listed: list[ListedFile], seen: set[tuple[str, int, Optional[int], str, str]]) -> dict[str, Optional[LandingFile]]:
+    """Per listed file (by URI): the file as the ingest log knows it (same path, size and
+    modification time, one hash), unread; None when it must be read.
+
+    Times match to the millisecond Hadoop reports, within 1 ms: logs written before
+    discovery went through Hadoop hold ``os.stat``'s float time in microseconds.
+    """
+    index: dict[tuple[str, int], list[tuple[Optional[int], str, str]]] = {}
+    for p, size, ms, h, status in seen:
+        index.setdefault((p, size), []).append((ms, h, status))
+    out: dict[str, Optional[LandingFile]] = {}
+    for f in listed:
+        rows = [(h, status) for ms, h, status in index.get((f.path, f.size), [])
+                if ms is not None and abs(ms - f.mtime_ms) <= 1]
+        hashes = {h for h, _ in rows}
+        empty = any(status == "empty" for _, status in rows)
+        out[f.uri] = (LandingFile(f.path, f.size, f.mtime, hashes.pop(), empty, True, uri=f.uri, sniffed=False)
+                      if len(hashes) == 1 else None)
+    return out
+
+
+def _sniffed(spark: SparkSession, files: dict[str, Optional[LandingFile]], todo: list[ListedFile],
+             source: FileSource) -> dict[str, LandingFile]:
+    """``files`` (by URI, in listing order) with the ``todo`` ones hashed and sniffed (a
+    file gone since the listing drops out)."""
+    read = {f.uri: f for f in inspect_files(spark, todo, source)} if todo else {}
+    again = {f.uri for f in todo}
+    out: dict[str, LandingFile] = {}
+    for uri, f in files.items():
+        if uri in read:
+            out[uri] = read[uri]
+        elif uri not in again and f is not None:
+            out[uri] = f
+    return out
+
+
+@dataclass(frozen=True)
+class _Plan:
+    new: list[LandingFile]
+    entries: list[LogEntry]  # log rows for skipped files (empty, duplicate)
+    repair: list[LandingFile]  # committed by a run that died before logging them
+    duplicates: int
+    empties: int
+    duplicate_files: list[LandingFile]
+
+
+def _decide(files: list[LandingFile], committed: set[tuple[str, str]], logged: set[tuple[str, str, str]],
+            source: FileSource) -> _Plan:
+    """Which files to ingest, skip or log, from their hashes (in listing order: the first of
+    several identical files is the one ingested)."""
+    committed_hashes = {h for _, h in committed}
+    new: list[LandingFile] = []
+    entries: list[LogEntry] = []
+    repair: list[LandingFile] = []
+    dups: list[LandingFile] = []
+    empties = 0
+    chosen: set[str] = set()
+    for f in files:
+        if (f.path, f.hash) in committed:
+            if (f.path, f.hash, "ingested") not in logged:
+                repair.append(f)
+            continue
+        if f.empty:
+            empties += 1
+            if (f.path, f.hash, "empty") not in logged:
+                entries.append(LogEntry(f.path, f.hash, f.size, f.mtime, "empty", 0))
+            continue
+        if source.dedupe_content and (f.hash in committed_hashes or f.hash in chosen):
+            dups.append(f)
+            if (f.path, f.hash, "duplicate") not in logged:
+                entries.append(LogEntry(f.path, f.hash, f.size, f.mtime, "duplicate", 0))
+            continue
+        chosen.add(f.hash)
+        new.append(f)
+    return _Plan(new, entries, repair, len(dups), empties, dups)
+
+
 def ingest_files(
     spark: SparkSession,
     source: FileSource,
@@ -529,34 +781,25 @@ def ingest_files(
         IngestResult(source='whatsapp', files_seen=1, files_ingested=1, ...)
     """
     bronze = paths.bronze(source.name)
-    files = [inspect_file(p, source) for p in find_files(landing, source.patterns)]
+    listed = find_files(spark, landing, source.patterns)
     committed = set() if full_reload else _bronze_files(spark, bronze)
-    logged = set() if full_reload else read_ingest_log(spark, paths, source.name)
-    committed_hashes = {h for _, h in committed}
+    seen = set() if full_reload else read_ingest_log_files(spark, paths, source.name)
+    logged = {(p, h, status) for p, _, _, h, status in seen}
 
-    new: list[LandingFile] = []
-    entries: list[LogEntry] = []
-    repair: list[LandingFile] = []
-    duplicates = empties = 0
-    chosen: set[str] = set()
-    for f in files:
-        if (f.path, f.hash) in committed:
-            if (f.path, f.hash, "ingested") not in logged:
-                repair.append(f)  # committed by a run that died before logging it
-            continue
-        if f.empty:
-            empties += 1
-            if (f.path, f.hash, "empty") not in logged:
-                entries.append(LogEntry(f.path, f.hash, f.size, f.mtime, "empty", 0))
-            continue
-        if source.dedupe_content and (f.hash in committed_hashes or f.hash in chosen):
-            duplicates += 1
-            if (f.path, f.hash, "duplicate") not in logged:
-                entries.append(LogEntry(f.path, f.hash, f.size, f.mtime, "duplicate", 0))
-            log.info("%s: %s duplicates content already ingested; skipped", source.name, f.path)
-            continue
-        chosen.add(f.hash)
-        new.append(f)
+    # Files the log already knows by (path, size, mtime) are not read; the others are hashed
+    # and sniffed in one Spark job. A known file the rules now want ingested (say
+    # dedupe_content was switched off) is sniffed then, and the files are decided again.
+    known = _known_files(listed, seen)
+    sniffed = _sniffed(spark, known, [f for f in listed if known[f.uri] is None], source)
+    plan = _decide(list(sniffed.values()), committed, logged, source)
+    stale = {f.uri for f in plan.new if not f.sniffed}
+    if stale:
+        sniffed = _sniffed(spark, sniffed, [f for f in listed if f.uri in stale], source)
+        plan = _decide(list(sniffed.values()), committed, logged, source)
+    files = list(sniffed.values())
+    new, entries, repair = plan.new, plan.entries, plan.repair
+    for f in plan.duplicate_files:
+        log.info("%s: %s duplicates content already ingested; skipped", source.name, f.path)
 
     extras_by_file = {f.path: _unknown_columns(spark, f, source) for f in new} if source.drift != DriftPolicy.RESCUE else {}
     if source.drift == DriftPolicy.FAIL:
@@ -612,9 +855,9 @@ def ingest_files(
         source=source.name,
         files_seen=len(files),
         files_ingested=len(new),
-        duplicates=duplicates,
+        duplicates=plan.duplicates,
         rows_in=rows_in,
         rows_written=rows_written,
         malformed=malformed,
-        empty=empties,
+        empty=plan.empties,
     )
