@@ -7,12 +7,12 @@ unchanged`` is a check that can fail: a step that loses or duplicates rows break
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import time
 import uuid
 from dataclasses import asdict, dataclass
 
+from lake import clock
 from lake.faults import fault_point
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ OBSERVATION_TIMEOUT_S = 120.0
 
 def new_run_id() -> str:
     """A sortable, unique run id, e.g. ``20261125T173000-1a2b3c4d``."""
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    now = clock.now().strftime("%Y%m%dT%H%M%S")
     return f"{now}-{uuid.uuid4().hex[:8]}"
 
 
@@ -184,7 +184,7 @@ def record_counts(spark, paths, run_id: str, pipeline: str, counts: list[TableCo
 
     from lake import delta_io
 
-    now = _dt.datetime.now()
+    now = clock.now()
     err_class = type(error).__name__ if error is not None else None
     err_msg = redact(" ".join(str(error).split()), secrets)[:1000] if error is not None else None
     rows = [

@@ -23,7 +23,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from lake import delta_io
+from lake import clock, delta_io
 from lake.paths import LakePaths
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,8 @@ class IngestResult:
 
 
 def utc_now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    """The bookkeeping clock (:func:`lake.clock.now`, which ``LAKE_CLOCK`` can inject)."""
+    return clock.now()
 
 
 @dataclass(frozen=True)
