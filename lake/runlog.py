@@ -111,10 +111,13 @@ def observed(obs, *, timeout: float = OBSERVATION_TIMEOUT_S) -> dict[str, int]:
 
 
 def commit_rows(metrics: dict[str, int]) -> tuple[int, int]:
-    """``(written, unchanged)`` of a Delta commit: rows inserted + updated by a MERGE (or
-    output by a plain write), and the MERGE's source rows it left untouched."""
+    """``(written, unchanged)`` of a Delta commit: rows inserted + updated + deleted by a
+    MERGE's source rows (a tombstone's delete is a write), or output by a plain write, and
+    the MERGE's source rows it left untouched. Target rows deleted for having no source
+    row (``whenNotMatchedBySourceDelete``) are not source rows and are not counted."""
     if "numTargetRowsInserted" in metrics:
-        written = metrics.get("numTargetRowsInserted", 0) + metrics.get("numTargetRowsUpdated", 0)
+        written = (metrics.get("numTargetRowsInserted", 0) + metrics.get("numTargetRowsUpdated", 0)
+                   + metrics.get("numTargetRowsMatchedDeleted", 0))
         return written, metrics.get("numSourceRows", 0) - written
     return metrics.get("numOutputRows", 0), 0
 
