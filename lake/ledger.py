@@ -98,6 +98,17 @@ def record_consumed(
     fault_point(f"ledger.record.after:{consumer}")
 
 
+def forget_sources(spark: SparkSession, paths: LakePaths, sources: list[str]) -> None:
+    """Drop what every consumer recorded of ``sources`` (tables rewritten with a new version
+    history, e.g. by ``lake upgrade``): their consumers read them whole once."""
+    path = paths.system(CONSUMERS)
+    if not sources or not delta_io.table_exists(spark, path):
+        return
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, path).delete(F.col("source").isin(*sources))
+
+
 def changes(spark: SparkSession, path: str, after: Optional[int]) -> tuple[DataFrame | None, Optional[int]]:
     """The rows ``path`` committed after version ``after`` and the version read up to.
 
