@@ -1,4 +1,7 @@
-"""Progress by Delta versions: which version of each input table every consumer has consumed.
+"""The lake's bookkeeping (``{root}/_system``), behind one module: consumer versions, the
+ingest log, the JDBC watermarks, the runs and their one counts type (:class:`TableCounts`).
+
+Progress by Delta versions: which version of each input table every consumer has consumed.
 
 A *consumer* (a silver table, ``silver/interactions``, a gold table, ``movimento_flat``)
 reads only the changes its inputs committed after the versions recorded here, applies them
@@ -25,12 +28,14 @@ reads changes again.
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
-from dataclasses import dataclass
-from typing import Mapping, Optional
+from dataclasses import asdict, dataclass
+from typing import Iterable, Mapping, Optional
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
 from lake import clock, delta_io
 from lake.faults import fault_point
@@ -193,3 +198,241 @@ def net_changes(df: DataFrame, keys: list[str] | tuple[str, ...]) -> DataFrame:
     rank = F.when(F.col(CHANGE_TYPE) == DELETE, 0).otherwise(1)
     w = Window.partitionBy(*[F.col(k) for k in keys]).orderBy(F.col(COMMIT_VERSION).desc(), rank.desc())
     return kept.withColumn("_net_rn", F.row_number().over(w)).where("_net_rn = 1").drop("_net_rn")
+
+
+# --------------------------------------------------------------------------- ingest log and watermarks
+#
+# ``{root}/_system/ingest_log`` holds one row per file seen (see ``docs/contracts.md``);
+# ``{root}/_system/watermarks`` holds the high-water marks of incremental JDBC sources.
+# Both are written only *after* the bronze commit, and both can be rebuilt from bronze: the
+# bronze append is the commit point of every ingestion.
+
+INGEST_LOG = "ingest_log"
+WATERMARKS = "watermarks"
+
+INGEST_LOG_SCHEMA = StructType(
+    [
+        StructField("source", StringType(), False),
+        StructField("path", StringType(), False),
+        StructField("hash", StringType(), False),
+        StructField("size", LongType(), False),
+        StructField("mtime", TimestampType(), True),
+        StructField("status", StringType(), False),  # ingested | duplicate | empty
+        StructField("rows", LongType(), False),
+        StructField("run_id", StringType(), False),
+        StructField("logged_at", TimestampType(), False),
+    ]
+)
+
+WATERMARK_SCHEMA = StructType(
+    [
+        StructField("source", StringType(), False),
+        StructField("column", StringType(), False),
+        StructField("value", StringType(), True),
+        StructField("run_id", StringType(), False),
+        StructField("updated_at", TimestampType(), False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    path: str
+    hash: str
+    size: int
+    mtime: _dt.datetime
+    status: str
+    rows: int
+
+
+def read_ingest_log(spark: SparkSession, paths: LakePaths, source: str) -> set[tuple[str, str, str]]:
+    """``{(path, hash, status)}`` already logged for ``source`` (tiny bookkeeping read)."""
+    path = paths.system(INGEST_LOG)
+    if not delta_io.table_exists(spark, path):
+        return set()
+    rows = (
+        delta_io.read_table(spark, path)
+        .where(F.col("source") == source)
+        .select("path", "hash", "status")
+        .distinct()
+        .collect()
+    )
+    return {(r["path"], r["hash"], r["status"]) for r in rows}
+
+
+def write_ingest_log(
+    spark: SparkSession,
+    paths: LakePaths,
+    source: str,
+    run_id: str,
+    entries: Iterable[LogEntry],
+    *,
+    replace_source: bool = False,
+) -> None:
+    """Append ``entries``; with ``replace_source`` the source's previous rows are removed first."""
+    path = paths.system(INGEST_LOG)
+    now = clock.now()
+    data = [(source, e.path, e.hash, int(e.size), e.mtime, e.status, int(e.rows), run_id, now) for e in entries]
+    if replace_source and delta_io.table_exists(spark, path):
+        from delta.tables import DeltaTable
+
+        DeltaTable.forPath(spark, path).delete(F.col("source") == source)
+    if not data:
+        return
+    delta_io.append(spark, spark.createDataFrame(data, INGEST_LOG_SCHEMA), path)
+
+
+def read_watermark(spark: SparkSession, paths: LakePaths, source: str) -> Optional[str]:
+    """The high-water mark recorded for ``source`` (None when never ingested)."""
+    path = paths.system(WATERMARKS)
+    if not delta_io.table_exists(spark, path):
+        return None
+    row = delta_io.read_table(spark, path).where(F.col("source") == source).select("value").first()
+    return None if row is None else row["value"]
+
+
+def write_watermark(spark: SparkSession, paths: LakePaths, source: str, column: str, value: Optional[str], run_id: str) -> None:
+    """Replace ``source``'s mark (one row per source, by MERGE): which mark is current never
+    depends on the clock (a lake of an earlier version, with one row per write, has all of
+    its rows of ``source`` replaced)."""
+    df = spark.createDataFrame([(source, column, value, run_id, clock.now())], WATERMARK_SCHEMA)
+    delta_io.merge_upsert(spark, df, paths.system(WATERMARKS), ["source"], compare_columns=["column", "value", "run_id"])
+
+
+# --------------------------------------------------------------------------- runs and counts
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    """What one run did to one table; ``rows_in == written + quarantined + dropped + unchanged``.
+
+    ``rows_in``: rows read from the step's input (files, source query, upstream table),
+    counted as they are read. ``written``: rows the target's Delta commit inserted or
+    updated (its operation metrics). ``quarantined``: rows the quarantine table's commit
+    received. ``dropped``: rows left out by a rule (a ``drop`` expectation, a duplicate
+    superseded within the batch, a row without its parent). ``unchanged``: rows already in
+    the target with the same values, which the commit left untouched. ``warned`` is not a
+    term: warned rows are written. A count that could not be measured is ``-1``.
+    """
+
+    table: str
+    layer: str
+    rows_in: int
+    written: int
+    quarantined: int = 0
+    dropped: int = 0
+    warned: int = 0
+    unchanged: int = 0
+
+    @property
+    def reconciles(self) -> bool:
+        terms = (self.rows_in, self.written, self.quarantined, self.dropped, self.unchanged)
+        if min(terms) < 0:
+            return False
+        return self.rows_in == self.written + self.quarantined + self.dropped + self.unchanged
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+RUNS_TABLE = "runs"
+
+#: A run that raised records ``status = failed`` with its error (class and redacted message).
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+
+
+def _schema():
+    from pyspark.sql import types as T
+
+    return T.StructType(
+        [
+            T.StructField("run_id", T.StringType()),
+            T.StructField("recorded_at", T.TimestampType()),
+            T.StructField("pipeline", T.StringType()),
+            T.StructField("layer", T.StringType()),
+            T.StructField("table", T.StringType()),
+            T.StructField("rows_in", T.LongType()),
+            T.StructField("written", T.LongType()),
+            T.StructField("quarantined", T.LongType()),
+            T.StructField("dropped", T.LongType()),
+            T.StructField("warned", T.LongType()),
+            T.StructField("reconciles", T.BooleanType()),
+            T.StructField("status", T.StringType()),
+            # added by issue 13; older lakes gain them on their next run (mergeSchema)
+            T.StructField("unchanged", T.LongType()),
+            T.StructField("error_class", T.StringType()),
+            T.StructField("error_message", T.StringType()),
+            # added by issue 10: the runs table's version this record was committed as, which
+            # orders runs whatever the clock said (frozen, set back)
+            T.StructField("commit_seq", T.LongType()),
+        ]
+    )
+
+
+def redact(message: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """``message`` with URL passwords (``password=``, ``//user:pw@``) and the given secrets masked."""
+    from lake.bronze.jdbc import safe_url
+
+    out = safe_url(message)
+    for secret in secrets:
+        if secret:
+            out = out.replace(secret, "***")
+    return out
+
+
+def record_counts(spark, paths, run_id: str, pipeline: str, counts: list[TableCounts], *, status: str = STATUS_OK,
+                  error: BaseException | None = None, secrets: tuple[str | None, ...] = ()) -> None:
+    """Append one row per table to ``{root}/_system/runs`` (the history ``lake status`` shows).
+
+    A failed run (``error`` given) records the tables that completed plus one row for the
+    pipeline itself (layer ``run``, table ``-``) holding the error class and its message,
+    redacted (:func:`redact`) and cut to 1000 characters.
+    """
+    from pyspark.sql import Row
+
+    from lake import delta_io
+
+    now = clock.now()
+    err_class = type(error).__name__ if error is not None else None
+    err_msg = redact(" ".join(str(error).split()), secrets)[:1000] if error is not None else None
+    rows = [
+        Row(run_id, now, pipeline, c.layer, c.table, int(c.rows_in), int(c.written), int(c.quarantined),
+            int(c.dropped), int(c.warned), c.reconciles, status, int(c.unchanged), None, None)
+        for c in counts
+    ]
+    if error is not None:
+        rows.append(Row(run_id, now, pipeline, "run", "-", 0, 0, 0, 0, 0, True, status, 0, err_class, err_msg))
+    if not rows:
+        return
+    path = paths.system(RUNS_TABLE)
+    seq = (delta_io.table_version(spark, path) if delta_io.table_exists(spark, path) else -1) + 1
+    df = spark.createDataFrame([(*r, seq) for r in rows], _schema())
+    fault_point(f"runs.before:{pipeline}")
+    delta_io.append(spark, df, paths.system(RUNS_TABLE), merge_schema=True)
+
+
+def latest_runs(spark, paths, *, limit: int = 5):
+    """The per-table counts of the latest ``limit`` runs, newest first (a DataFrame).
+
+    Rows written before a column existed read it as null (``unchanged`` as 0).
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.window import Window
+
+    from lake import delta_io
+
+    path = paths.system(RUNS_TABLE)
+    if not delta_io.table_exists(spark, path):
+        return None
+    runs = delta_io.read_table(spark, path)
+    missing = {f.name: F.lit(None).cast(f.dataType) for f in _schema().fields if f.name not in runs.columns}
+    runs = runs.withColumns(missing).withColumn("unchanged", F.coalesce("unchanged", F.lit(0).cast("long")))
+    recent = (
+        runs.groupBy("run_id").agg(F.max(F.struct(F.coalesce("commit_seq", F.lit(-1)), "recorded_at")).alias("_last"))
+        .withColumn("_rank", F.row_number().over(Window.orderBy(F.col("_last").desc())))
+        .where(F.col("_rank") <= limit)
+        .select("run_id")
+    )
+    newest = F.coalesce("commit_seq", F.lit(-1)).desc()
+    return runs.join(recent, "run_id", "inner").orderBy(newest, F.col("recorded_at").desc(), "layer", "table")
