@@ -231,6 +231,8 @@ WATERMARK_SCHEMA = StructType(
         StructField("value", StringType(), True),
         StructField("run_id", StringType(), False),
         StructField("updated_at", TimestampType(), False),
+        # added by issue 10: the table version this mark was committed as (orders the marks)
+        StructField("seq", LongType(), True),
     ]
 )
 
@@ -283,20 +285,32 @@ def write_ingest_log(
 
 
 def read_watermark(spark: SparkSession, paths: LakePaths, source: str) -> Optional[str]:
-    """The high-water mark recorded for ``source`` (None when never ingested)."""
+    """The latest high-water mark recorded for ``source`` (None when never ingested).
+
+    "Latest" is the last one committed (``seq``), never the clock's ``updated_at``, which
+    only breaks ties among rows of a lake of an earlier version (no ``seq``).
+    """
     path = paths.system(WATERMARKS)
     if not delta_io.table_exists(spark, path):
         return None
-    row = delta_io.read_table(spark, path).where(F.col("source") == source).select("value").first()
+    marks = delta_io.read_table(spark, path)
+    seq = F.col("seq") if "seq" in marks.columns else F.lit(None).cast("long")
+    row = (
+        marks.where(F.col("source") == source)
+        .orderBy(seq.desc_nulls_last(), F.col("updated_at").desc())
+        .select("value")
+        .first()
+    )
     return None if row is None else row["value"]
 
 
 def write_watermark(spark: SparkSession, paths: LakePaths, source: str, column: str, value: Optional[str], run_id: str) -> None:
-    """Replace ``source``'s mark (one row per source, by MERGE): which mark is current never
-    depends on the clock (a lake of an earlier version, with one row per write, has all of
-    its rows of ``source`` replaced)."""
-    df = spark.createDataFrame([(source, column, value, run_id, clock.now())], WATERMARK_SCHEMA)
-    delta_io.merge_upsert(spark, df, paths.system(WATERMARKS), ["source"], compare_columns=["column", "value", "run_id"])
+    """Append ``source``'s new mark, numbered by the commit that records it (``seq``)."""
+    path = paths.system(WATERMARKS)
+    version = delta_io.table_version(spark, path)
+    seq = 0 if version is None else version + 1
+    df = spark.createDataFrame([(source, column, value, run_id, clock.now(), seq)], WATERMARK_SCHEMA)
+    delta_io.append(spark, df, path, merge_schema=True)
 
 
 # --------------------------------------------------------------------------- runs and counts
