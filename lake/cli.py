@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "mapping, another table feature or INT96 timestamps (lakes written by earlier "
                        "versions) as a plain Delta table any reader reads. Rows and schema are checked "
                        "before the swap; old tables are kept under <root>/_upgrade/<stamp>/backup/. "
-                       "Bronze and quarantine are not touched.")
+                       "Bronze and silver tables without Delta's change data feed get it turned on in "
+                       "place; bronze and quarantine are not rewritten.")
     p.add_argument("--dry-run", action="store_true", help="list what would be rewritten; start no Spark")
     _add_common(p)
 
@@ -252,13 +253,14 @@ def cmd_upgrade(args) -> int:
         from lake.session import get_spark
 
         items = upgrade(get_spark(), cfg.lake.root)
-    verb = "would rewrite" if args.dry_run else "rewrote"
+    verb = "would upgrade" if args.dry_run else "upgraded"
     for item in items:
         kept = f"; old table kept at {item.backup}" if item.backup else ""
         rows = f" ({item.rows} rows)" if item.rows is not None else ""
         print(f"{verb} {item.layer}/{item.table}{rows}: {', '.join(item.reasons)}{kept}")
     if not items:
-        print("nothing to upgrade: every silver, gold and _system table is plain")
+        print("nothing to upgrade: every silver, gold and _system table is plain, bronze and silver record "
+              "their change feed")
     return EXIT_OK
 
 

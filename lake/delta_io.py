@@ -31,6 +31,17 @@ MAPPED_TABLE_PROPERTIES = {
 #: Layers whose tables keep raw source headers, hence column mapping.
 MAPPED_LAYERS = ("bronze", "quarantine")
 
+#: Layers whose tables feed others (bronze -> silver -> interactions and gold): they record
+#: Delta's Change Data Feed, which consumers read from their last consumed version
+#: (:mod:`lake.ledger`). Gold, quarantine and ``_system`` tables stay plain.
+FEEDING_LAYERS = ("bronze", "silver")
+
+#: Change Data Feed on a feeding table. On a plain table it asks for writer version 4 (the
+#: legacy protocol that includes CDF): protocol 1/4 with no table feature, still read by every
+#: Delta reader. (Writer 2 plus the property would move the table to writer 7 with named
+#: features.) A column-mapped table's writer 5 already includes it.
+CDF_PROPERTIES = {"delta.enableChangeDataFeed": "true", "delta.minWriterVersion": "4"}
+
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -51,9 +62,43 @@ def needs_column_mapping(path: str, columns: Iterable[str] = ()) -> bool:
     return any(not _PLAIN_NAME.fullmatch(c) for c in columns)
 
 
+def feeds_others(path: str) -> bool:
+    """Whether the table at ``path`` belongs to a layer in :data:`FEEDING_LAYERS`
+    (``<root>/bronze/<t>``, ``<root>/silver/<t>``), hence records its Change Data Feed.
+
+    Example:
+        >>> feeds_others("/lake/silver/interactions"), feeds_others("/lake/gold/dim_date")
+        (True, False)
+    """
+    parts = path.rstrip("/").split("/")
+    return len(parts) >= 2 and parts[-2] in FEEDING_LAYERS
+
+
 def table_properties(path: str, columns: Iterable[str] = ()) -> dict[str, str]:
     """The Delta properties a new table at ``path`` with ``columns`` is created with."""
-    return dict(MAPPED_TABLE_PROPERTIES if needs_column_mapping(path, columns) else TABLE_PROPERTIES)
+    mapped = needs_column_mapping(path, columns)
+    props = dict(MAPPED_TABLE_PROPERTIES if mapped else TABLE_PROPERTIES)
+    if feeds_others(path):
+        props["delta.enableChangeDataFeed"] = "true"
+        if not mapped:
+            props.update(CDF_PROPERTIES)
+    return props
+
+
+def _mapped_with_cdf(props: dict[str, str]) -> bool:
+    return props.get("delta.columnMapping.mode") == "name" and props.get("delta.enableChangeDataFeed") == "true"
+
+
+def _create_empty(spark: SparkSession, schema, path: str, props: dict[str, str]) -> None:
+    """Create an empty table (one commit) with ``schema`` and ``props``, through Delta's
+    builder: Delta refuses to write rows in the commit that turns on both column mapping
+    and the change feed (DELTA_BLOCK_COLUMN_MAPPING_AND_CDC_OPERATION)."""
+    from delta.tables import DeltaTable
+
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    for key, value in props.items():
+        builder = builder.property(key, value)
+    builder.execute()
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -82,16 +127,28 @@ def create_if_missing(spark: SparkSession, df: DataFrame, path: str) -> None:
     """Create an empty Delta table with ``df``'s schema and the lake's table properties."""
     if table_exists(spark, path):
         return
+    props = table_properties(path, df.columns)
+    if _mapped_with_cdf(props):
+        _create_empty(spark, df.schema, path, props)
+        return
     writer = df.limit(0).write.format("delta").mode("append")
-    for key, value in table_properties(path, df.columns).items():
+    for key, value in props.items():
         writer = writer.option(key, value)
     writer.save(path)
 
 
 def _first_write(df: DataFrame, path: str, txn: tuple[str, int] | None = None) -> None:
-    """Create the table with its first rows in ONE commit (no empty create + second write)."""
+    """Create the table with its first rows in ONE commit (no empty create + second write).
+
+    Except a column-mapped table with the change feed (bronze): Delta creates it empty
+    first (:func:`_create_empty`, no action over ``df``), then the rows are appended.
+    """
+    props = table_properties(path, df.columns)
     writer = df.write.format("delta").mode("append")
-    for key, value in table_properties(path, df.columns).items():
+    if _mapped_with_cdf(props):
+        _create_empty(df.sparkSession, df.schema, path, props)
+        props = {}
+    for key, value in props.items():
         writer = writer.option(key, value)
     if txn is not None:
         writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
@@ -123,8 +180,47 @@ def overwrite(spark: SparkSession, df: DataFrame, path: str) -> dict[str, int]:
         # one action over ``df``: an observed count (lake.runlog.observe_rows) sees its rows
         _first_write(df, path)
         return last_metrics(spark, path)
-    _writer(df, "overwrite", overwrite_schema=True).save(path)
+    if _mapped_with_cdf(table_properties(path, df.columns)) and change_feed_enabled(spark, path):
+        # Delta refuses overwriteSchema on a column-mapped table recording its change feed;
+        # the new columns are merged in (columns the new rows lack read as null).
+        _writer(df, "overwrite", merge_schema=True).save(path)
+    else:
+        _writer(df, "overwrite", overwrite_schema=True).save(path)
     return last_metrics(spark, path)
+
+
+def table_configuration(spark: SparkSession, path: str) -> dict[str, str]:
+    """The table's properties (``delta.enableChangeDataFeed``, ...); {} for no table."""
+    from delta.tables import DeltaTable
+
+    if not table_exists(spark, path):
+        return {}
+    row = DeltaTable.forPath(spark, path).detail().select("properties").first()
+    return dict(row["properties"] or {})
+
+
+def change_feed_enabled(spark: SparkSession, path: str) -> bool:
+    """Whether the table records Delta's Change Data Feed."""
+    return table_configuration(spark, path).get("delta.enableChangeDataFeed", "false").lower() == "true"
+
+
+def enable_change_feed(spark: SparkSession, path: str) -> bool:
+    """Turn on the Change Data Feed of an existing table (``lake upgrade``); False if it was on.
+
+    A plain table moves to protocol 1/4 (reader 1 kept); a column-mapped one keeps 2/5.
+    """
+    if change_feed_enabled(spark, path):
+        return False
+    props = {"delta.enableChangeDataFeed": "true"}
+    if table_configuration(spark, path).get("delta.columnMapping.mode", "none") != "name":
+        from delta.tables import DeltaTable
+
+        if DeltaTable.forPath(spark, path).detail().first()["minWriterVersion"] < 4:
+            props["delta.minWriterVersion"] = "4"
+    quoted = path.replace("`", "``")
+    settings = ", ".join(f"'{k}' = '{v}'" for k, v in props.items())
+    spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ({settings})")
+    return True
 
 
 def merge_upsert(
@@ -134,33 +230,63 @@ def merge_upsert(
     keys: Iterable[str],
     *,
     compare_columns: Iterable[str] | None = None,
+    delete_when: str | None = None,
+    delete_missing_when: str | None = None,
+    control_columns: Iterable[str] = (),
 ) -> dict[str, int]:
     """Upsert ``df`` into ``path`` on ``keys``; rows whose compared columns are unchanged are
     not rewritten, so re-merging the same batch changes nothing.
 
+    Args:
+        delete_when: a SQL condition over the source row (alias ``s``), e.g.
+            ``"s._op = 'delete'"``: a matching target row is deleted, and such a source row is
+            never inserted nor used to update. Deleting twice changes nothing.
+        delete_missing_when: a SQL condition over the target row (alias ``t``): target rows
+            with no source row that satisfy it are deleted (``whenNotMatchedBySourceDelete``),
+            e.g. ``"t._source_table = 'ura'"`` when ``df`` is that source's whole content.
+        control_columns: columns of ``df`` that steer the MERGE (e.g. ``_op``) and are not
+            written to the target.
+
     ``df`` must hold at most one row per key (resolve duplicates before calling).
+
+    Example:
+        >>> merge_upsert(spark, batch, paths.silver("associado"), ["id"], delete_when="s._op = 'delete'",
+        ...              control_columns=["_op"])
     """
     from delta.tables import DeltaTable
 
     keys = list(keys)
+    control = [c for c in control_columns if c in df.columns]
     if not table_exists(spark, path):
-        # Nothing to merge into: one plain write, reported with MERGE's metric names.
-        _first_write(df, path)
-        metrics = last_metrics(spark, path)
-        rows = metrics.get("numOutputRows", 0)
-        metrics.update(numSourceRows=rows, numTargetRowsInserted=rows, numTargetRowsUpdated=0)
-        return metrics
+        if delete_when is None and not control:
+            # Nothing to merge into: one plain write, reported with MERGE's metric names.
+            _first_write(df, path)
+            metrics = last_metrics(spark, path)
+            rows = metrics.get("numOutputRows", 0)
+            metrics.update(numSourceRows=rows, numTargetRowsInserted=rows, numTargetRowsUpdated=0)
+            return metrics
+        # an empty table from the schema alone (no action over ``df``), then the MERGE below
+        target_schema = df.drop(*control).schema
+        create_if_missing(spark, spark.createDataFrame([], target_schema), path)
     target = DeltaTable.forPath(spark, path)
-    cols = list(compare_columns) if compare_columns is not None else [c for c in df.columns if c not in keys]
+    written = [c for c in df.columns if c not in control]
+    cols = list(compare_columns) if compare_columns is not None else [c for c in written if c not in keys]
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols) or "false"
-    (
-        target.alias("t")
-        .merge(df.alias("s"), on)
-        .whenMatchedUpdateAll(condition=changed)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    values = {f"`{c}`": f"s.`{c}`" for c in written}
+    merge = target.alias("t").merge(df.alias("s"), on)
+    if delete_when is not None:
+        keep = f"NOT coalesce({delete_when}, false)"
+        merge = (
+            merge.whenMatchedDelete(condition=delete_when)
+            .whenMatchedUpdate(condition=f"({changed}) AND {keep}", set=values)
+            .whenNotMatchedInsert(condition=keep, values=values)
+        )
+    else:
+        merge = merge.whenMatchedUpdate(condition=changed, set=values).whenNotMatchedInsert(values=values)
+    if delete_missing_when is not None:
+        merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing_when)
+    merge.execute()
     return last_metrics(spark, path)
 
 

@@ -79,19 +79,15 @@ def run_bronze(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run
     """Ingest every source of ``pipeline`` into bronze."""
     from lake.bronze import ingest_files, ingest_table
 
-    def as_counts(result) -> TableCounts:
-        return TableCounts(table=result.source, layer="bronze", rows_in=result.rows_in, written=result.rows_written,
-                           unchanged=result.replayed)
-
     counts: list[TableCounts] = []
     for source in cfg.file_sources(pipeline):
         stage = _Stage(f"bronze {source.name}")
         result = ingest_files(spark, source, cfg.lake.landing, paths, run_id, full_reload=full_reload)
-        counts += stage.done([as_counts(result)], sink)
+        counts += stage.done([result.table_counts()], sink)
     for source in cfg.jdbc_sources(pipeline):
         stage = _Stage(f"bronze {source.name}")
         result = ingest_table(spark, source, cfg.jdbc, paths, run_id, full_reload=full_reload)
-        counts += stage.done([as_counts(result)], sink)
+        counts += stage.done([result.table_counts()], sink)
     return counts
 
 

@@ -8,8 +8,14 @@ write, so each such table of ``silver``, ``gold`` and ``_system`` is copied into
 table (reader 1 / writer 2, INT64 microsecond timestamps), checked (same schema, same row
 count), and swapped in; the old table is kept under ``<root>/_upgrade/<stamp>/backup/``
 (its history and time travel live there). Bronze and quarantine keep column mapping (raw
-source headers) and are not touched, so incremental state (``_system/silver_state``, which
-records bronze versions) stays valid.
+source headers) and are not rewritten.
+
+The tables that feed others (bronze and silver, :data:`lake.delta_io.FEEDING_LAYERS`) must
+record Delta's Change Data Feed, which consumers read by version (:mod:`lake.ledger`): a
+table without it gets it turned on in place (``ALTER TABLE ... SET TBLPROPERTIES``; a plain
+table moves to protocol 1/4). A consumer whose recorded version predates that reads the table
+whole once (the ledger's fallback). A silver table rewritten here starts a new version
+history, so the ledger forgets what was consumed of it: its consumers read it whole once.
 
 Example:
     >>> from lake.upgrade import plan_upgrade, upgrade
@@ -19,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import os
 from dataclasses import dataclass
@@ -31,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: Layers whose tables must be plain (bronze and quarantine keep column mapping).
 PLAIN_LAYERS = ("silver", "gold", "_system")
+
+#: The reason of a feeding table without the change feed (turned on in place, no rewrite).
+NO_CHANGE_FEED = "no change data feed"
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,10 @@ class UpgradeItem:
 
 
 def _tables(root: str) -> list[tuple[str, str]]:
+    from lake.delta_io import FEEDING_LAYERS
+
     found = []
-    for layer in PLAIN_LAYERS:
+    for layer in dict.fromkeys(FEEDING_LAYERS + PLAIN_LAYERS):
         folder = os.path.join(root, layer)
         if os.path.isdir(folder):
             found += [(layer, t) for t in sorted(os.listdir(folder))
@@ -54,29 +64,39 @@ def _tables(root: str) -> list[tuple[str, str]]:
     return found
 
 
-def _reasons(path: str) -> tuple[str, ...]:
-    """Why the table at ``path`` is not plain: column mapping, table features, INT96."""
+def _reasons(path: str, layer: str) -> tuple[str, ...]:
+    """Why the table at ``path`` is not as this version writes it: column mapping, table
+    features, INT96 (plain layers), no change data feed (feeding layers)."""
     import pyarrow.parquet as pq
     from deltalake import DeltaTable
 
+    from lake.delta_io import FEEDING_LAYERS
+
     dt = DeltaTable(path)
+    config = dt.metadata().configuration
+    feeds = layer in FEEDING_LAYERS
     reasons = []
-    if dt.metadata().configuration.get("delta.columnMapping.mode", "none") != "none":
-        reasons.append("column mapping")
-    protocol = dt.protocol()
-    if protocol.min_reader_version > 1 or protocol.min_writer_version > 2:
-        reasons.append(f"protocol {protocol.min_reader_version}/{protocol.min_writer_version}")
-    files = dt.file_uris()
-    if files:
-        schema = pq.ParquetFile(files[0].removeprefix("file://")).schema
-        if any(schema.column(i).physical_type == "INT96" for i in range(len(schema))):
-            reasons.append("INT96 timestamps")
+    if layer in PLAIN_LAYERS:
+        if config.get("delta.columnMapping.mode", "none") != "none":
+            reasons.append("column mapping")
+        protocol = dt.protocol()
+        writer = 4 if feeds else 2  # writer 4: the legacy protocol with the change feed
+        if protocol.min_reader_version > 1 or protocol.min_writer_version > writer:
+            reasons.append(f"protocol {protocol.min_reader_version}/{protocol.min_writer_version}")
+        files = dt.file_uris()
+        if files:
+            schema = pq.ParquetFile(files[0].removeprefix("file://")).schema
+            if any(schema.column(i).physical_type == "INT96" for i in range(len(schema))):
+                reasons.append("INT96 timestamps")
+    if feeds and not reasons and str(config.get("delta.enableChangeDataFeed", "false")).lower() != "true":
+        reasons.append(NO_CHANGE_FEED)  # a rewrite (any other reason) turns it on anyway
     return tuple(reasons)
 
 
 def plan_upgrade(root: str) -> list[UpgradeItem]:
     """The tables of ``silver``, ``gold`` and ``_system`` under a local lake ``root`` that
-    are not plain, read through delta-rs (no Spark).
+    are not plain, and the bronze and silver tables without the change feed, read through
+    delta-rs (no Spark).
 
     Example:
         >>> [(i.layer, i.table) for i in plan_upgrade("lake-data")][:1]
@@ -84,7 +104,7 @@ def plan_upgrade(root: str) -> list[UpgradeItem]:
     """
     items = []
     for layer, table in _tables(root):
-        reasons = _reasons(os.path.join(root, layer, table))
+        reasons = _reasons(os.path.join(root, layer, table), layer)
         if reasons:
             items.append(UpgradeItem(layer, table, reasons))
     return items
@@ -105,7 +125,8 @@ def _move(spark, src: str, dst: str) -> None:
 
 
 def upgrade(spark, root: str, *, dry_run: bool = False) -> list[UpgradeItem]:
-    """Rewrite every table of :func:`plan_upgrade` as a plain table; returns what was done.
+    """Rewrite every table of :func:`plan_upgrade` as a plain table (or only turn its change
+    feed on, when that is all it lacks); returns what was done.
 
     Per table: copy into ``<root>/_upgrade/<stamp>/<layer>/<table>`` with the current
     properties (:func:`lake.delta_io.table_properties`), check schema and row count, move
@@ -115,11 +136,11 @@ def upgrade(spark, root: str, *, dry_run: bool = False) -> list[UpgradeItem]:
     Example:
         >>> upgrade(spark, "lake-data")
     """
-    from lake import delta_io
+    from lake import clock, delta_io, ledger
 
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     paths = LakePaths(root)
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%S")
     work = LakePaths(paths._join("_upgrade", stamp))
     backup = LakePaths(paths._join("_upgrade", stamp, "backup"))
     done = []
@@ -128,6 +149,11 @@ def upgrade(spark, root: str, *, dry_run: bool = False) -> list[UpgradeItem]:
             done.append(item)
             continue
         src = paths._join(item.layer, item.table)
+        if item.reasons == (NO_CHANGE_FEED,):
+            delta_io.enable_change_feed(spark, src)
+            log.info("upgraded %s/%s: change data feed turned on", item.layer, item.table)
+            done.append(item)
+            continue
         copy = work._join(item.layer, item.table)
         old = delta_io.read_table(spark, src)
         delta_io.append(spark, old, copy)
@@ -149,4 +175,6 @@ def upgrade(spark, root: str, *, dry_run: bool = False) -> list[UpgradeItem]:
     if done and not dry_run:
         # The session caches each table's log by path; the paths now hold other tables.
         spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+        rewritten = [f"{i.layer}.{i.table}" for i in done if i.backup is not None and i.layer in delta_io.FEEDING_LAYERS]
+        ledger.forget_sources(spark, paths, rewritten)
     return done

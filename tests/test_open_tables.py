@@ -145,13 +145,21 @@ def test_layers_have_the_right_protocol(demo_lake):
                 # delta-rs, DuckDB and Spark 3.4+ read (docs/model.md, "Naive timestamps")
                 assert (protocol.min_reader_version, protocol.min_writer_version) == (3, 7), (layer, name)
                 assert set(protocol.reader_features or []) == {"timestampNtz"}, (layer, name)
-                # plus writer 2's legacy features, listed once the protocol names features
-                assert "timestampNtz" in set(protocol.writer_features or []) <= {
-                    "timestampNtz", "invariants", "appendOnly"}, (layer, name)
+                # plus the legacy features of writer 2 (writer 4 on silver, which records the
+                # change feed), listed once the protocol names features
+                legacy = {"invariants", "appendOnly"} | (
+                    {"changeDataFeed", "checkConstraints", "generatedColumns"} if layer == "silver" else set())
+                assert "timestampNtz" in set(protocol.writer_features or []) <= {"timestampNtz"} | legacy, (layer, name)
+                assert ("changeDataFeed" in protocol.writer_features) == (layer == "silver"), (layer, name)
             else:
-                assert (protocol.min_reader_version, protocol.min_writer_version) == (1, 2), (layer, name)
+                # silver feeds interactions and gold: the change feed asks for writer 4 (issue 10);
+                # reader 1 and no table feature, so every Delta reader still reads it
+                writer = 4 if layer == "silver" else 2
+                assert (protocol.min_reader_version, protocol.min_writer_version) == (1, writer), (layer, name)
                 assert not protocol.reader_features and not protocol.writer_features, (layer, name)
-            assert table.metadata().configuration.get("delta.columnMapping.mode", "none") == "none"
+            config = table.metadata().configuration
+            assert config.get("delta.columnMapping.mode", "none") == "none"
+            assert config.get("delta.enableChangeDataFeed", "false") == ("true" if layer == "silver" else "false")
     for layer in ("bronze", "quarantine"):
         for name in _tables(demo_lake, layer):
             table = deltalake.DeltaTable(f"{demo_lake.root}/{layer}/{name}")
@@ -324,21 +332,24 @@ def test_upgrade_makes_an_old_lake_plain_and_keeps_every_row(spark, tmp_path, mo
     layers = {"silver": ["interactions"], "gold": _tables(paths, "gold"), "_system": ["runs"]}
     before = {(layer, t): spark_rows(delta_io.read_table(spark, f"{paths.root}/{layer}/{t}"))
               for layer, names in layers.items() for t in names}
-    planned = {(i.layer, i.table) for i in plan_upgrade(paths.root)}
-    assert planned == set(before)
-    assert ("bronze", "ura") not in planned
+    planned = {(i.layer, i.table): i.reasons for i in plan_upgrade(paths.root)}
+    # bronze keeps column mapping; it only lacks the change feed, turned on in place
+    assert set(planned) == set(before) | {("bronze", "ura")}
+    assert planned[("bronze", "ura")] == ("no change data feed",)
 
     done = upgrade(spark, paths.root)
-    assert {(i.layer, i.table) for i in done} == set(before)
+    assert {(i.layer, i.table) for i in done} == set(planned)
     for (layer, t), rows in before.items():
         path = f"{paths.root}/{layer}/{t}"
         assert spark_rows(delta_io.read_table(spark, path)) == rows, (layer, t)
         table = deltalake.DeltaTable(path)
-        assert (table.protocol().min_reader_version, table.protocol().min_writer_version) == (1, 2)
+        writer = 4 if layer == "silver" else 2  # silver records the change feed (issue 10)
+        assert (table.protocol().min_reader_version, table.protocol().min_writer_version) == (1, writer)
         assert arrow_rows(table.to_pyarrow_table()) == rows, (layer, t)
     assert plan_upgrade(paths.root) == []  # a second run has nothing to do
     bronze = deltalake.DeltaTable(paths.bronze("ura"))
     assert bronze.metadata().configuration["delta.columnMapping.mode"] == "name"
+    assert bronze.metadata().configuration["delta.enableChangeDataFeed"] == "true"
     kept = {(i.layer, i.table): i.backup for i in done}
     old = spark_rows(delta_io.read_table(spark, kept[("gold", "fact_interaction")]))
     assert old == before[("gold", "fact_interaction")]

@@ -1,9 +1,8 @@
-"""Shared pieces of bronze ingestion: the result record and the bookkeeping tables.
+"""Shared pieces of bronze ingestion: the result record, the clock and the bookkeeping.
 
-``{root}/_system/ingest_log`` holds one row per file seen (see ``docs/contracts.md``);
-``{root}/_system/watermarks`` holds the high-water marks of incremental JDBC sources.
-Both are written only *after* the bronze commit, and both can be rebuilt from bronze: the
-bronze append is the commit point of every ingestion.
+The bookkeeping tables (``{root}/_system/ingest_log``, ``{root}/_system/watermarks``) live
+behind :mod:`lake.ledger` with the rest of ``_system``; their functions are re-exported
+here for the bronze modules.
 """
 
 from __future__ import annotations
@@ -11,50 +10,27 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import (
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
+from pyspark.sql.types import StructType
 
-from lake import delta_io
-from lake.paths import LakePaths
+from lake import clock
+from lake.ledger import (  # noqa: F401 - re-exported: the bookkeeping lives in lake.ledger
+    INGEST_LOG,
+    INGEST_LOG_SCHEMA,
+    WATERMARK_SCHEMA,
+    WATERMARKS,
+    LogEntry,
+    TableCounts,
+    read_ingest_log,
+    read_ingest_log_files,
+    read_watermark,
+    write_ingest_log,
+    write_watermark,
+)
 
 log = logging.getLogger(__name__)
-
-INGEST_LOG = "ingest_log"
-WATERMARKS = "watermarks"
-
-INGEST_LOG_SCHEMA = StructType(
-    [
-        StructField("source", StringType(), False),
-        StructField("path", StringType(), False),
-        StructField("hash", StringType(), False),
-        StructField("size", LongType(), False),
-        StructField("mtime", TimestampType(), True),
-        StructField("status", StringType(), False),  # ingested | duplicate | empty
-        StructField("rows", LongType(), False),
-        StructField("run_id", StringType(), False),
-        StructField("logged_at", TimestampType(), False),
-    ]
-)
-
-WATERMARK_SCHEMA = StructType(
-    [
-        StructField("source", StringType(), False),
-        StructField("column", StringType(), False),
-        StructField("value", StringType(), True),
-        StructField("run_id", StringType(), False),
-        StructField("updated_at", TimestampType(), False),
-    ]
-)
-
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -84,92 +60,16 @@ class IngestResult:
     def reconciles(self) -> bool:
         return self.rows_in >= 0 and self.rows_in == self.rows_written + self.replayed
 
+    def table_counts(self) -> TableCounts:
+        """The run's counts of the bronze table (the lake's one counts type): rows read,
+        rows written, and replayed rows already in bronze as ``unchanged``."""
+        return TableCounts(table=self.source, layer="bronze", rows_in=self.rows_in, written=self.rows_written,
+                           unchanged=self.replayed)
+
 
 def utc_now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    path: str
-    hash: str
-    size: int
-    mtime: _dt.datetime
-    status: str
-    rows: int
-
-
-def read_ingest_log(spark: SparkSession, paths: LakePaths, source: str) -> set[tuple[str, str, str]]:
-    """``{(path, hash, status)}`` already logged for ``source`` (tiny bookkeeping read)."""
-    path = paths.system(INGEST_LOG)
-    if not delta_io.table_exists(spark, path):
-        return set()
-    rows = (
-        delta_io.read_table(spark, path)
-        .where(F.col("source") == source)
-        .select("path", "hash", "status")
-        .distinct()
-        .collect()
-    )
-    return {(r["path"], r["hash"], r["status"]) for r in rows}
-
-
-def read_ingest_log_files(spark: SparkSession, paths: LakePaths, source: str) -> set[tuple[str, int, Optional[int], str, str]]:
-    """``{(path, size, mtime in ms, hash, status)}`` logged for ``source`` (tiny bookkeeping
-    read): what lets a run recognise a landing file it has seen without reading its bytes."""
-    path = paths.system(INGEST_LOG)
-    if not delta_io.table_exists(spark, path):
-        return set()
-    rows = (
-        delta_io.read_table(spark, path)
-        .where(F.col("source") == source)
-        .select("path", "size", F.unix_millis("mtime").alias("mtime_ms"), "hash", "status")
-        .distinct()
-        .collect()
-    )
-    return {(r["path"], int(r["size"]), r["mtime_ms"], r["hash"], r["status"]) for r in rows}
-
-
-def write_ingest_log(
-    spark: SparkSession,
-    paths: LakePaths,
-    source: str,
-    run_id: str,
-    entries: Iterable[LogEntry],
-    *,
-    replace_source: bool = False,
-) -> None:
-    """Append ``entries``; with ``replace_source`` the source's previous rows are removed first."""
-    path = paths.system(INGEST_LOG)
-    now = utc_now()
-    data = [(source, e.path, e.hash, int(e.size), e.mtime, e.status, int(e.rows), run_id, now) for e in entries]
-    if replace_source and delta_io.table_exists(spark, path):
-        from delta.tables import DeltaTable
-
-        DeltaTable.forPath(spark, path).delete(F.col("source") == source)
-    if not data:
-        return
-    delta_io.append(spark, spark.createDataFrame(data, INGEST_LOG_SCHEMA), path)
-
-
-def read_watermark(spark: SparkSession, paths: LakePaths, source: str) -> Optional[str]:
-    """The latest high-water mark recorded for ``source`` (None when never ingested)."""
-    path = paths.system(WATERMARKS)
-    if not delta_io.table_exists(spark, path):
-        return None
-    row = (
-        delta_io.read_table(spark, path)
-        .where(F.col("source") == source)
-        .orderBy(F.col("updated_at").desc())
-        .select("value")
-        .first()
-    )
-    return None if row is None else row["value"]
-
-
-def write_watermark(spark: SparkSession, paths: LakePaths, source: str, column: str, value: Optional[str], run_id: str) -> None:
-    df = spark.createDataFrame([(source, column, value, run_id, utc_now())], WATERMARK_SCHEMA)
-    delta_io.append(spark, df, paths.system(WATERMARKS))
+    """The bookkeeping clock (:func:`lake.clock.now`, which ``LAKE_CLOCK`` can inject)."""
+    return clock.now()
 
 
 def empty_frame(spark: SparkSession, schema: StructType) -> DataFrame:

@@ -3,7 +3,7 @@
 :func:`build_silver_table` reads like its table of contents: read the new bronze rows, check
 the format evidence, standardize, apply referential rules and expectations, dedupe, MERGE
 into ``{root}/silver/{table}``, upsert quarantined rows into ``{root}/quarantine/{table}``,
-advance the watermark in ``{root}/_system/silver_state``.
+record the bronze version consumed in the ledger (:mod:`lake.ledger`).
 
 Example:
     >>> from lake.silver.build import build_silver_table
@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lake import delta_io
+from lake import delta_io, ledger
 from lake.config import LakeConfig, Pipeline, RefutedPolicy, SilverTable
 from lake.errors import PipelineError, QualityError
 from lake.faults import fault_point
@@ -33,8 +33,16 @@ from lake.silver.evidence import Decision, Refusal, decide, evidence_summary
 log = logging.getLogger(__name__)
 
 LINEAGE = ("_row_id", "_source_file", "_run_id", "_ingested_at")
-STATE_TABLE = "silver_state"
 BRONZE = "_bronze"
+
+#: Bronze's operation column (JDBC sources): ``upsert`` or ``delete`` (a tombstone: the key
+#: was deleted at the source, so silver deletes it). A bronze table without it holds upserts.
+OP = "_op"
+OP_DELETE = "delete"
+#: The MERGE condition applying a tombstone (:func:`lake.delta_io.merge_upsert`).
+DELETE_WHEN = f"s.{OP} = '{OP_DELETE}'"
+#: Columns of a change batch that are not bronze's (never copied into quarantine).
+CHANGE_COLUMNS = (ledger.CHANGE_TYPE, ledger.COMMIT_VERSION)
 
 #: The unified interactions table: column -> type (docs/contracts.md).
 INTERACTION_COLUMNS: dict[str, str] = {
@@ -143,13 +151,26 @@ def file_errors(refused: Sequence[Refusal]) -> Column:
 
 
 def _wide(df: DataFrame, table: SilverTable, decision: Decision) -> DataFrame:
-    """Standardized columns plus the bronze row kept whole (for quarantine) and the reasons
-    found while reading it (``_read_errors``: a refused file, an unparseable value)."""
+    """Standardized columns plus the bronze row kept whole (for quarantine), the reasons
+    found while reading it (``_read_errors``: a refused file, an unparseable value), its
+    operation (``_op``) and the bronze version that committed it (``_commit_version``)."""
     malformed = F.coalesce(col("_is_malformed"), F.lit(False)) if "_is_malformed" in df.columns else F.lit(False)
-    bronze = F.struct(*[col(c) for c in df.columns])
+    bronze = F.struct(*[col(c) for c in df.columns if c not in CHANGE_COLUMNS])
     read_errors = F.concat(file_errors(decision.refused), parse_errors(df, table, decision.choices))
+    op = F.coalesce(col(OP), F.lit("upsert")) if OP in df.columns else F.lit("upsert")
+    version = col(ledger.COMMIT_VERSION) if ledger.COMMIT_VERSION in df.columns else F.lit(None).cast("long")
     return df.select(*silver_columns(df, table, decision.choices), *_lineage(df), malformed.alias("_is_malformed"),
-                     bronze.alias(BRONZE), read_errors.alias("_read_errors"))
+                     bronze.alias(BRONZE), read_errors.alias("_read_errors"), op.alias(OP),
+                     version.alias(ledger.COMMIT_VERSION))
+
+
+def spare_tombstones(checked: DataFrame) -> DataFrame:
+    """Tombstones (``_op = 'delete'``) pass every rule: they carry a key, not a row to check."""
+    tomb = F.col(OP) == F.lit(OP_DELETE)
+    return checked.withColumns({
+        c: F.when(tomb, F.expr(f"cast(array() as {checked.schema[c].dataType.simpleString()})")).otherwise(F.col(c))
+        for c in ("_errors", "_dropped_by", "_warned_by", "_failed_by")
+    })
 
 
 # --------------------------------------------------------------------------- referential rules
@@ -220,13 +241,15 @@ def cooperative_refs(spark: SparkSession, paths: LakePaths, table: SilverTable, 
 
 
 def dedupe_latest(df: DataFrame, keys: tuple[str, ...] | list[str]) -> DataFrame:
-    """One row per key: the latest ``_ingested_at`` wins, then the greatest ``_row_id``.
+    """One row per key: the latest bronze commit (``_commit_version``, when the batch has it)
+    wins, then the latest ``_ingested_at`` within it, then the greatest ``_row_id``.
 
     Example:
         >>> dedupe_latest(rows, ["interaction_id"])
     """
+    order = [F.col(ledger.COMMIT_VERSION).desc_nulls_last()] if ledger.COMMIT_VERSION in df.columns else []
     w = Window.partitionBy(*[col(k) for k in keys]).orderBy(
-        F.col("_ingested_at").desc_nulls_last(), F.col("_row_id").desc_nulls_last())
+        *order, F.col("_ingested_at").desc_nulls_last(), F.col("_row_id").desc_nulls_last())
     return df.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").drop("_rn")
 
 
@@ -241,22 +264,6 @@ def quarantine_frame(checked: DataFrame, bronze_columns: list[str], run_id: str)
     ]
     return quality.quarantined_rows(checked).select(
         *keep, "_errors", F.lit(run_id).alias("_run_id"), F.col("_source_file"))
-
-
-def _read_state(spark: SparkSession, paths: LakePaths, table: str):
-    path = paths.system(STATE_TABLE)
-    if not delta_io.table_exists(spark, path):
-        return None
-    return delta_io.read_table(spark, path).filter(F.col("table") == table).first()
-
-
-def _write_state(spark: SparkSession, paths: LakePaths, table: str, ingested_at, bronze_run: str, run_id: str) -> None:
-    row = spark.createDataFrame(
-        [(table, ingested_at, bronze_run, run_id)],
-        "table string, bronze_ingested_at timestamp, bronze_run_id string, silver_run_id string",
-    ).withColumn("updated_at", F.current_timestamp())
-    delta_io.merge_upsert(spark, row, paths.system(STATE_TABLE), ["table"],
-                          compare_columns=["bronze_ingested_at", "bronze_run_id"])
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -274,15 +281,18 @@ def build_silver_table(
 ) -> TableCounts:
     """Bring one silver table up to date with its bronze source.
 
-    Reads the bronze rows ingested after the table's watermark (all of them with
-    ``full=True``; none when the source has no bronze table yet: a channel without a file
-    is empty, not an error), checks the format evidence (a file whose every reading is
+    Reads the rows bronze committed after the version this table last consumed (the
+    ledger's ``silver.<table>`` / ``bronze.<source>``; the whole table with ``full=True``
+    or when never consumed; none when the source has no bronze table yet: a channel
+    without a file is empty, not an error), checks the format evidence (a file whose every reading is
     refuted is quarantined whole, or raises :class:`~lake.errors.QualityError` with
     ``on_refuted: fail``; the refused files are appended to ``refused``), standardizes,
     quarantines unparseable datetimes and durations, applies referential rules and expectations, dedupes
-    on the keys (latest ``_ingested_at``, then ``_row_id``), MERGEs into silver without
-    rewriting unchanged rows, upserts quarantined rows (keyed by ``_row_id``) and advances
-    the watermark. Rerunning a batch changes nothing.
+    on the keys (latest bronze commit, then ``_ingested_at``, then ``_row_id``), MERGEs into
+    silver without rewriting unchanged rows (a tombstone, ``_op = 'delete'``, deletes its
+    key), upserts quarantined rows (keyed by ``_row_id``) and then records the bronze version
+    read. Rerunning a batch changes nothing, so a run killed between the MERGE and the
+    ledger entry converges on rerun.
 
     Counts (each measured, see ``docs/architecture.md``): ``rows_in`` is the bronze rows read,
     counted as they are read; ``quarantined`` the quarantine MERGE's source rows; ``written``
@@ -301,12 +311,18 @@ def build_silver_table(
         log.info("silver %s: bronze %r has no table yet (no file or row delivered); nothing to do", table_name, table.source)
         return TableCounts(table_name, "silver", 0, 0)
 
-    bronze = delta_io.read_table(spark, bronze_path)
-    state = None if full else _read_state(spark, paths, table_name)
-    if state is not None and state["bronze_ingested_at"] is not None:
-        bronze = bronze.filter(F.col("_ingested_at") > F.lit(state["bronze_ingested_at"]))
-    log.info("silver %s: reading bronze %s (%s)", table_name, bronze_path, "full" if state is None else "incremental")
+    consumer, source = f"silver.{table_name}", f"bronze.{table.source}"
+    after = None if full else ledger.consumed(spark, paths, consumer, source)
+    found = ledger.read_changes(spark, bronze_path, after, full=full)
+    if found.df is None:
+        log.info("silver %s: no new bronze commit after version %s", table_name, after)
+        return TableCounts(table_name, "silver", 0, 0)
+    log.info("silver %s: reading bronze %s (%s, up to version %s)", table_name, bronze_path,
+             "full" if found.full else f"changes after version {after}", found.upto)
+    # bronze is append-only: its own deletes are rewrites (a full reload), not source deletes
+    bronze = found.df.where(F.col(ledger.CHANGE_TYPE).isin(*ledger.UPSERTS)).drop(ledger.CHANGE_TYPE)
     bronze, read = observe_rows(bronze, f"silver_{table_name}_in")
+    has_op = OP in bronze.columns
 
     decision = check_evidence(bronze, table)
     for r in decision.refused:
@@ -317,12 +333,11 @@ def build_silver_table(
     wide = cooperative_refs(spark, paths, table, wide) if table.pipeline == Pipeline.COOPERATIVE else wide.withColumn(
         "_ref_errors", F.lit(None).cast(quality.ERROR_TYPE))
     extra = F.concat(F.col("_read_errors"), F.coalesce(F.col("_ref_errors"), F.expr(f"cast(array() as {quality.ERROR_TYPE})")))
-    checked = quality.evaluate(wide, table.expectations, extra_errors=extra).persist()
+    checked = quality.evaluate(wide, table.expectations, extra_errors=extra)
+    checked = (spare_tombstones(checked) if has_op else checked).persist()
     try:
         passing = ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
         agg = quality.quality_counts(checked, table.expectations, extra={
-            "max_ingested_at": F.max("_ingested_at"),
-            "max_run_id": F.max_by("_run_id", "_ingested_at"),
             "passed": F.count(F.when(passing, F.lit(1))),
             "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
             "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
@@ -333,13 +348,15 @@ def build_silver_table(
         rows_in = observed(read).get("rows", -1)
         if counts["rows_in"] == 0 and rows_in == 0:
             log.info("silver %s: no new bronze rows", table_name)
+            ledger.record_consumed(spark, paths, consumer, {source: found.upto}, run_id)
             return TableCounts(table_name, "silver", 0, 0)
         # one row per key (per _row_id in quarantine) survives; the others are superseded
         superseded = (counts["passed"] - counts["passed_keys"]) + (counts["quarantined"] - counts["quarantined_ids"])
 
         silver_cols = silver_column_names(table)
         _refuse_type_changes(spark, table_name, paths.silver(table_name), checked.select(*silver_cols))
-        quarantined = dedupe_latest(quarantine_frame(checked, bronze.columns, run_id), ["_row_id"])
+        bronze_columns = [c for c in bronze.columns if c not in CHANGE_COLUMNS]
+        quarantined = dedupe_latest(quarantine_frame(checked, bronze_columns, run_id), ["_row_id"])
         to_quarantine = 0
         if counts["quarantined"]:
             qcols = [c for c in quarantined.columns if c not in ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id")]
@@ -350,20 +367,20 @@ def build_silver_table(
             log.info("silver %s: %d rows quarantined", table_name, to_quarantine)
 
         good = dedupe_latest(quality.passed(checked), table.keys).select(
-            *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"))
+            *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"), *([OP] if has_op else []))
+        deletes = {"delete_when": DELETE_WHEN, "control_columns": [OP]} if has_op else {}
         written = unchanged = 0
         if counts["passed"]:
             compare = [c for c in silver_cols if c not in table.keys]
             fault_point(f"silver.merge.before:{table_name}")
-            metrics = delta_io.merge_upsert(spark, good, paths.silver(table_name), table.keys, compare_columns=compare)
+            metrics = delta_io.merge_upsert(spark, good, paths.silver(table_name), table.keys, compare_columns=compare,
+                                            **deletes)
             fault_point(f"silver.merge.after:{table_name}")
             written, unchanged = commit_rows(metrics)
         else:
-            delta_io.create_if_missing(spark, good, paths.silver(table_name))
-        log.info("silver %s: %d rows written, %d unchanged", table_name, written, unchanged)
-        fault_point(f"silver.state.before:{table_name}")
-        _write_state(spark, paths, table_name, counts["max_ingested_at"], counts["max_run_id"], run_id)
-        fault_point(f"silver.state.after:{table_name}")
+            delta_io.create_if_missing(spark, good.drop(OP), paths.silver(table_name))
+        log.info("silver %s: %d rows written (deletes included), %d unchanged", table_name, written, unchanged)
+        ledger.record_consumed(spark, paths, consumer, {source: found.upto}, run_id)
         return TableCounts(
             table_name, "silver", rows_in, written, quarantined=to_quarantine,
             dropped=counts["dropped"] + superseded, warned=counts["warned"], unchanged=unchanged,
@@ -427,64 +444,77 @@ def interactions_frame(df: DataFrame, table: SilverTable, run_id: str) -> DataFr
         else:
             expr = F.lit(None)
         out.append(expr.cast(type_).alias(name))
+    op = [F.col(OP)] if OP in df.columns else []  # a change batch's operation, for the MERGE
     return df.select(*out, F.lit(table.name).alias("_source_table"), F.col("_source_file"),
-                     F.col("_silver_run_id"), F.lit(run_id).alias("_run_id"))
+                     F.col("_silver_run_id"), F.lit(run_id).alias("_run_id"), *op)
 
 
-def _merged_upto(spark: SparkSession, paths: LakePaths) -> dict[str, str]:
-    """Per channel table, the latest silver run already merged into ``interactions``."""
-    path = paths.silver("interactions")
-    if not delta_io.table_exists(spark, path):
-        return {}
-    marks = (delta_io.read_table(spark, path).groupBy("_source_table")
-             .agg(F.max("_silver_run_id").alias("upto")).collect())  # one tiny row per channel
-    return {r["_source_table"]: r["upto"] for r in marks if r["upto"] is not None}
+def channel_changes(changes: DataFrame, table: SilverTable) -> DataFrame:
+    """A channel silver table's change batch as upserts and deletes (``_op``): the last change
+    of each key (:func:`lake.ledger.net_changes`). Pure transform.
+
+    Example:
+        >>> channel_changes(ledger.changes(spark, paths.silver("chat"), 4)[0], cfg.silver["chat"])
+    """
+    net = ledger.net_changes(changes, list(table.keys))
+    op = F.when(F.col(ledger.CHANGE_TYPE) == ledger.DELETE, F.lit(OP_DELETE)).otherwise(F.lit("upsert"))
+    return net.withColumn(OP, op).drop(*CHANGE_COLUMNS)
+
+
+INTERACTIONS_CONSUMER = "silver.interactions"
 
 
 def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, run_id: str, *,
                        full: bool = False) -> TableCounts:
-    """MERGE the channel silver tables (those with ``channel``) into ``silver/interactions``.
+    """MERGE the channel silver tables' changes (those with ``channel``) into ``silver/interactions``.
 
-    Incremental: only channel rows written by silver runs not yet merged (their
-    ``_silver_run_id`` is at or after the latest one merged; run ids sort by time) are read;
-    ``full=True`` re-merges everything. Merging a row twice changes nothing.
+    Each channel table is read from the version the ledger records for
+    ``silver.interactions`` / ``silver.<channel>`` (Delta's change feed: inserts and update
+    post-images upsert, deletes delete the interaction); a channel never consumed, or read
+    with ``full=True``, is read whole, and the interactions of that channel it no longer holds
+    are deleted. The versions read are recorded after the MERGE; merging the same changes
+    twice changes nothing.
 
     Example:
         >>> build_interactions(spark, cfg, LakePaths("/tmp/lake"), run_id).written
         4
     """
-    upto = {} if full else _merged_upto(spark, paths)
-
-    reads = []
-
-    def channel_rows(t: SilverTable) -> DataFrame:
-        df = delta_io.read_table(spark, paths.silver(t.name))
-        if t.name in upto:
-            df = df.where(F.col("_silver_run_id") >= F.lit(upto[t.name]))
-        df, read = observe_rows(df, f"interactions_{t.name}_in")
+    reads, frames, whole, versions = [], [], [], {}
+    for t in cfg.silver.values():
+        path = paths.silver(t.name)
+        if not t.channel or not delta_io.table_exists(spark, path):
+            continue
+        source = f"silver.{t.name}"
+        after = None if full else ledger.consumed(spark, paths, INTERACTIONS_CONSUMER, source)
+        found = ledger.read_changes(spark, path, after, full=full)
+        if found.df is None:
+            continue
+        versions[source] = found.upto
+        if found.full:
+            whole.append(t.name)
+        df, read = observe_rows(channel_changes(found.df, t), f"interactions_{t.name}_in")
         reads.append(read)
-        return interactions_frame(df, t, run_id)
+        frames.append(interactions_frame(df, t, run_id))
 
-    frames = [
-        channel_rows(t)
-        for t in cfg.silver.values()
-        if t.channel and delta_io.table_exists(spark, paths.silver(t.name))
-    ]
-    if not frames:  # no channel has delivered anything yet: an empty table, so gold answers "nothing"
+    if not frames:  # nothing new (or no channel has delivered yet: an empty table, so gold answers "nothing")
         empty = spark.createDataFrame([], ", ".join(f"{n} {t}" for n, t in INTERACTION_COLUMNS.items())
                                       + ", _source_table string, _source_file string, _silver_run_id string, _run_id string")
         delta_io.create_if_missing(spark, empty, paths.silver("interactions"))
-        log.info("silver interactions: no channel silver table yet")
+        log.info("silver interactions: no channel change to merge")
         return TableCounts("interactions", "silver", 0, 0)
     union = frames[0]
     for frame in frames[1:]:
         union = union.unionByName(frame)
-    compare = [c for c in union.columns if c not in ("interaction_id", "_run_id", "_silver_run_id")]
+    compare = [c for c in union.columns if c not in ("interaction_id", "_run_id", "_silver_run_id", OP)]
+    gone = f"t._source_table IN ({', '.join(repr(n) for n in whole)})" if whole else None
     fault_point("silver.merge.before:interactions")
-    metrics = delta_io.merge_upsert(spark, union, paths.silver("interactions"), ["interaction_id"], compare_columns=compare)
+    metrics = delta_io.merge_upsert(spark, union, paths.silver("interactions"), ["interaction_id"],
+                                    compare_columns=compare, delete_when=DELETE_WHEN, delete_missing_when=gone,
+                                    control_columns=[OP])
     fault_point("silver.merge.after:interactions")
     written, unchanged = commit_rows(metrics)
     measured = [observed(r).get("rows", -1) for r in reads]
     rows_in = -1 if min(measured) < 0 else sum(measured)
     log.info("silver interactions: %d rows read, %d written, %d unchanged", rows_in, written, unchanged)
+    ledger.record_consumed(spark, paths, INTERACTIONS_CONSUMER, versions, run_id)
     return TableCounts("interactions", "silver", rows_in, written, unchanged=unchanged)
