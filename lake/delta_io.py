@@ -164,6 +164,23 @@ def merge_upsert(
     return last_metrics(spark, path)
 
 
+def merge_delete(spark: SparkSession, df: DataFrame, path: str, keys: Iterable[str]) -> dict[str, int]:
+    """Delete from ``path`` the rows whose ``keys`` equal a row of ``df`` (a NULL key matches
+    nothing); deleting keys already gone changes nothing. Returns the commit's metrics
+    (``numTargetRowsDeleted``), or ``{}`` when the table does not exist."""
+    from delta.tables import DeltaTable
+
+    keys = list(keys)
+    if not table_exists(spark, path):
+        return {}
+    version = table_version(spark, path)
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    DeltaTable.forPath(spark, path).alias("t").merge(df.select(*keys).dropDuplicates(keys).alias("s"), on) \
+        .whenMatchedDelete().execute()
+    metrics = last_metrics(spark, path)
+    return metrics if metrics.get("version") != version else {}
+
+
 def last_metrics(spark: SparkSession, path: str) -> dict[str, int]:
     """Operation metrics of the table's latest commit (rows written, updated, ...).
 

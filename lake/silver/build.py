@@ -219,6 +219,26 @@ def cooperative_refs(spark: SparkSession, paths: LakePaths, table: SilverTable, 
 # --------------------------------------------------------------------------- batch helpers
 
 
+#: Columns of a mutable JDBC source's bronze (lake.bronze.jdbc): ``upsert`` | ``delete``,
+#: and the bronze version that orders the states of one key.
+OP, DELETE, BRONZE_VERSION = "_op", "delete", "_bronze_version"
+
+
+def latest_changes(bronze: DataFrame) -> DataFrame:
+    """Mark, per source row (``_row_id``, the key's hash), the latest state in the batch:
+    ``_latest`` is true for the row of the greatest ``_bronze_version`` (rows written before
+    that column existed are older; ``_ingested_at`` orders them among themselves).
+
+    Example:
+        >>> latest_changes(bronze).where("_latest AND _op = 'delete'")  # keys deleted at the source
+    """
+    version = F.coalesce(F.col(BRONZE_VERSION), F.lit(-1)) if BRONZE_VERSION in bronze.columns else F.lit(-1)
+    w = Window.partitionBy("_row_id").orderBy(version.desc(), F.col("_ingested_at").desc_nulls_last())
+    return bronze.withColumn("_latest", F.row_number().over(w) == 1)
+
+
+
+
 def dedupe_latest(df: DataFrame, keys: tuple[str, ...] | list[str]) -> DataFrame:
     """One row per key: the latest ``_ingested_at`` wins, then the greatest ``_row_id``.
 
@@ -307,6 +327,15 @@ def build_silver_table(
         bronze = bronze.filter(F.col("_ingested_at") > F.lit(state["bronze_ingested_at"]))
     log.info("silver %s: reading bronze %s (%s)", table_name, bronze_path, "full" if state is None else "incremental")
     bronze, read = observe_rows(bronze, f"silver_{table_name}_in")
+    deletes = changes = None
+    if OP in bronze.columns:
+        # A mutable source: the latest state of each key wins; a delete removes the key.
+        marked, changes = observe_rows(latest_changes(bronze), f"silver_{table_name}_changes",
+                                       superseded=F.count(F.when(~F.col("_latest"), 1)),
+                                       deletes=F.count(F.when(F.col("_latest") & (F.col(OP) == DELETE), 1)))
+        is_delete = F.col(OP) == DELETE
+        deletes = marked.where(F.col("_latest") & is_delete).drop("_latest", OP, BRONZE_VERSION)
+        bronze = marked.where(F.col("_latest") & ~is_delete).drop("_latest", OP, BRONZE_VERSION)
 
     decision = check_evidence(bronze, table)
     for r in decision.refused:
@@ -331,6 +360,7 @@ def build_silver_table(
         counts = {**agg.asDict(), **{k: int(agg[k] or 0) for k in sums}}  # a sum over no rows is null
         quality.raise_on_failures(table_name, counts, table.expectations)
         rows_in = observed(read).get("rows", -1)
+        mutable = observed(changes) if changes is not None else {}
         if counts["rows_in"] == 0 and rows_in == 0:
             log.info("silver %s: no new bronze rows", table_name)
             return TableCounts(table_name, "silver", 0, 0)
@@ -360,13 +390,25 @@ def build_silver_table(
             written, unchanged = commit_rows(metrics)
         else:
             delta_io.create_if_missing(spark, good, paths.silver(table_name))
+        if changes is not None and mutable.get("deletes", 1):  # unmeasured: apply them anyway
+            # rows deleted at the source leave silver (and quarantine): docs/databases.md
+            gone = standardize(deletes, table)
+            fault_point(f"silver.delete.before:{table_name}")
+            removed = delta_io.merge_delete(spark, gone, paths.silver(table_name), table.keys).get("numTargetRowsDeleted", 0)
+            delta_io.merge_delete(spark, gone, paths.quarantine(table_name), ["_row_id"])
+            fault_point(f"silver.delete.after:{table_name}")
+            written, unchanged = written + removed, unchanged + max(mutable.get("deletes", removed) - removed, 0)
+            log.info("silver %s: %s rows deleted at the source, %d removed", table_name, mutable.get("deletes"), removed)
+            last = deletes.agg(F.max("_ingested_at").alias("at"), F.max_by("_run_id", "_ingested_at").alias("run")).first()
+            if last["at"] is not None and (counts["max_ingested_at"] is None or last["at"] > counts["max_ingested_at"]):
+                counts["max_ingested_at"], counts["max_run_id"] = last["at"], last["run"]
         log.info("silver %s: %d rows written, %d unchanged", table_name, written, unchanged)
         fault_point(f"silver.state.before:{table_name}")
         _write_state(spark, paths, table_name, counts["max_ingested_at"], counts["max_run_id"], run_id)
         fault_point(f"silver.state.after:{table_name}")
         return TableCounts(
             table_name, "silver", rows_in, written, quarantined=to_quarantine,
-            dropped=counts["dropped"] + superseded, warned=counts["warned"], unchanged=unchanged,
+            dropped=counts["dropped"] + superseded + mutable.get("superseded", 0), warned=counts["warned"], unchanged=unchanged,
         )
     finally:
         checked.unpersist()
