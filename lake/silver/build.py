@@ -327,14 +327,20 @@ def build_silver_table(
         bronze = bronze.filter(F.col("_ingested_at") > F.lit(state["bronze_ingested_at"]))
     log.info("silver %s: reading bronze %s (%s)", table_name, bronze_path, "full" if state is None else "incremental")
     bronze, read = observe_rows(bronze, f"silver_{table_name}_in")
-    deletes = changes = None
+    deletes, mutable = None, {}
     if OP in bronze.columns:
         # A mutable source: the latest state of each key wins; a delete removes the key.
-        marked, changes = observe_rows(latest_changes(bronze), f"silver_{table_name}_changes",
-                                       superseded=F.count(F.when(~F.col("_latest"), 1)),
-                                       deletes=F.count(F.when(F.col("_latest") & (F.col(OP) == DELETE), 1)))
+        # Its counts are one small aggregate of their own: an observation is lost when a
+        # batch of deletions only leaves the rest of the plan empty (AQE prunes it).
+        marked = latest_changes(bronze)
         is_delete = F.col(OP) == DELETE
-        deletes = marked.where(F.col("_latest") & is_delete).drop("_latest", OP, BRONZE_VERSION)
+        last = F.col("_latest") & is_delete
+        mutable = marked.agg(
+            F.count(F.lit(1)).alias("rows"), F.count(F.when(~F.col("_latest"), 1)).alias("superseded"),
+            F.count(F.when(last, 1)).alias("deletes"), F.max(F.when(last, F.col("_ingested_at"))).alias("at"),
+            F.max_by(F.when(last, F.col("_run_id")), F.when(last, F.col("_ingested_at"))).alias("run"),
+        ).first().asDict()  # one tiny bookkeeping row
+        deletes = marked.where(last).drop("_latest", OP, BRONZE_VERSION)
         bronze = marked.where(F.col("_latest") & ~is_delete).drop("_latest", OP, BRONZE_VERSION)
 
     decision = check_evidence(bronze, table)
@@ -359,8 +365,7 @@ def build_silver_table(
         sums = ("rows_in", "quarantined", "dropped", "warned", "passed", "passed_keys", "quarantined_ids")
         counts = {**agg.asDict(), **{k: int(agg[k] or 0) for k in sums}}  # a sum over no rows is null
         quality.raise_on_failures(table_name, counts, table.expectations)
-        rows_in = observed(read).get("rows", -1)
-        mutable = observed(changes) if changes is not None else {}
+        rows_in = mutable["rows"] if mutable else observed(read).get("rows", -1)
         if counts["rows_in"] == 0 and rows_in == 0:
             log.info("silver %s: no new bronze rows", table_name)
             return TableCounts(table_name, "silver", 0, 0)
@@ -390,18 +395,17 @@ def build_silver_table(
             written, unchanged = commit_rows(metrics)
         else:
             delta_io.create_if_missing(spark, good, paths.silver(table_name))
-        if changes is not None and mutable.get("deletes", 1):  # unmeasured: apply them anyway
+        if mutable.get("deletes"):
             # rows deleted at the source leave silver (and quarantine): docs/databases.md
             gone = standardize(deletes, table)
             fault_point(f"silver.delete.before:{table_name}")
             removed = delta_io.merge_delete(spark, gone, paths.silver(table_name), table.keys).get("numTargetRowsDeleted", 0)
             delta_io.merge_delete(spark, gone, paths.quarantine(table_name), ["_row_id"])
             fault_point(f"silver.delete.after:{table_name}")
-            written, unchanged = written + removed, unchanged + max(mutable.get("deletes", removed) - removed, 0)
-            log.info("silver %s: %s rows deleted at the source, %d removed", table_name, mutable.get("deletes"), removed)
-            last = deletes.agg(F.max("_ingested_at").alias("at"), F.max_by("_run_id", "_ingested_at").alias("run")).first()
-            if last["at"] is not None and (counts["max_ingested_at"] is None or last["at"] > counts["max_ingested_at"]):
-                counts["max_ingested_at"], counts["max_run_id"] = last["at"], last["run"]
+            written, unchanged = written + removed, unchanged + mutable["deletes"] - removed
+            log.info("silver %s: %d rows deleted at the source, %d removed", table_name, mutable["deletes"], removed)
+            if counts["max_ingested_at"] is None or mutable["at"] > counts["max_ingested_at"]:
+                counts["max_ingested_at"], counts["max_run_id"] = mutable["at"], mutable["run"]
         log.info("silver %s: %d rows written, %d unchanged", table_name, written, unchanged)
         fault_point(f"silver.state.before:{table_name}")
         _write_state(spark, paths, table_name, counts["max_ingested_at"], counts["max_run_id"], run_id)
