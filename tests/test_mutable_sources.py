@@ -89,6 +89,7 @@ def _csv(cfg) -> list[list[str]]:
     return [rows[0]] + sorted(rows[1:])
 
 
+@pytest.mark.timeout(2400)  # three small pipeline runs; slow on a shared machine
 def test_updates_and_deletes_reach_silver_and_the_csv(spark, tmp_path, coop_db):
     incremental = _cfg(coop_db, tmp_path, "incremental")
     first = run(incremental, pipeline="cooperative", spark=spark)
