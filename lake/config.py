@@ -60,6 +60,17 @@ class JsonShape(str, enum.Enum):
     ARRAY = "array"
 
 
+class ChangeDetection(str, enum.Enum):
+    """How a JDBC source's changed and deleted rows are found (docs/databases.md)."""
+
+    #: new rows only, by ``incremental_column`` (or the whole table re-read when it is unset)
+    APPEND = "append"
+    #: rows whose ``change_column`` grew since the last mark are re-read (no deletes)
+    CHANGE_COLUMN = "change_column"
+    #: the whole table compared with bronze's latest state by key and row hash
+    SNAPSHOT = "snapshot"
+
+
 class DriftPolicy(str, enum.Enum):
     FAIL = "fail"
     RESCUE = "rescue"
@@ -174,7 +185,25 @@ class JdbcSource:
     types: dict[str, str] = field(default_factory=dict)
     #: primary key of the table (``_row_id``); default: the first column.
     key: tuple[str, ...] = ()
+    #: how updates and deletes at the source are found (:class:`ChangeDetection`)
+    change_detection: ChangeDetection = ChangeDetection.APPEND
+    #: with ``change_detection: change_column``: the column the source bumps on every change
+    change_column: Optional[str] = None
     name: str = ""
+
+    @property
+    def mark_column(self) -> Optional[str]:
+        """The column whose high-water mark is kept between runs (None: no mark)."""
+        if self.change_detection == ChangeDetection.CHANGE_COLUMN:
+            return self.change_column
+        if self.change_detection == ChangeDetection.SNAPSHOT:
+            return None
+        return self.incremental_column
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The key (``key``, default the first column)."""
+        return tuple(self.key) or (self.columns[0],)
 
 
 @dataclass(frozen=True)
@@ -475,6 +504,8 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
         sources[str(name)] = dataclasses.replace(src, name=str(name))
         if not src.columns:
             raise ConfigError(file, f"{key}.columns", "at least one column is required")
+        if isinstance(src, JdbcSource):
+            _check_change_detection(src, file, key)
     if not isinstance(raw["silver"], dict):
         raise ConfigError(file, "silver", "expected a mapping of table name to table")
     silver: dict[str, SilverTable] = {}
@@ -502,6 +533,22 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
                                           f"a timestamp_ntz column is naive; format {fmt!r} reads a zone or offset")
         silver[str(name)] = table
     return LakeConfig(lake=lake, jdbc=jdbc, sources=sources, silver=silver, export=export, file=file)
+
+
+def _check_change_detection(src: JdbcSource, file: str, key: str) -> None:
+    mode = src.change_detection
+    if mode == ChangeDetection.CHANGE_COLUMN and not src.change_column:
+        raise ConfigError(file, f"{key}.change_column", "change_detection: change_column needs the column's name")
+    if mode != ChangeDetection.CHANGE_COLUMN and src.change_column:
+        raise ConfigError(file, f"{key}.change_column",
+                          f"only read with change_detection: change_column; this source uses {mode.value!r}")
+    if mode != ChangeDetection.APPEND and src.incremental_column:
+        raise ConfigError(file, f"{key}.incremental_column",
+                          f"not used with change_detection: {mode.value} (remove it)")
+    if mode == ChangeDetection.SNAPSHOT:
+        missing = [k for k in src.key_columns if k not in src.columns]
+        if missing:
+            raise ConfigError(file, f"{key}.key", f"key column {missing[0]!r} is not one of the source's columns")
 
 
 def _pattern_letters(fmt: str) -> str:

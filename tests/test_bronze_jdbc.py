@@ -18,7 +18,7 @@ from lake import delta_io
 from lake.bronze import ingest_table
 from lake.bronze.common import read_watermark
 from lake.bronze.jdbc import discover_bounds, normalise_url, read_slice, safe_url
-from lake.config import JdbcConnection, JdbcSource, Pipeline, load_config
+from lake.config import ChangeDetection, JdbcConnection, JdbcSource, Pipeline, load_config
 from lake.datagen.dbload import append_rows, load_cooperative
 from lake.errors import SourceError
 from lake.paths import LakePaths
@@ -52,8 +52,9 @@ def _bronze(spark, paths):
 
 
 def _source() -> JdbcSource:
+    """movimento read the insert-only way: new ids after the mark (conf/lake.yml snapshots it)."""
     src = load_config("conf/lake.yml").sources["movimento"]
-    return dataclasses.replace(src, num_partitions=4)
+    return dataclasses.replace(src, num_partitions=4, change_detection=ChangeDetection.APPEND, incremental_column="id")
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
@@ -85,7 +86,7 @@ def test_partitioned_incremental_full_reload_and_failures(spark, lake_root, data
     df, got = _bronze(spark, paths)
     assert got == _expected(first)
     assert dict(df.dtypes)["vlr_transacao"] == "decimal(10,2)" and dict(df.dtypes)["data_movimento"] == "timestamp_ntz"
-    assert df.columns == [*COLS, "_row_id", "_source_table", "_ingested_at", "_run_id"]
+    assert df.columns == [*COLS, "_row_id", "_source_table", "_ingested_at", "_run_id", "_op", "_bronze_version"]
     import hashlib
     assert {r["_row_id"] for r in df.collect()} == {hashlib.sha256(f"movimento|{i}".encode()).hexdigest() for i in range(1, 41)}
     assert read_watermark(spark, paths, "movimento") == "40"

@@ -41,6 +41,9 @@ OP = "_op"
 OP_DELETE = "delete"
 #: The MERGE condition applying a tombstone (:func:`lake.delta_io.merge_upsert`).
 DELETE_WHEN = f"s.{OP} = '{OP_DELETE}'"
+#: The bronze version a mutable JDBC row was appended in (lake.bronze.jdbc): it orders the
+#: states of one key when a full read gives every row the same ``_commit_version``.
+BRONZE_VERSION = "_bronze_version"
 #: Columns of a change batch that are not bronze's (never copied into quarantine).
 CHANGE_COLUMNS = (ledger.CHANGE_TYPE, ledger.COMMIT_VERSION)
 
@@ -159,6 +162,8 @@ def _wide(df: DataFrame, table: SilverTable, decision: Decision) -> DataFrame:
     read_errors = F.concat(file_errors(decision.refused), parse_errors(df, table, decision.choices))
     op = F.coalesce(col(OP), F.lit("upsert")) if OP in df.columns else F.lit("upsert")
     version = col(ledger.COMMIT_VERSION) if ledger.COMMIT_VERSION in df.columns else F.lit(None).cast("long")
+    if BRONZE_VERSION in df.columns:  # a mutable JDBC row knows its bronze version even in a full read
+        version = F.coalesce(col(BRONZE_VERSION), version)
     return df.select(*silver_columns(df, table, decision.choices), *_lineage(df), malformed.alias("_is_malformed"),
                      bronze.alias(BRONZE), read_errors.alias("_read_errors"), op.alias(OP),
                      version.alias(ledger.COMMIT_VERSION))
