@@ -111,10 +111,11 @@ def observed(obs, *, timeout: float = OBSERVATION_TIMEOUT_S) -> dict[str, int]:
 
 
 def commit_rows(metrics: dict[str, int]) -> tuple[int, int]:
-    """``(written, unchanged)`` of a Delta commit: rows inserted + updated by a MERGE (or
-    output by a plain write), and the MERGE's source rows it left untouched."""
+    """``(written, unchanged)`` of a Delta commit: rows inserted + updated + deleted by a
+    MERGE (or output by a plain write), and the MERGE's source rows it left untouched."""
     if "numTargetRowsInserted" in metrics:
-        written = metrics.get("numTargetRowsInserted", 0) + metrics.get("numTargetRowsUpdated", 0)
+        written = (metrics.get("numTargetRowsInserted", 0) + metrics.get("numTargetRowsUpdated", 0)
+                   + metrics.get("numTargetRowsDeleted", 0))
         return written, metrics.get("numSourceRows", 0) - written
     return metrics.get("numOutputRows", 0), 0
 
