@@ -154,15 +154,15 @@ def consumed_after(spark: SparkSession, paths: LakePaths, tables: Iterable[str],
     Several tables read one range: the earliest version any of them recorded per source
     (re-applying changes a table already consumed changes nothing).
     """
+    enabled_at = {source: ensure_change_feed(spark, path) for source, path in sources.items()}
     if full:
         return None
     after: dict[str, int] = {}
-    for source, path in sources.items():
-        enabled_at = ensure_change_feed(spark, path)
+    for source in sources:
         versions = [ledger.consumed(spark, paths, consumer(t), source) for t in tables]
         if any(v is None for v in versions):
             return None
-        if enabled_at is not None and min(versions) < enabled_at:
+        if enabled_at[source] is not None and min(versions) < enabled_at[source]:
             return None
         after[source] = min(versions)
     return after
