@@ -290,6 +290,32 @@ def merge_upsert(
     return last_metrics(spark, path)
 
 
+def merge_diff(spark: SparkSession, df: DataFrame, path: str, keys: Iterable[str], *,
+               delete_column: str) -> dict[str, int]:
+    """Apply a diff to ``path`` in one MERGE on ``keys``: a row whose ``delete_column`` is true
+    deletes the target row of its key, any other row replaces it or is inserted.
+
+    ``df`` holds the target's columns plus ``delete_column``, at most one row per key, and only
+    rows that change the target (lake.gold.incremental.compare_rows), so the MERGE rewrites
+    nothing it does not change.
+    """
+    from delta.tables import DeltaTable
+
+    keys = list(keys)
+    cols = [c for c in df.columns if c != delete_column]
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    values = {f"`{c}`": f"s.`{c}`" for c in cols}
+    (
+        DeltaTable.forPath(spark, path).alias("t")
+        .merge(df.alias("s"), on)
+        .whenMatchedDelete(condition=f"s.`{delete_column}`")
+        .whenMatchedUpdate(set=values)
+        .whenNotMatchedInsert(condition=f"NOT s.`{delete_column}`", values=values)
+        .execute()
+    )
+    return last_metrics(spark, path)
+
+
 def last_metrics(spark: SparkSession, path: str) -> dict[str, int]:
     """Operation metrics of the table's latest commit (rows written, updated, ...).
 

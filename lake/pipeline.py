@@ -111,29 +111,30 @@ def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run
 
 def run_gold(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
              as_of: str | None = None, report: RunReport | None = None,
-             sink: list[TableCounts] | None = None) -> list[TableCounts]:
-    """Build the star and answers, or the flat table and its CSV."""
+             sink: list[TableCounts] | None = None, full: bool = False) -> list[TableCounts]:
+    """Update (``full``: rebuild) the star and answers, or the flat table and its CSV."""
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         from lake.gold.answers import refresh_answers
         from lake.gold.star import build_star
 
         stage = _Stage("gold star")
-        counts = stage.done(build_star(spark, paths, run_id, timezone=cfg.lake.timezone), sink)
+        counts = stage.done(build_star(spark, paths, run_id, timezone=cfg.lake.timezone, full=full), sink)
         stage = _Stage("gold answers")
-        return counts + stage.done(refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone), sink)
+        return counts + stage.done(refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone,
+                                                      run_id=run_id, full=full), sink)
     stage = _Stage("gold movimento_flat")
-    counts = export_flat(spark, cfg, paths, run_id, report=report)
+    counts = export_flat(spark, cfg, paths, run_id, report=report, full=full)
     return stage.done(counts, sink)
 
 
 def export_flat(spark, cfg: LakeConfig, paths: LakePaths, run_id: str, *, output_dir: str | None = None,
-                report: RunReport | None = None) -> list[TableCounts]:
-    """Refresh gold ``movimento_flat`` and write it as ONE CSV file in the output folder."""
+                report: RunReport | None = None, full: bool = False) -> list[TableCounts]:
+    """Update gold ``movimento_flat`` and write it (the whole table) as ONE CSV file."""
     from lake.gold.flat import build_movimento_flat, export_csv
 
     counts: list[TableCounts] = []
     build_movimento_flat(spark, paths, card_number=cfg.export.card_number, hash_key_env=cfg.export.hash_key_env,
-                         timezone=cfg.lake.timezone, counts=counts)
+                         timezone=cfg.lake.timezone, counts=counts, run_id=run_id, full=full)
     csv_path = export_csv(spark, paths, output_dir or cfg.lake.output_dir, file_name=cfg.export.file_name)
     log.info("wrote %s", csv_path)
     if report is not None:
@@ -187,7 +188,8 @@ def run(
                     run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report, sink=counts)
                     fault_point(f"stage.after:{p.value}.silver")
                 if Layer.GOLD in layers:
-                    run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report, sink=counts)
+                    run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report, sink=counts,
+                             full=full_reload)
                     fault_point(f"stage.after:{p.value}.gold")
             except Exception as exc:
                 _record_failure(spark, cfg, paths, report.run_id, p, counts, exc)

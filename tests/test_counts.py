@@ -85,8 +85,10 @@ def test_a_join_that_duplicates_facts_fails_reconciliation(spark, tmp_path, monk
     flagged = [ln for ln in lines if ln.rstrip().endswith("MISMATCH")]
     assert len(flagged) == 1 and "fact_interaction" in flagged[0]
 
-    # `lake run` completes the run, then exits 1 naming the table
-    code = cli.main(["run", *root, "--pipeline", "customer_experience", "--layer", "gold", "--as-of", AS_OF])
+    # `lake run` completes the run, then exits 1 naming the table (--full-reload: gold rebuilds;
+    # an incremental run would find no new change in silver and recompute nothing)
+    code = cli.main(["run", *root, "--pipeline", "customer_experience", "--layer", "gold", "--as-of", AS_OF,
+                     "--full-reload"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == cli.EXIT_FAILED
     assert err[-1].startswith("lake: error: run ") and "do not reconcile for gold.fact_interaction (" in err[-1]

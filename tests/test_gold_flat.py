@@ -94,8 +94,10 @@ def lake(spark, tmp_path_factory):
 
 
 def test_build_movimento_flat_table(spark, lake):
-    df = delta_io.read_table(spark, lake.gold("movimento_flat"))
-    assert df.columns == list(FLAT_COLUMNS)
+    table = delta_io.read_table(spark, lake.gold("movimento_flat"))
+    assert table.columns == ["_movimento_id", *FLAT_COLUMNS]  # the MERGE key, then the CSV's columns
+    assert sorted(r._movimento_id for r in table.collect()) == sorted(m[0] for m in MOVIMENTO)
+    df = table.drop("_movimento_id")
     assert all(f.dataType.simpleString() == "string" for f in df.schema.fields)
     got = sorted((tuple(r) for r in df.collect()), key=str)
     assert got == sorted(expected_rows(), key=str)

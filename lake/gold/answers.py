@@ -39,7 +39,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampNTZType, TimestampType
 
-from lake import delta_io
+from lake import delta_io, ledger
 from lake.faults import fault_point
 from lake.gold import rules
 from lake.gold.functions import (
@@ -250,36 +250,147 @@ def last_interaction(
 # --------------------------------------------------------------------------- gold tables
 
 
+#: The answer tables: table -> (answer, key columns of one row).
+ANSWER_TABLES = {
+    "answer_contacts_24h": ("contacts_24h", ("customer_email",)),
+    "answer_interactions_by_channel": ("interactions_by_channel", ("customer_email", "channel")),
+    "answer_last_interaction": ("last_interaction", ("customer_email",)),
+}
+
+#: The answer tables' ledger sources: the interactions they are computed from, and the
+#: ``as_of`` instant they hold (its "version": microseconds since the epoch, UTC).
+SOURCE = "silver.interactions"
+AS_OF_SOURCE = "as_of"
+
+
+def _answer_fns():
+    return {"contacts_24h": contacts_24h, "interactions_by_channel": interactions_by_channel,
+            "last_interaction": last_interaction}
+
+
+def _micros(instant: _dt.datetime) -> int:
+    delta = instant.astimezone(_dt.timezone.utc) - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def latest_start(spark: SparkSession, paths: LakePaths) -> _dt.datetime | None:
+    """The latest ``started_at`` in ``fact_interaction`` (the default ``as_of`` of the
+    answer tables), or None when the star has no interaction. A one-value read."""
+    fact = delta_io.read_table(spark, paths.gold("fact_interaction"))
+    value = fact.agg(F.max(F.unix_micros("started_at")).alias("m")).first()["m"]  # exact, in no zone
+    return None if value is None else _from_micros(value)
+
+
+def _from_micros(value: int) -> _dt.datetime:
+    return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(microseconds=value)
+
+
+def answer_rows(spark: SparkSession, paths: LakePaths, answer: str, at: _dt.datetime, timezone: str) -> DataFrame:
+    """The rows of an answer table: the answer as of ``at``; ``contacts_24h`` rows also
+    carry ``as_of`` (the window they count)."""
+    df = _answer_fns()[answer](spark, as_of=at, timezone=timezone, paths=paths)
+    if answer == "contacts_24h":
+        df = df.withColumn("as_of", F.lit(at).cast("timestamp"))
+    return df
+
+
+def moved_scope(spark: SparkSession, paths: LakePaths, answer: str, table: str, old: _dt.datetime,
+                new: _dt.datetime) -> DataFrame:
+    """The customers (``customer_email``) whose answer row can change because ``as_of``
+    moved from ``old`` to ``new``, found from the tables, not by a full recompute:
+
+    * ``interactions_by_channel`` and ``last_interaction`` count ``started_at <= as_of``:
+      the customers with an interaction between the two instants;
+    * ``contacts_24h`` counts ``as_of - 24 h < started_at <= as_of``: the customers the
+      table lists (they may leave the window) and those with an interaction in the new
+      window (they may enter it).
+    """
+    facts = gold_interactions(spark, paths).select(normalize_email("customer_email").alias("customer_email"), "started_at")
+    if answer == "contacts_24h":
+        lo, hi = new - _dt.timedelta(hours=24), new
+        listed = delta_io.read_table(spark, paths.gold(table)).select("customer_email")
+    else:
+        lo, hi = min(old, new), max(old, new)
+        listed = None
+    entering = facts.where((F.col("started_at") > F.lit(lo).cast("timestamp"))
+                           & (F.col("started_at") <= F.lit(hi).cast("timestamp"))).select("customer_email")
+    scope = entering if listed is None else entering.unionByName(listed)
+    return scope.where(F.col("customer_email").isNotNull())
+
+
 def refresh_answers(
     spark: SparkSession,
     paths: LakePaths,
     *,
     as_of: AsOf = None,
     timezone: str = DEFAULT_TIMEZONE,
+    run_id: str = "-",
+    full: bool = False,
 ) -> list[TableCounts]:
-    """Recompute the three answers from the star and replace their gold tables.
+    """Bring the three answer tables up to date (``docs/model.md``, "The answer tables").
 
-    Each table also records the ``as_of`` instant it was computed for.
+    The tables answer as of ``as_of``; by default, as of the latest interaction in the star
+    (data time: the same instant for the same data, whenever and however often it ran).
+    Incremental: each table is a ledger consumer of ``silver.interactions``; only the
+    customers the changes touch, plus those whose row can change because ``as_of`` moved
+    (:func:`moved_scope`), are recomputed, and the difference is MERGEd (rows of customers
+    who no longer qualify are deleted). ``full=True``, a table never built, or a ledger the
+    change feed does not reach back to recomputes the whole table (one commit).
 
     Example:
         >>> refresh_answers(spark, LakePaths("lake-data"), as_of="2019-10-02 00:00:00")
     """
-    at = parse_as_of(as_of, timezone)
-    answers = {
-        "answer_contacts_24h": contacts_24h,
-        "answer_interactions_by_channel": interactions_by_channel,
-        "answer_last_interaction": last_interaction,
-    }
+    from lake.gold import incremental
+
+    source = paths.silver("interactions")
+    explicit = parse_as_of(as_of, timezone) if as_of is not None else None
     counts = []
-    for name, fn in answers.items():
-        df = fn(spark, as_of=at, timezone=timezone, paths=paths).withColumn("as_of", F.lit(at).cast("timestamp"))
-        df, produced = observe_rows(df, name)  # rows the answer produced, counted on the way in
-        fault_point(f"gold.write.before:{name}")
-        rows, _ = commit_rows(delta_io.overwrite(spark, df, paths.gold(name)))
-        fault_point(f"gold.write.after:{name}")
-        counts.append(TableCounts(name, "gold", rows_in=observed(produced).get("rows", -1), written=rows))
-        log.info("gold.%s refreshed as of %s (%d rows)", name, at.isoformat(), rows)
+    for table, (answer, keys) in ANSWER_TABLES.items():
+        after = incremental.consumed_after(spark, paths, [table], {SOURCE: source}, full=full)
+        old_us = ledger.consumed(spark, paths, incremental.consumer(table), AS_OF_SOURCE)
+        if after is None or old_us is None or not delta_io.table_exists(spark, paths.gold(table)):
+            at = explicit or latest_start(spark, paths) or parse_as_of(None, timezone)
+            counts.append(_rebuild_answer(spark, paths, table, answer, at, timezone, run_id))
+            continue
+        changes, upto = ledger.changes(spark, source, after[SOURCE])
+        if changes is None and explicit is None:
+            counts.append(TableCounts(table, "gold", 0, 0))  # same data, same as_of: same answer
+            continue
+        at = explicit or latest_start(spark, paths) or parse_as_of(None, timezone)
+        moved = _micros(at) != old_us
+        if changes is None and not moved:
+            counts.append(TableCounts(table, "gold", 0, 0))
+            continue
+        parts = []
+        if changes is not None:
+            parts.append(changes.select(normalize_email("customer_email").alias("customer_email")))
+        if moved:
+            parts.append(moved_scope(spark, paths, answer, table, _from_micros(old_us), at))
+        scope = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
+        scope = scope.where(F.col("customer_email").isNotNull())
+        email = F.col("customer_email")
+        desired = incremental.in_scope(answer_rows(spark, paths, answer, at, timezone), email, scope, "customer_email")
+        current = incremental.in_scope(delta_io.read_table(spark, paths.gold(table)), email, scope, "customer_email")
+        compared = incremental.compare_rows(current, desired, keys)
+        counts.append(incremental.merge_and_record(spark, paths, run_id, table, compared, keys,
+                                                   {SOURCE: upto, AS_OF_SOURCE: _micros(at)}))
+        log.info("gold.%s merged as of %s", table, at.isoformat())
     return counts
+
+
+def _rebuild_answer(spark: SparkSession, paths: LakePaths, table: str, answer: str, at: _dt.datetime,
+                    timezone: str, run_id: str) -> TableCounts:
+    """Recompute a whole answer table as of ``at`` (one commit) and record it in the ledger."""
+    from lake.gold import incremental
+
+    upto = delta_io.table_version(spark, paths.silver("interactions"))
+    df, produced = observe_rows(answer_rows(spark, paths, answer, at, timezone), table)
+    fault_point(f"gold.write.before:{table}")
+    rows, _ = commit_rows(delta_io.overwrite(spark, df, paths.gold(table)))
+    fault_point(f"gold.write.after:{table}")
+    incremental.record(spark, paths, [table], {SOURCE: upto, AS_OF_SOURCE: _micros(at)}, run_id)
+    log.info("gold.%s recomputed as of %s (%d rows)", table, at.isoformat(), rows)
+    return TableCounts(table, "gold", rows_in=observed(produced).get("rows", -1), written=rows)
 
 
 # --------------------------------------------------------------------------- SQL

@@ -186,9 +186,11 @@ def _joined(movimento: DataFrame, cartao: DataFrame, conta: DataFrame, associado
     )
 
 
-def _flat_columns(joined: DataFrame, *, timezone: str, card_number: CardNumberMode, hash_key: str | None) -> DataFrame:
+def _flat_columns(joined: DataFrame, *, timezone: str, card_number: CardNumberMode, hash_key: str | None,
+                  extra: list[Column] | None = None) -> DataFrame:
     amount = F.col("m.vlr_transacao").cast("decimal(38,2)").cast("string")
     return joined.select(
+        *(extra or []),
         F.col("a.nome").cast("string").alias("nome_associado"),
         F.col("a.sobrenome").cast("string").alias("sobrenome_associado"),
         F.col("a.idade").cast("int").cast("string").alias("idade_associado"),
@@ -203,6 +205,74 @@ def _flat_columns(joined: DataFrame, *, timezone: str, card_number: CardNumberMo
     )
 
 
+#: The key column of the gold table (``movimento.id``); not a column of the CSV.
+FLAT_KEY = "_movimento_id"
+
+#: The flat table's ledger sources: silver table -> ledger source name.
+FLAT_SOURCES = {name: f"silver.{name}" for name in ("movimento", "cartao", "conta", "associado")}
+
+#: Ledger source holding a fingerprint of how the rows were printed (card number mode, its
+#: key, the time zone): a different fingerprint rebuilds the table.
+FORMAT_SOURCE = "export.format"
+
+
+def _format_fingerprint(card_number: CardNumberMode, key: str | None, timezone: str) -> int:
+    """A 62-bit fingerprint of the printing options; the key enters only through an HMAC
+    (the bookkeeping never holds anything the key could be recovered from)."""
+    import hmac
+
+    keyed = hmac.new((key or "").encode("utf-8"), b"lake movimento_flat", hashlib.sha256).hexdigest()
+    digest = hashlib.sha256(f"{card_number.value}|{keyed}|{timezone}".encode("utf-8")).hexdigest()
+    return int(digest[:15], 16)
+
+
+def flat_rows(movimento: DataFrame, cartao: DataFrame, conta: DataFrame, associado: DataFrame, *,
+              timezone: str, card_number: CardNumberMode, hash_key: str | None) -> DataFrame:
+    """The gold table's rows: :data:`FLAT_KEY` then the flat columns (pure transform)."""
+    joined = _joined(movimento, cartao, conta, associado)
+    return _flat_table(joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=hash_key)
+
+
+def _flat_table(joined: DataFrame, **options) -> DataFrame:
+    return _flat_columns(joined, **options, extra=[F.col("m.id").cast("long").alias(FLAT_KEY)])
+
+
+def affected_movimentos(changed: dict[str, DataFrame | None], cartao: DataFrame, conta: DataFrame,
+                        movimento: DataFrame) -> DataFrame:
+    """The ids (``id``) of the transactions whose flat row may change (pure transform).
+
+    ``changed`` maps each silver table to its change rows (or None): a changed transaction;
+    the transactions of a changed card; of every card of a changed account; of every card of
+    every account of a changed member. Every change type counts (both images of an update,
+    a delete), and the current ``cartao``, ``conta`` and ``movimento`` are followed down.
+    """
+    def ids(name: str) -> DataFrame | None:
+        df = changed.get(name)
+        return None if df is None else df.select(F.col("id").cast("long").alias("id"))
+
+    def union(*frames: DataFrame | None) -> DataFrame | None:
+        present = [f for f in frames if f is not None]
+        if not present:
+            return None
+        out = present[0]
+        for f in present[1:]:
+            out = out.unionByName(f)
+        return out
+
+    def children(df: DataFrame, fk: str, parents: DataFrame | None) -> DataFrame | None:
+        if parents is None:
+            return None
+        return df.join(parents.select(F.col("id").alias("_parent")), F.col(fk) == F.col("_parent"), "left_semi").select(
+            F.col("id").cast("long").alias("id"))
+
+    accounts = children(conta, "id_associado", ids("associado"))
+    cards = union(ids("cartao"), children(cartao, "id_conta", union(ids("conta"), accounts)))
+    out = union(ids("movimento"), children(movimento, "id_cartao", cards))
+    if out is None:
+        raise ValueError("no changes given")
+    return out.where(F.col("id").isNotNull())
+
+
 def build_movimento_flat(
     spark: SparkSession,
     paths: LakePaths,
@@ -212,38 +282,98 @@ def build_movimento_flat(
     hash_key_env: str = ExportOptions.hash_key_env,
     timezone: str = DEFAULT_TIMEZONE,
     counts: list[TableCounts] | None = None,
+    run_id: str = "-",
+    full: bool = False,
 ) -> DataFrame:
-    """Read the cooperative's silver tables, build ``movimento_flat``, replace the gold table,
-    and return the gold table.
+    """Bring gold ``movimento_flat`` up to date with the cooperative's silver tables and
+    return its flat columns (what the CSV holds).
 
-    ``counts`` (a list) receives the table's :class:`~lake.runlog.TableCounts`: silver
-    ``movimento`` rows read, rows written, and transactions left out for lack of a card,
-    account or member, each measured while the table is written.
+    Incremental (``docs/model.md``): the table is the ledger consumer
+    ``gold.movimento_flat`` of ``silver.movimento``, ``silver.cartao``, ``silver.conta`` and
+    ``silver.associado``; the transactions the changes affect (:func:`affected_movimentos`)
+    are recomputed and the difference is MERGEd by movimento id. A transaction deleted, or
+    no longer reaching its card, account and member (one of them deleted), loses its row.
+    ``full=True``, a table never built, other printing options (card number mode, key, time
+    zone) or a ledger the change feed does not reach back to rebuild the table.
+
+    ``counts`` (a list) receives the table's :class:`~lake.runlog.TableCounts`. Rebuilt:
+    silver ``movimento`` rows read, rows written, and transactions left out for lack of a
+    card, account or member. Incremental: rows recomputed, written (MERGE metrics), unchanged.
 
     Example:
         >>> build_movimento_flat(spark, LakePaths("lake-data"), card_number=CardNumberMode.HASH)
     """
+    from lake import ledger
+    from lake.gold import incremental
+
     card_number = CardNumberMode(card_number)
     key = resolve_hash_key(hash_key, hash_key_env) if card_number is CardNumberMode.HASH else None
-    tables = {}
-    for name in ("movimento", "cartao", "conta", "associado"):
+    options = dict(timezone=timezone, card_number=card_number, hash_key=key)
+    sources = {}
+    for name in FLAT_SOURCES:
         path = paths.silver(name)
         if not delta_io.table_exists(spark, path):
             raise PipelineError(f"silver table {name!r} does not exist at {path}; run the silver step first")
-        tables[name] = delta_io.read_table(spark, path)
+        sources[FLAT_SOURCES[name]] = path
+    fingerprint = _format_fingerprint(card_number, key, timezone)
+    after = incremental.consumed_after(spark, paths, ["movimento_flat"], sources, full=full)
+    recorded = ledger.consumed(spark, paths, incremental.consumer("movimento_flat"), FORMAT_SOURCE)
+    if after is None or recorded != fingerprint or FLAT_KEY not in _columns(spark, paths):
+        result = _rebuild_flat(spark, paths, sources, fingerprint, options, run_id)
+    else:
+        result = _update_flat(spark, paths, sources, after, fingerprint, options, run_id)
+    log.info("gold.movimento_flat: %d rows written, card numbers %s", result.written, card_number.value)
+    if counts is not None:
+        counts.append(result)
+    return delta_io.read_table(spark, paths.gold("movimento_flat")).select(*FLAT_COLUMNS)
+
+
+def _columns(spark: SparkSession, paths: LakePaths) -> list[str]:
+    path = paths.gold("movimento_flat")
+    return delta_io.read_table(spark, path).columns if delta_io.table_exists(spark, path) else []
+
+
+def _rebuild_flat(spark: SparkSession, paths: LakePaths, sources: dict[str, str], fingerprint: int,
+                  options: dict, run_id: str) -> TableCounts:
+    """Replace the whole table (one commit) from the silver tables' latest versions."""
+    from lake.gold import incremental
+
+    versions = {source: delta_io.table_version(spark, path) for source, path in sources.items()}
+    tables = {name: delta_io.read_table(spark, sources[FLAT_SOURCES[name]], version=versions[FLAT_SOURCES[name]])
+              for name in FLAT_SOURCES}
     movimento, read = observe_rows(tables.pop("movimento"), "flat_in")
     joined, left_out = observe_rows(_joined(movimento, **tables), "flat_joined",
                                     dropped=F.sum(F.when(~_complete(), 1).otherwise(0)))
-    df = _flat_columns(joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=key)
+    df = _flat_table(joined.where(_complete()), **options)
     fault_point("gold.write.before:movimento_flat")
     metrics = delta_io.overwrite(spark, df, paths.gold("movimento_flat"))
     fault_point("gold.write.after:movimento_flat")
+    incremental.record(spark, paths, ["movimento_flat"], {**versions, FORMAT_SOURCE: fingerprint}, run_id)
     rows, _ = commit_rows(metrics)
-    log.info("gold.movimento_flat written (%d rows, card numbers %s)", rows, card_number.value)
-    if counts is not None:
-        counts.append(TableCounts("movimento_flat", "gold", rows_in=observed(read).get("rows", -1), written=rows,
-                                  dropped=observed(left_out).get("dropped", -1)))
-    return delta_io.read_table(spark, paths.gold("movimento_flat"))
+    return TableCounts("movimento_flat", "gold", rows_in=observed(read).get("rows", -1), written=rows,
+                       dropped=observed(left_out).get("dropped", -1))
+
+
+def _update_flat(spark: SparkSession, paths: LakePaths, sources: dict[str, str], after: dict[str, int],
+                 fingerprint: int, options: dict, run_id: str) -> TableCounts:
+    """MERGE the rows of the transactions the changes affect."""
+    from lake import ledger
+    from lake.gold import incremental
+
+    changed, versions = {}, {FORMAT_SOURCE: fingerprint}
+    for name, source in FLAT_SOURCES.items():
+        changed[name], versions[source] = ledger.changes(spark, sources[source], after[source])
+    if all(df is None for df in changed.values()):
+        log.info("gold.movimento_flat: no change in its silver tables")
+        return TableCounts("movimento_flat", "gold", 0, 0)
+    tables = {name: delta_io.read_table(spark, sources[source], version=versions[source])
+              for name, source in FLAT_SOURCES.items()}
+    scope = affected_movimentos(changed, tables["cartao"], tables["conta"], tables["movimento"])
+    movimento = incremental.in_scope(tables.pop("movimento"), F.col("id"), scope, "id")
+    desired = flat_rows(movimento, **tables, **options)
+    current = incremental.in_scope(delta_io.read_table(spark, paths.gold("movimento_flat")), F.col(FLAT_KEY), scope, "id")
+    compared = incremental.compare_rows(current, desired, [FLAT_KEY])
+    return incremental.merge_and_record(spark, paths, run_id, "movimento_flat", compared, [FLAT_KEY], versions)
 
 
 # --------------------------------------------------------------------------- export
@@ -320,7 +450,10 @@ def export_csv(
         >>> export_csv(spark, LakePaths("lake-data"), "s3a://bucket/exports")
         's3a://bucket/exports/movimento_flat.csv'
     """
-    df = delta_io.read_table(spark, df_or_paths.gold("movimento_flat")) if isinstance(df_or_paths, LakePaths) else df_or_paths
+    if isinstance(df_or_paths, LakePaths):  # the maintained table, without its key column
+        df = delta_io.read_table(spark, df_or_paths.gold("movimento_flat")).select(*FLAT_COLUMNS)
+    else:
+        df = df_or_paths
     jvm = spark._jvm
     fs, out = _hadoop_path(spark, output_dir)
     try:

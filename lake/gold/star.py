@@ -32,8 +32,9 @@ import logging
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from lake import delta_io
+from lake import delta_io, ledger
 from lake.faults import fault_point
+from lake.gold import incremental
 from lake.gold.functions import (
     CHANNELS,
     DEFAULT_TIMEZONE,
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 END_OF_TIME = "9999-12-31 23:59:59"
 
 STAR_TABLES = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
+
+#: The star's ledger source, and the tables that consume it (``dim_channel`` is fixed).
+SOURCE = "silver.interactions"
+CONSUMING_TABLES = ("dim_customer", "dim_agent", "dim_date", "fact_interaction")
 
 
 def _key(kind: str, *cols: Column) -> Column:
@@ -158,7 +163,16 @@ def dim_agent(interactions: DataFrame) -> DataFrame:
     Example:
         >>> dim_agent(silver)  # 'Ana  Souza' and 'ana souza' -> one agent 'ana souza'
     """
-    agents = (
+    unknown = interactions.sparkSession.sql(
+        f"SELECT CAST({UNKNOWN_KEY} AS BIGINT) AS agent_key, CAST(NULL AS STRING) AS agent_nk, 'unknown' AS agent_name"
+    )
+    return agent_members(interactions).unionByName(unknown)
+
+
+def agent_members(interactions: DataFrame) -> DataFrame:
+    """``dim_agent`` without the unknown member: one row per normalized agent name of
+    ``interactions`` (display name: the smallest trimmed spelling seen)."""
+    return (
         interactions.select(
             normalize_name("agent").alias("agent_nk"),
             F.trim(F.regexp_replace("agent", r"\s+", " ")).alias("agent_name"),
@@ -168,10 +182,6 @@ def dim_agent(interactions: DataFrame) -> DataFrame:
         .agg(F.min("agent_name").alias("agent_name"))
         .select(_key("agent", F.col("agent_nk")).alias("agent_key"), "agent_nk", "agent_name")
     )
-    unknown = interactions.sparkSession.sql(
-        f"SELECT CAST({UNKNOWN_KEY} AS BIGINT) AS agent_key, CAST(NULL AS STRING) AS agent_nk, 'unknown' AS agent_name"
-    )
-    return agents.unionByName(unknown)
 
 
 def dim_date(facts: DataFrame, *, timezone: str = DEFAULT_TIMEZONE) -> DataFrame:
@@ -284,21 +294,45 @@ def build_star(
     run_id: str,
     *,
     timezone: str = DEFAULT_TIMEZONE,
+    full: bool = False,
 ) -> list[TableCounts]:
-    """Rebuild the star from ``silver/interactions`` (each table replaced in one commit).
+    """Bring the star up to date with ``silver/interactions``.
 
-    Full rebuild keeps the whole star consistent; hash keys make it idempotent.
+    Incremental (``docs/model.md``, "Gold updated, not rebuilt"): each table is a ledger
+    consumer (``gold.<table>`` of ``silver.interactions``); the changes committed after the
+    recorded version are read, the rows they can affect are recomputed and only the
+    difference is MERGEd. ``full=True``, a star never built, or a ledger the change feed
+    does not reach back to rebuilds every table (each replaced in one commit). Hash keys make
+    both paths give the same keys, so an incremental star equals a rebuilt one.
 
-    Counts: a dimension's ``rows_in`` is the rows its transform produced, counted as they
-    enter the write; the fact's is the ``silver/interactions`` rows read (one fact per
-    interaction), so a join that multiplies or loses facts does not reconcile.
+    Counts: rebuilt, a dimension's ``rows_in`` is the rows its transform produced and the
+    fact's the ``silver/interactions`` rows read (one fact per interaction); incremental,
+    ``rows_in`` is the rows recomputed for the changes' scope, ``written`` the rows the MERGE
+    inserted, updated or deleted, ``unchanged`` the recomputed rows equal to the table's.
 
     Example:
         >>> build_star(spark, LakePaths("lake-data"), "20261125T173000-1a2b3c4d",
         ...            timezone="America/Sao_Paulo")
         [TableCounts(table='dim_customer', layer='gold', ...), ...]
     """
-    silver = delta_io.read_table(spark, paths.silver("interactions"))
+    source = paths.silver("interactions")
+    after = incremental.consumed_after(spark, paths, CONSUMING_TABLES, {SOURCE: source}, full=full)
+    if after is None:
+        return rebuild_star(spark, paths, run_id, timezone=timezone)
+    changes, upto = ledger.changes(spark, source, after[SOURCE])
+    if changes is None:
+        log.info("run %s: gold star: no change in silver.interactions after version %d", run_id, after[SOURCE])
+        return [TableCounts(name, "gold", 0, 0) for name in STAR_TABLES]
+    return update_star(spark, paths, run_id, changes, upto, timezone=timezone)
+
+
+def rebuild_star(spark: SparkSession, paths: LakePaths, run_id: str, *,
+                 timezone: str = DEFAULT_TIMEZONE) -> list[TableCounts]:
+    """Rebuild every star table from ``silver/interactions`` at its latest version (each
+    replaced in one commit) and record that version in the ledger."""
+    source = paths.silver("interactions")
+    upto = delta_io.table_version(spark, source)
+    silver = delta_io.read_table(spark, source, version=upto)
     customers = dim_customer(silver)
     tables = {
         "dim_customer": customers,
@@ -312,8 +346,10 @@ def build_star(
         fault_point(f"gold.write.before:{name}")
         rows, _ = commit_rows(delta_io.overwrite(spark, df, paths.gold(name)))
         fault_point(f"gold.write.after:{name}")
+        if name in CONSUMING_TABLES:
+            incremental.record(spark, paths, [name], {SOURCE: upto}, run_id)
         counts.append(TableCounts(name, "gold", rows_in=observed(produced).get("rows", -1), written=rows))
-        log.info("run %s: gold.%s written (%d rows)", run_id, name, rows)
+        log.info("run %s: gold.%s rebuilt (%d rows)", run_id, name, rows)
     # the fact joins the persisted versions, so it points at exactly the keys just written
     persisted = delta_io.read_table(spark, paths.gold("dim_customer"))
     interactions, read = observe_rows(silver, "fact_interaction_in")
@@ -321,6 +357,86 @@ def build_star(
     fault_point("gold.write.before:fact_interaction")
     rows, _ = commit_rows(delta_io.overwrite(spark, facts, paths.gold("fact_interaction")))
     fault_point("gold.write.after:fact_interaction")
+    incremental.record(spark, paths, ["fact_interaction"], {SOURCE: upto}, run_id)
     counts.append(TableCounts("fact_interaction", "gold", rows_in=observed(read).get("rows", -1), written=rows))
-    log.info("run %s: gold.fact_interaction written (%d rows)", run_id, rows)
+    log.info("run %s: gold.fact_interaction rebuilt (%d rows)", run_id, rows)
+    return counts
+
+
+def touched_keys(changes: DataFrame) -> DataFrame:
+    """What a batch of ``silver/interactions`` changes touches, one row per change row:
+    ``interaction_id``, the normalized e-mail (``_email``) and agent (``_agent_nk``).
+
+    Every change type counts (insert, both images of an update, delete): an interaction
+    that moved from one customer to another touches both.
+    """
+    return changes.select(
+        "interaction_id",
+        normalize_email("customer_email").alias("_email"),
+        normalize_name("agent").alias("_agent_nk"),
+    )
+
+
+def fact_scope(snapshot: DataFrame, ids: DataFrame, emails: DataFrame) -> DataFrame:
+    """The interactions of ``snapshot`` whose fact may change: those changed (``ids``) and
+    every interaction of a touched customer (``emails``), whose version may have moved.
+    ``ids`` and ``emails`` hold each value once (left joins that never multiply)."""
+    by_id = ids.select(F.col("interaction_id").alias("_scope_id"), F.lit(True).alias("_by_id"))
+    by_email = emails.select(F.col("_email").alias("_scope_email"), F.lit(True).alias("_by_email"))
+    return (
+        snapshot.withColumn("_row_email", normalize_email("customer_email"))
+        .join(by_id, F.col("interaction_id") == F.col("_scope_id"), "left")
+        .join(by_email, F.col("_row_email") == F.col("_scope_email"), "left")
+        .where(F.coalesce(F.col("_by_id"), F.col("_by_email"), F.lit(False)))
+        .drop("_row_email", "_scope_id", "_by_id", "_scope_email", "_by_email")
+    )
+
+
+def update_star(spark: SparkSession, paths: LakePaths, run_id: str, changes: DataFrame, upto: int, *,
+                timezone: str = DEFAULT_TIMEZONE) -> list[TableCounts]:
+    """MERGE the star from a batch of ``silver/interactions`` changes (up to version ``upto``).
+
+    Scope of each table: ``dim_customer``, every version of a touched customer (type 2
+    history is event-time: a late or deleted interaction restates that customer's versions,
+    no other); ``dim_agent``, the touched agents; ``dim_date``, the day range of the whole
+    table (the bounds only, a tiny set); ``fact_interaction``, the changed interactions and
+    every interaction of a touched customer. Recomputed rows are read from silver at
+    ``upto``, so they equal what a rebuild at ``upto`` would write.
+    """
+    from pyspark.sql.functions import col
+
+    snapshot = delta_io.read_table(spark, paths.silver("interactions"), version=upto)
+    touched = touched_keys(changes).persist()
+    try:
+        ids = touched.select("interaction_id").distinct()
+        emails = touched.select("_email").where(col("_email").isNotNull()).distinct()
+        agents = touched.select("_agent_nk").where(col("_agent_nk").isNotNull()).distinct()
+        versions = {SOURCE: upto}
+
+        def merge(name: str, current: DataFrame, desired: DataFrame, keys: list[str]) -> TableCounts:
+            compared = incremental.compare_rows(current, desired, keys)
+            return incremental.merge_and_record(spark, paths, run_id, name, compared, keys, versions)
+
+        def gold(name: str) -> DataFrame:
+            return delta_io.read_table(spark, paths.gold(name))
+
+        counts = []
+        scope = incremental.in_scope(snapshot, normalize_email("customer_email"), emails, "_email")
+        counts.append(merge("dim_customer", incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email"),
+                            customer_versions(scope), ["customer_key"]))
+        counts.append(TableCounts("dim_channel", "gold", 0, 0))  # fixed members, written by the rebuild
+        scope = incremental.in_scope(snapshot, normalize_name("agent"), agents, "_agent_nk")
+        counts.append(merge("dim_agent", incremental.in_scope(gold("dim_agent"), col("agent_nk"), agents, "_agent_nk"),
+                            agent_members(scope), ["agent_key"]))
+        counts.append(merge("dim_date", gold("dim_date"), dim_date(snapshot, timezone=timezone), ["date_key"]))
+        # the fact joins the persisted versions (just merged), as the rebuild does
+        customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
+        desired = fact_interaction(fact_scope(snapshot, ids, emails), customers, timezone=timezone)
+        keys = ids.unionByName(desired.select("interaction_id"))
+        current = incremental.in_scope(gold("fact_interaction"), col("interaction_id"), keys, "interaction_id")
+        counts.append(merge("fact_interaction", current, desired, ["interaction_id"]))
+    finally:
+        touched.unpersist()
+    for c in counts:
+        log.info("run %s: gold.%s merged (%d recomputed, %d written)", run_id, c.table, c.rows_in, c.written)
     return counts

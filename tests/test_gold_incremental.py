@@ -1,0 +1,236 @@
+"""Gold updated, not rebuilt: after inserts, updates and deletes in silver, the MERGEd star,
+answers and movimento_flat equal a rebuild from the same silver tables (multisets); a run
+stopped between a table's MERGE and its ledger entry converges on rerun; a rerun over the
+same changes writes nothing and commits nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+from delta.tables import DeltaTable
+from pyspark.sql import functions as F
+
+from lake import delta_io, faults, ledger
+from lake.gold.answers import ANSWER_TABLES, refresh_answers
+from lake.gold.flat import FLAT_COLUMNS, build_movimento_flat, export_csv
+from lake.gold.star import STAR_TABLES, build_star
+from lake.paths import LakePaths
+from tests.gold_helpers import INTERACTIONS_SCHEMA, TZ, interaction, t, write_interactions
+
+BEFORE = [
+    interaction("1", "phone", "ana@x.com", "2019-10-01 08:00:00", "2019-10-01 08:10:00",
+                name="Ana Silva", phone="11999990000", state="SP", agent="Bruno  Lima"),
+    interaction("2", "chat", "ana@x.com", "2019-10-02 09:00:00", agent="bruno lima"),
+    interaction("5", "chat", "bia@y.com", "2019-10-01 12:00:00", name="Bia", agent="Davi"),
+    interaction("6", "email", "bia@y.com", "2019-10-03 13:00:00", name="Beatriz", agent="Carla"),
+    interaction("8", "whatsapp", "not-an-email", "2019-10-05 23:30:00", agent="Edu"),
+    interaction("9", "phone", "caio@z.com", "2019-10-02 15:00:00", name="Caio"),
+    # customers no change touches: their rows must not be recomputed
+    interaction("f1", "phone", "fe@f.com", "2019-10-03 10:00:00", name="Fe", agent="Gil"),
+    interaction("f2", "chat", "fe@f.com", "2019-10-04 10:00:00", name="Fe", agent="Gil"),
+    interaction("g1", "email", "gu@g.com", "2019-10-02 11:00:00", name="Gu", agent="Gil"),
+]
+INSERTED = [
+    interaction("n1", "phone", "ana@x.com", "2019-10-04 09:00:00", name="Ana Silva", phone="11999990000", state="MG"),
+    interaction("n2", "chat", "eve@q.com", "2019-10-04 20:00:00", name="Eve", agent="Zeca"),
+    interaction("n3", "chat", "bia@y.com", "2019-09-30 07:00:00", name="Bi", agent="davi"),  # late, older
+]
+
+
+def _columns():
+    return [c.split()[0] for c in INTERACTIONS_SCHEMA.split(", ")]
+
+
+def _after_changes():
+    """The silver rows after the changes, in plain Python: the source of the rebuild."""
+    rows = {r["interaction_id"]: dict(r) for r in BEFORE}
+    rows["5"].update(agent="Carla", customer_name="Bia B")
+    rows["9"].update(customer_email="dan@w.com")
+    del rows["6"], rows["8"]
+    return list(rows.values()) + INSERTED
+
+
+def _change_silver(spark, paths):
+    """Real MERGE, UPDATE and DELETE commits on silver/interactions (its change feed)."""
+    table = DeltaTable.forPath(spark, paths.silver("interactions"))
+    new = spark.createDataFrame([tuple(r[c] for c in _columns()) for r in INSERTED], INTERACTIONS_SCHEMA)
+    table.alias("t").merge(new.alias("s"), "t.interaction_id = s.interaction_id").whenNotMatchedInsertAll().execute()
+    table.update("interaction_id = '5'", {"agent": F.lit("Carla"), "customer_name": F.lit("Bia B")})
+    table.update("interaction_id = '9'", {"customer_email": F.lit("dan@w.com")})
+    table.delete("interaction_id IN ('6', '8')")
+
+
+def _micros(text):
+    return int(t(text).timestamp()) * 1_000_000
+
+
+def _gold(spark, paths, name):
+    return delta_io.read_table(spark, paths.gold(name))
+
+
+def _versions(spark, paths, names):
+    return {n: delta_io.table_version(spark, paths.gold(n)) for n in names}
+
+
+def _comparable(df):
+    """Timestamps as UTC microseconds (``valid_to`` 9999-12-31 does not fit a Python datetime
+    once shifted to a zone), columns in name order."""
+    return df.select(*[F.unix_micros(f.name).alias(f.name) if f.dataType.typeName() == "timestamp" else F.col(f.name)
+                       for f in sorted(df.schema.fields, key=lambda f: f.name)])
+
+
+def _same_tables(spark, got, want, names):
+    for name in names:
+        assert_df_equality(_comparable(_gold(spark, got, name)), _comparable(_gold(spark, want, name)),
+                           ignore_row_order=True, ignore_nullable=True)
+
+
+def test_star_and_answers_merged_equal_a_rebuild(spark, tmp_path, monkeypatch):
+    inc = LakePaths(str(tmp_path / "incremental"))
+    write_interactions(spark, inc, BEFORE)
+    build_star(spark, inc, "r1", timezone=TZ)
+    refresh_answers(spark, inc, timezone=TZ, run_id="r1")
+    # as of the latest interaction, 8 (of an unknown customer: no contact in its window)
+    assert ledger.consumed(spark, inc, "gold.answer_contacts_24h", "as_of") == _micros("2019-10-05 23:30:00")
+    assert _gold(spark, inc, "answer_contacts_24h").count() == 0
+
+    _change_silver(spark, inc)
+    # stopped between fact_interaction's MERGE and its ledger entry, as a crash would
+    monkeypatch.setenv("LAKE_FAULT", "raise@gold.write.after:fact_interaction")
+    faults.reset()
+    with pytest.raises(faults.FaultInjected):
+        build_star(spark, inc, "r2", timezone=TZ)
+    monkeypatch.delenv("LAKE_FAULT")
+    silver_version = delta_io.table_version(spark, inc.silver("interactions"))
+    consumed = ledger.consumed(spark, inc, "gold.fact_interaction", "silver.interactions")
+    assert consumed is not None and consumed < silver_version  # its changes are to be read again
+    merged = _versions(spark, inc, STAR_TABLES)
+
+    counts = {c.table: c for c in build_star(spark, inc, "r3", timezone=TZ)}
+    assert _versions(spark, inc, STAR_TABLES) == merged  # the same changes again: no commit
+    assert all(c.written == 0 and c.reconciles for c in counts.values()), counts
+    # only the touched scope was recomputed: the facts of ana, eve, bia and dan (1, 2, n1, n2,
+    # 5, n3, 9; 6 and 8 were deleted by the stopped run), not the three of fe@f.com and gu@g.com
+    assert counts["fact_interaction"].rows_in == 7
+    answers = {c.table: c for c in refresh_answers(spark, inc, timezone=TZ, run_id="r3")}
+    assert all(c.reconciles for c in answers.values()), answers
+    assert answers["answer_last_interaction"].written > 0
+    # the latest interaction (8) was deleted: as of the new latest one, n2; every row moved
+    as_of = _gold(spark, inc, "answer_contacts_24h").select(F.unix_micros("as_of")).distinct().collect()
+    assert [r[0] for r in as_of] == [_micros("2019-10-04 20:00:00")]
+
+    full = LakePaths(str(tmp_path / "rebuilt"))
+    write_interactions(spark, full, _after_changes())
+    build_star(spark, full, "f1", timezone=TZ)
+    refresh_answers(spark, full, timezone=TZ, run_id="f1")
+    _same_tables(spark, inc, full, STAR_TABLES + tuple(ANSWER_TABLES))
+
+    before = _versions(spark, inc, STAR_TABLES + tuple(ANSWER_TABLES))
+    again = build_star(spark, inc, "r4", timezone=TZ) + refresh_answers(spark, inc, timezone=TZ, run_id="r4")
+    assert [(c.rows_in, c.written) for c in again] == [(0, 0)] * len(again)
+    assert _versions(spark, inc, STAR_TABLES + tuple(ANSWER_TABLES)) == before
+
+
+# --------------------------------------------------------------------------- movimento_flat
+
+SCHEMAS = {
+    "associado": "id long, nome string, sobrenome string, idade int, email string",
+    "conta": "id long, tipo string, data_criacao timestamp_ntz, id_associado long",
+    "cartao": "id long, num_cartao string, nom_impresso string, data_criacao timestamp_ntz, id_conta long, id_associado long",
+    "movimento": "id long, vlr_transacao decimal(10,2), des_transacao string, data_movimento timestamp_ntz, id_cartao long",
+}
+
+
+def _ntz(text):
+    return None if text is None else t(text).replace(tzinfo=None)
+
+
+def _coop_before():
+    return {
+        "associado": [(1, "Ana", "Silva", 34, "ana@x.com"), (2, "José", "Souza", None, None), (3, "Zé", None, 50, None)],
+        "conta": [(10, "corrente", _ntz("2018-01-02 03:04:05"), 1), (11, "poupanca", _ntz("2018-06-07 08:09:10"), 1),
+                  (12, "corrente", _ntz("2017-12-31 23:59:59"), 2), (13, None, _ntz("2019-01-01 00:00:00"), 3)],
+        "cartao": [(100, "4111111111111234", "ANA", _ntz("2018-01-03 10:00:00"), 10, 1),
+                   (101, "5500000000000004", "ANA P", None, 11, 1),
+                   (102, "123456789012345678", "JOSE", None, 12, 2),
+                   (103, "4000000000000002", "ZE", _ntz("2019-01-02 12:00:00"), 13, 3)],
+        "movimento": [(1000, Decimal("1.50"), "a", _ntz("2019-10-01 10:11:12"), 100),
+                      (1001, Decimal("0.01"), "b", _ntz("2019-10-01 23:59:59"), 101),
+                      (1002, Decimal("-10.00"), "c", _ntz("2019-10-02 00:00:00"), 102),
+                      (1003, Decimal("7.00"), "d", _ntz("2019-10-03 01:02:03"), 103),
+                      (1004, Decimal("5.00"), None, _ntz("2019-10-04 04:05:06"), 100),
+                      (1005, Decimal("3.00"), "f", _ntz("2019-10-04 05:00:00"), 102)],
+    }
+
+
+def _coop_after():
+    data = _coop_before()
+    data["associado"][0] = (1, "Ana Maria", "Silva", 35, "ana@x.com")  # all of her transactions change
+    data["conta"][2] = (12, "salario", _ntz("2017-12-31 23:59:59"), 2)
+    data["cartao"] = [c for c in data["cartao"] if c[0] != 103]  # deleted: its transaction leaves the file
+    mov = {m[0]: m for m in data["movimento"]}
+    mov[1002] = (1002, Decimal("-20.00"), "c", _ntz("2019-10-02 00:00:00"), 102)  # a late UPDATE
+    del mov[1004]
+    mov[1006] = (1006, Decimal("9.99"), "g", _ntz("2019-10-05 06:00:00"), 101)
+    data["movimento"] = list(mov.values())
+    return data
+
+
+def _write_coop(spark, paths, data):
+    for name, rows in data.items():
+        delta_io.overwrite(spark, spark.createDataFrame(rows, SCHEMAS[name]), paths.silver(name))
+
+
+def _change_coop(spark, paths):
+    def table(name):
+        return DeltaTable.forPath(spark, paths.silver(name))
+
+    table("associado").update("id = 1", {"nome": F.lit("Ana Maria"), "idade": F.lit(35)})
+    table("conta").update("id = 12", {"tipo": F.lit("salario")})
+    table("cartao").delete("id = 103")
+    table("movimento").update("id = 1002", {"vlr_transacao": F.lit(Decimal("-20.00"))})
+    table("movimento").delete("id = 1004")
+    new = spark.createDataFrame([(1006, Decimal("9.99"), "g", _ntz("2019-10-05 06:00:00"), 101)], SCHEMAS["movimento"])
+    table("movimento").alias("t").merge(new.alias("s"), "t.id = s.id").whenNotMatchedInsertAll().execute()
+
+
+def test_movimento_flat_merged_equals_a_rebuild(spark, tmp_path, monkeypatch):
+    spark.conf.set("spark.sql.session.timeZone", TZ)
+    inc = LakePaths(str(tmp_path / "incremental"))
+    _write_coop(spark, inc, _coop_before())
+    build_movimento_flat(spark, inc, timezone=TZ, run_id="r1")
+
+    _change_coop(spark, inc)
+    monkeypatch.setenv("LAKE_FAULT", "raise@gold.write.after:movimento_flat")
+    faults.reset()
+    with pytest.raises(faults.FaultInjected):
+        build_movimento_flat(spark, inc, timezone=TZ, run_id="r2")
+    monkeypatch.delenv("LAKE_FAULT")
+    merged = delta_io.table_version(spark, inc.gold("movimento_flat"))
+    counts = []
+    build_movimento_flat(spark, inc, timezone=TZ, run_id="r3", counts=counts)
+    assert delta_io.table_version(spark, inc.gold("movimento_flat")) == merged  # nothing committed again
+    # scope: 1000, 1001, 1006 (member 1), 1002, 1005 (account 12), 1003 (card 103), 1004; the
+    # flat rows of 1003 and 1004 are already deleted: five rows recomputed, all unchanged
+    assert [(c.rows_in, c.written, c.unchanged) for c in counts] == [(5, 0, 5)]
+
+    full = LakePaths(str(tmp_path / "rebuilt"))
+    _write_coop(spark, full, _coop_after())
+    build_movimento_flat(spark, full, timezone=TZ, run_id="f1")
+    _same_tables(spark, inc, full, ["movimento_flat"])
+    got = {r["_movimento_id"]: r for r in _gold(spark, inc, "movimento_flat").collect()}
+    assert sorted(got) == [1000, 1001, 1002, 1005, 1006]
+    assert (got[1001]["nome_associado"], got[1001]["idade_associado"]) == ("Ana Maria", "35")
+    assert (got[1005]["tipo_conta"], got[1002]["vlr_transacao_movimento"]) == ("salario", "-20.00")
+
+    counts = []
+    build_movimento_flat(spark, inc, timezone=TZ, run_id="r4", counts=counts)
+    assert [(c.rows_in, c.written) for c in counts] == [(0, 0)]
+    assert delta_io.table_version(spark, inc.gold("movimento_flat")) == merged
+
+    out = tmp_path / "out"
+    export_csv(spark, inc, str(out))
+    lines = (out / "movimento_flat.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(FLAT_COLUMNS) and len(lines) == 1 + len(got)
