@@ -2,7 +2,7 @@
 the same lake, for N in {1, 3, 10}.
 
 The data is one ordered list of ten *steps*; a delivery is a run of consecutive steps, then
-one ``lake.pipeline.run``. Every lake (one per pipeline and N, plus the reference) gets its
+one ``lake.pipeline.run`` (both pipelines). Every lake (one per N, plus the reference) gets its
 own landing folder and its own SQLite copy of the cooperative's database, and the steps are
 applied to them by copying files and executing real SQL (INSERT, UPDATE, DELETE), so the
 final landing folder and the final database are identical for every N. The reference is
@@ -109,20 +109,26 @@ def assert_same_rows(expected: Counter, got: Counter, what: str) -> None:
         f"  {sum(extra.values())} extra:\n    {sample(extra)}")
 
 
-def lake_tables(root: str) -> dict[str, str]:
-    """``layer/table`` -> path of every Delta table of the compared layers."""
+#: The cooperative's tables; every other table of the compared layers is the customer experience's.
+COOPERATIVE_TABLES = {f"{layer}/{t}" for layer in ("silver", "quarantine")
+                      for t in ("associado", "conta", "cartao", "movimento")} | {"gold/movimento_flat"}
+
+
+def lake_tables(root: str, pipeline: str) -> dict[str, str]:
+    """``layer/table`` -> path of every Delta table of ``pipeline`` in the compared layers."""
     found = {}
     for layer in LAYERS:
         folder = Path(root) / layer
         if folder.is_dir():
             for name in sorted(os.listdir(folder)):
-                if (folder / name / "_delta_log").is_dir():
-                    found[f"{layer}/{name}"] = str(folder / name)
+                table = f"{layer}/{name}"
+                if (folder / name / "_delta_log").is_dir() and (table in COOPERATIVE_TABLES) == (pipeline == "cooperative"):
+                    found[table] = str(folder / name)
     return found
 
 
-def assert_same_lake(spark, expected_root: str, got_root: str) -> None:
-    expected, got = lake_tables(expected_root), lake_tables(got_root)
+def assert_same_lake(spark, expected_root: str, got_root: str, pipeline: str) -> None:
+    expected, got = lake_tables(expected_root, pipeline), lake_tables(got_root, pipeline)
     assert sorted(got) == sorted(expected), "the two lakes hold different tables"
     assert any(t.startswith("quarantine/") for t in expected), "the data must exercise quarantine"
     for table, path in expected.items():
@@ -310,7 +316,7 @@ class Lakes:
     def __init__(self, spark, base: Path) -> None:
         self.spark, self.base = spark, base
         self.plan = _build_plan(base / "data")
-        self._built: dict[tuple[str, object], Lake] = {}
+        self._built: dict[int | None, Lake | Exception] = {}
 
     def _cfg(self, where: Path):
         cfg = load_config(CONF).with_overrides(root=str(where / "lake"), landing=str(where / "landing"),
@@ -318,22 +324,30 @@ class Lakes:
         return dataclasses.replace(cfg, jdbc=dataclasses.replace(cfg.jdbc, url=f"jdbc:sqlite:{where / 'coop.db'}",
                                                                  user=None, password=None))
 
-    def get(self, pipeline: str, n: int | None) -> Lake:
-        """The lake of ``pipeline`` fed in ``n`` deliveries; ``None``: the full-run reference."""
-        key = (pipeline, n)
-        if key not in self._built:
-            where = self.base / f"{pipeline}_{'full' if n is None else n}"
-            where.mkdir()
-            _new_database(self.plan, where / "coop.db")
-            cfg = self._cfg(where)
-            report = None
-            for group in (DELIVERIES[1] if n is None else DELIVERIES[n]):
-                for k in group:
-                    deliver(self.plan, k, where / "landing", where / "coop.db")
-                report = run(cfg, pipeline=pipeline, spark=self.spark, as_of=AS_OF, full_reload=n is None)
-                assert report.reconciles, report.counts
-            self._built[key] = Lake(root=cfg.lake.root, csv=report.csv_path, db=where / "coop.db")
-        return self._built[key]
+    def get(self, n: int | None) -> Lake:
+        """The lake fed in ``n`` deliveries (both pipelines: one run per delivery, like a
+        scheduled ``lake run``); ``None``: the full-run reference."""
+        if n not in self._built:
+            try:
+                self._built[n] = self._build(n)
+            except Exception as exc:  # every test that needs this lake fails with the cause
+                self._built[n] = exc
+        if isinstance(self._built[n], Exception):
+            raise AssertionError(f"building the lake of N={n} failed") from self._built[n]
+        return self._built[n]
+
+    def _build(self, n: int | None) -> Lake:
+        where = self.base / ("full" if n is None else f"n{n}")
+        where.mkdir()
+        _new_database(self.plan, where / "coop.db")
+        cfg = self._cfg(where)
+        report = None
+        for group in (DELIVERIES[1] if n is None else DELIVERIES[n]):
+            for k in group:
+                deliver(self.plan, k, where / "landing", where / "coop.db")
+            report = run(cfg, spark=self.spark, as_of=AS_OF, full_reload=n is None)
+            assert report.reconciles, report.counts
+        return Lake(root=cfg.lake.root, csv=report.csv_path, db=where / "coop.db")
 
 
 @pytest.fixture(scope="module")
@@ -351,26 +365,28 @@ def _local(path: str) -> str:
 needs_mutable = pytest.mark.xfail(strict=True, reason="needs mutable")
 
 
-@pytest.mark.parametrize("n", [1, 3, 10])
-def test_customer_experience_deliveries_equal_one_full_run(lakes, spark, n):
-    full = lakes.get("customer_experience", None)
-    assert_same_lake(spark, full.root, lakes.get("customer_experience", n).root)
-
-
-@pytest.mark.parametrize("n", [1, pytest.param(3, marks=needs_mutable), pytest.param(10, marks=needs_mutable)])
-def test_cooperative_deliveries_equal_one_full_run(lakes, spark, n):
-    full, inc = lakes.get("cooperative", None), lakes.get("cooperative", n)
-    assert_same_lake(spark, full.root, inc.root)
-    want_header, want = csv_rows(_local(full.csv))
-    got_header, got = csv_rows(_local(inc.csv))
-    assert got_header == want_header
-    assert_same_rows(want, got, "movimento_flat.csv")
+def test_comparison_detects_a_missing_or_duplicated_row(spark):
+    """The comparison can fail: one row dropped or one row doubled is found; a row differing
+    only in a VOLATILE column (a run id) is not a difference."""
+    rows = [("a", 1, "run-1", "/x/landing/f.csv"), ("b", 2, "run-1", "/x/landing/f.csv"),
+            ("b", 2, "run-1", "/x/landing/f.csv")]
+    schema = "k string, v int, _run_id string, _source_file string"
+    base = table_rows(spark.createDataFrame(rows, schema))
+    other_run = table_rows(spark.createDataFrame([(k, v, "run-9", "/y/elsewhere/f.csv") for k, v, _, _ in rows], schema))
+    assert_same_rows(base, other_run, "same data, other run and landing folder")
+    with pytest.raises(AssertionError, match="1 missing"):
+        assert_same_rows(base, table_rows(spark.createDataFrame(rows[:2], schema)), "one row dropped")
+    with pytest.raises(AssertionError, match="1 extra"):
+        assert_same_rows(base, table_rows(spark.createDataFrame(rows + rows[:1], schema)), "one row doubled")
+    with pytest.raises(AssertionError, match="1 missing"):
+        assert_same_rows(base, table_rows(spark.createDataFrame([("a", 1, "r", "/f.csv"), ("b", 2, "r", "/f.csv"),
+                                                                 ("b", 3, "r", "/f.csv")], schema)), "one value changed")
 
 
 def test_full_run_reflects_the_final_database(lakes):
     """The reference itself, checked against SQL on the final database (independent of the
     lake): every UPDATE shows, every DELETEd row is gone, orphans and mismatches are left out."""
-    full = lakes.get("cooperative", None)
+    full = lakes.get(None)
     con = sqlite3.connect(full.db)
     try:
         expected = con.execute(
@@ -391,19 +407,18 @@ def test_full_run_reflects_the_final_database(lakes):
     assert any(r[7] == "NOME REIMPRESSO" for r in got), "the UPDATEd card"
 
 
-def test_comparison_detects_a_missing_or_duplicated_row(spark):
-    """The comparison can fail: one row dropped or one row doubled is found; a row differing
-    only in a VOLATILE column (a run id) is not a difference."""
-    rows = [("a", 1, "run-1", "/x/landing/f.csv"), ("b", 2, "run-1", "/x/landing/f.csv"),
-            ("b", 2, "run-1", "/x/landing/f.csv")]
-    schema = "k string, v int, _run_id string, _source_file string"
-    base = table_rows(spark.createDataFrame(rows, schema))
-    other_run = table_rows(spark.createDataFrame([(k, v, "run-9", "/y/elsewhere/f.csv") for k, v, _, _ in rows], schema))
-    assert_same_rows(base, other_run, "same data, other run and landing folder")
-    with pytest.raises(AssertionError, match="1 missing"):
-        assert_same_rows(base, table_rows(spark.createDataFrame(rows[:2], schema)), "one row dropped")
-    with pytest.raises(AssertionError, match="1 extra"):
-        assert_same_rows(base, table_rows(spark.createDataFrame(rows + rows[:1], schema)), "one row doubled")
-    with pytest.raises(AssertionError, match="1 missing"):
-        assert_same_rows(base, table_rows(spark.createDataFrame([("a", 1, "r", "/f.csv"), ("b", 2, "r", "/f.csv"),
-                                                                 ("b", 3, "r", "/f.csv")], schema)), "one value changed")
+# N first, so a short run (-k "1-") sees both pipelines at N = 1 before any longer case.
+CASES = [pytest.param(n, pipeline, id=f"{n}-{pipeline}",
+                      marks=[needs_mutable] if (pipeline, n) in {("cooperative", 3), ("cooperative", 10)} else [])
+         for n in (1, 3, 10) for pipeline in ("customer_experience", "cooperative")]
+
+
+@pytest.mark.parametrize(("n", "pipeline"), CASES)
+def test_deliveries_equal_one_full_run(lakes, spark, n, pipeline):
+    full, inc = lakes.get(None), lakes.get(n)
+    assert_same_lake(spark, full.root, inc.root, pipeline)
+    if pipeline == "cooperative":
+        want_header, want = csv_rows(_local(full.csv))
+        got_header, got = csv_rows(_local(inc.csv))
+        assert got_header == want_header
+        assert_same_rows(want, got, "movimento_flat.csv")
