@@ -17,13 +17,15 @@ STAGES = ["bronze files", "bronze jdbc", "silver", "gold star", "flat csv export
 
 
 @pytest.mark.benchmark
+@pytest.mark.timeout(2400)
 def test_benchmark_reports_every_stage_with_a_floor(tmp_path):
     out = tmp_path / "bench.json"
     work = tmp_path / "work"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--rows", "2000", "--out", str(out),
          "--work-dir", str(work), "--query-spark-runs", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        # 5 min 49 s at a load average of 10; over 10 min at 22 (2 cores shared by six engineers)
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
