@@ -10,10 +10,13 @@ process while each stage runs, writes JSON and prints a Markdown table.
 A last stage, ``query``, runs ``lake query last-interaction`` as a real process five times
 (median) against its floor, a bare ``python -c "import deltalake"`` process, and beside it
 the same command with ``--engine spark`` (``--query-spark-runs``, default 3). With
-``--query-only LAKE_ROOT`` only that stage runs, on an existing lake (the demo's).
+``--query-only LAKE_ROOT`` only that stage runs, on an existing lake (the demo's). With
+``--incremental-only`` the full run is one timed ``run()`` (no per-stage floors, no query
+stage) followed by the incremental stage: the quick way to ``incremental_share_of_full``.
 
 Usage:
     .venv/bin/python scripts/benchmark.py --rows 1000000 --out benchmarks/latest.json
+    .venv/bin/python scripts/benchmark.py --rows 1000000 --incremental-only --out /tmp/inc.json
     .venv/bin/python scripts/benchmark.py --query-only lake-data --out /tmp/q.json
     .venv/bin/python scripts/benchmark.py --rows 20000 --out /tmp/b.json --work-dir /tmp/bench --keep
 
@@ -48,6 +51,7 @@ log = logging.getLogger("benchmark")
 COOPERATIVE_TABLES = ("associado", "conta", "cartao", "movimento")
 INCREMENT_SHARE = 0.01
 INCREMENT_SEED = 4242
+INCREMENTAL_STAGE = "incremental 1%"
 
 
 # --------------------------------------------------------------------------- memory
@@ -166,10 +170,16 @@ def generate_data(landing: Path, db_path: Path, rows: int) -> dict:
 
 
 def add_increment(landing: Path, inc_dir: Path, db_path: Path, rows: int) -> dict:
-    """1% new channel files (another seed, new names) and 1% more transactions.
+    """1% new data for both pipelines, delivered as the field delivers it.
 
-    New transactions copy existing ones with ids above the current maximum (the
-    incremental column), so their cards exist and the JDBC watermark picks them up.
+    Customer experience: new channel files (another seed, new names). Cooperative: 1% more
+    transactions (copies of existing ones with ids above the current maximum, so their cards
+    exist), then a few changes of rows an earlier run already read, by real SQL: UPDATEs of
+    1% of the members, accounts and cards and of 0.1% of the transactions (a late correction),
+    DELETEs of 0.1% of the transactions and of the card with the fewest transactions, with
+    them. A source
+    table with an ``updated_at`` column (a configured change column) has it moved by every
+    UPDATE, as an application would.
     """
     from lake.datagen import generate_channel_files
 
@@ -194,12 +204,49 @@ def add_increment(landing: Path, inc_dir: Path, db_path: Path, rows: int) -> dic
             "FROM movimento WHERE id <= (SELECT min(id) FROM movimento) + ? - 1",
             (max_id, extra),
         )
-        con.commit()
         (added,) = con.execute("SELECT count(*) FROM movimento WHERE id > ?", (max_id,)).fetchone()
+        changes = _change_rows(con, max_id, extra)
+        con.commit()
     finally:
         con.close()
     return {"files": files, "interactions": manifest["interactions"], "transactions": added,
-            "first_new_id": max_id + 1}
+            "updated": changes["updated"], "deleted": changes["deleted"], "first_new_id": max_id + 1}
+
+
+def _change_rows(con: sqlite3.Connection, max_id: int, extra: int) -> dict[str, int]:
+    """UPDATE and DELETE rows delivered before (ids up to ``max_id``); rows affected per kind."""
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S.000")
+
+    def touch(table: str) -> str:
+        cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+        return f", updated_at = '{stamp}'" if "updated_at" in cols else ""
+
+    def every(table: str, share: float, upto: int | None = None, offset: int = 0) -> str:
+        """A predicate picking about ``share`` of ``table``'s rows (at least one), spread over
+        its ids; another ``offset``, other rows."""
+        (n,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        step = max(2, round(1 / share) if n * share >= 1 else n)
+        bound = f" AND id <= {int(upto)}" if upto is not None else ""
+        return f"id % {step} = {(step // 2 + offset) % step}{bound}"
+
+    updated = deleted = 0
+    statements = [
+        f"UPDATE associado SET sobrenome = sobrenome || ' Atualizado'{touch('associado')} "
+        f"WHERE {every('associado', 0.01)}",
+        f"UPDATE conta SET tipo = CASE WHEN tipo = 'poupanca' THEN 'corrente' ELSE 'poupanca' END"
+        f"{touch('conta')} WHERE {every('conta', 0.01)}",
+        f"UPDATE cartao SET nom_impresso = nom_impresso || ' II'{touch('cartao')} WHERE {every('cartao', 0.01)}",
+        f"UPDATE movimento SET vlr_transacao = vlr_transacao + 1, des_transacao = 'ajuste tardio'"
+        f"{touch('movimento')} WHERE {every('movimento', 0.001, max_id)}",
+    ]
+    for statement in statements:
+        updated += con.execute(statement).rowcount
+    deleted += con.execute(f"DELETE FROM movimento WHERE {every('movimento', 0.001, max_id, offset=1)}").rowcount
+    (card,) = con.execute("SELECT k.id FROM cartao k JOIN movimento m ON m.id_cartao = k.id GROUP BY k.id "
+                          "ORDER BY count(*), k.id LIMIT 1").fetchone()  # the card with fewest transactions
+    deleted += con.execute("DELETE FROM movimento WHERE id_cartao = ?", (card,)).rowcount
+    deleted += con.execute("DELETE FROM cartao WHERE id = ?", (card,)).rowcount
+    return {"updated": updated, "deleted": deleted}
 
 
 # --------------------------------------------------------------------------- floors
@@ -229,12 +276,14 @@ def floor_files(spark, cfg, files: dict[str, list[str]], out: str) -> None:
 
 
 def floor_jdbc(spark, cfg, out: str, *, min_id: int | None = None) -> None:
-    """The four cooperative tables over JDBC -> Delta, no transformation."""
+    """The four cooperative tables over JDBC -> Delta, no transformation.
+
+    With ``min_id`` (the increment): only the new ``movimento`` rows, and the three small
+    tables in full, the least that shows their UPDATEs and DELETEs without a change column.
+    """
     for source in cfg.jdbc_sources():
         table = source.table
-        if min_id is not None:
-            if table != "movimento":
-                continue
+        if min_id is not None and table == "movimento":
             table = f"(SELECT * FROM movimento WHERE id >= {int(min_id)}) AS t"
         df = spark.read.jdbc(cfg.jdbc.url, table, properties={"driver": "org.sqlite.JDBC"})
         df.write.format("delta").mode("overwrite").save(f"{out}/jdbc/{source.name}")
@@ -283,7 +332,11 @@ def _alive(spark) -> bool:
         return False
 
 
-def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_spark_runs: int = 3) -> dict:
+def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_spark_runs: int = 3,
+                  incremental_only: bool = False) -> dict:
+    """Every stage with its floor, then the query stage. ``incremental_only``: the full run
+    is ONE stage (``run()`` of every pipeline and layer, no floor), then the incremental 1%
+    stage with its floor, and no query stage: the quick way to ``incremental_share_of_full``."""
     from lake.config import load_config
     from lake.paths import LakePaths
     from lake.pipeline import run
@@ -340,59 +393,65 @@ def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_
                 "peak_jvm_rss_mib": round(m.jvm_peak_mib), "peak_python_rss_mib": round(m.python_peak_mib),
                 "spark_jobs": m.jobs,
             })
-        try:
-            f = Measure()
-            with measured(spark, name + " floor") as f:
-                floor_fn()
-            entry.update({"floor_seconds": round(f.seconds, 2), "floor_spark_jobs": f.jobs,
-                          "floor_peak_jvm_rss_mib": round(f.jvm_peak_mib)})
-            if value is not None and f.seconds:
-                entry["ratio_to_floor"] = round(m.seconds / f.seconds, 2)
-        except Exception as exc:
-            log.exception("floor of %s failed", name)
-            entry["floor_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+        if floor_fn is not None:  # (the full run of --incremental-only has none)
+            try:
+                f = Measure()
+                with measured(spark, name + " floor") as f:
+                    floor_fn()
+                entry.update({"floor_seconds": round(f.seconds, 2), "floor_spark_jobs": f.jobs,
+                              "floor_peak_jvm_rss_mib": round(f.jvm_peak_mib)})
+                if value is not None and f.seconds:
+                    entry["ratio_to_floor"] = round(m.seconds / f.seconds, 2)
+            except Exception as exc:
+                log.exception("floor of %s failed", name)
+                entry["floor_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
         log.info("stage done: %s", json.dumps(entry))
         if progress is not None:
             progress.write_text(json.dumps({"rows": rows, "partial": True, "stages": results}, indent=2) + "\n",
                                 encoding="utf-8")
 
-    files = _landing_files(cfg, landing)
     fl = str(floors)
-    stage("bronze files",
-          lambda: run(cfg, pipeline="customer_experience", layer="bronze", spark=spark),
-          lambda: floor_files(spark, cfg, files, f"{fl}/bronze"), lambda r: _rows(r))
-    stage("bronze jdbc",
-          lambda: run(cfg, pipeline="cooperative", layer="bronze", spark=spark),
-          lambda: floor_jdbc(spark, cfg, f"{fl}/bronze"), lambda r: _rows(r))
-    bronze_tables = [paths.bronze(s.name) for s in cfg.file_sources()] + \
-                    [paths.bronze(s.name) for s in cfg.jdbc_sources()]
-    stage("silver",
-          lambda: run(cfg, layer="silver", spark=spark),
-          lambda: floor_delta(spark, bronze_tables, f"{fl}/silver"), lambda r: _rows(r))
-    stage("gold star",
-          lambda: run(cfg, pipeline="customer_experience", layer="gold", spark=spark),
-          lambda: floor_delta(spark, [paths.silver("interactions")], f"{fl}/gold"),
-          lambda r: next((c.rows_in for c in r.counts if c.table == "fact_interaction"), _rows(r)))
-    stage("flat csv export",
-          lambda: run(cfg, pipeline="cooperative", layer="gold", spark=spark),
-          lambda: floor_csv(spark, paths.gold("movimento_flat"), f"{fl}/csv"), lambda r: _rows(r))
+    if incremental_only:
+        stage("full run", lambda: run(cfg, spark=spark), None, lambda r: _rows(r, "bronze"))
+    else:
+        files = _landing_files(cfg, landing)
+        stage("bronze files",
+              lambda: run(cfg, pipeline="customer_experience", layer="bronze", spark=spark),
+              lambda: floor_files(spark, cfg, files, f"{fl}/bronze"), lambda r: _rows(r))
+        stage("bronze jdbc",
+              lambda: run(cfg, pipeline="cooperative", layer="bronze", spark=spark),
+              lambda: floor_jdbc(spark, cfg, f"{fl}/bronze"), lambda r: _rows(r))
+        bronze_tables = [paths.bronze(s.name) for s in cfg.file_sources()] + \
+                        [paths.bronze(s.name) for s in cfg.jdbc_sources()]
+        stage("silver",
+              lambda: run(cfg, layer="silver", spark=spark),
+              lambda: floor_delta(spark, bronze_tables, f"{fl}/silver"), lambda r: _rows(r))
+        stage("gold star",
+              lambda: run(cfg, pipeline="customer_experience", layer="gold", spark=spark),
+              lambda: floor_delta(spark, [paths.silver("interactions")], f"{fl}/gold"),
+              lambda r: next((c.rows_in for c in r.counts if c.table == "fact_interaction"), _rows(r)))
+        stage("flat csv export",
+              lambda: run(cfg, pipeline="cooperative", layer="gold", spark=spark),
+              lambda: floor_csv(spark, paths.gold("movimento_flat"), f"{fl}/csv"), lambda r: _rows(r))
     full_seconds = sum(r.get("seconds", 0) for r in results)
     if dead:
         full_seconds = 0.0
 
     increment = add_increment(landing, work / "increment", db_path, rows)
     new_files = _landing_files(cfg, landing, only=increment["files"])
-    stage("incremental 1%",
+    stage(INCREMENTAL_STAGE,
           lambda: run(cfg, spark=spark),
           lambda: (floor_files(spark, cfg, new_files, f"{fl}/inc"),
                    floor_jdbc(spark, cfg, f"{fl}/inc", min_id=increment["first_new_id"])),
-          lambda r: increment["interactions"] + increment["transactions"])
+          lambda r: sum(increment[k] for k in ("interactions", "transactions", "updated", "deleted")))
 
-    try:
-        results.append(query_stage(lake_root, spark_runs=query_spark_runs))
-    except Exception as exc:  # reported like any failed stage
-        log.exception("stage query failed")
-        results.append({"stage": "query", "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+    if not incremental_only:
+        try:
+            results.append(query_stage(lake_root, spark_runs=query_spark_runs))
+        except Exception as exc:  # reported like any failed stage
+            log.exception("stage query failed")
+            results.append({"stage": "query", "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+    inc = next(r for r in results if r["stage"] == INCREMENTAL_STAGE)
 
     import pyspark
 
@@ -421,10 +480,11 @@ def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_
                      "delta_spark": delta_version, "java": java},
         "spark": spark_meta,
         "generation": generation,
-        "increment": {"interactions": increment["interactions"], "transactions": increment["transactions"]},
+        "increment": {k: increment[k] for k in ("interactions", "transactions", "updated", "deleted")},
+        "incremental_only": incremental_only,
         "full_run_seconds": round(full_seconds, 2),
-        "incremental_share_of_full": (round(results[-2]["seconds"] / full_seconds, 3)
-                                      if full_seconds and "error" not in results[-2] else None),
+        "incremental_share_of_full": (round(inc["seconds"] / full_seconds, 3)
+                                      if full_seconds and "error" not in inc else None),
         "stages": results,
     }
 
@@ -523,13 +583,14 @@ def markdown(result: dict) -> str:
             lines.append(f"| {r['stage']} | failed: {r['error']} |||||||")
             continue
         floor = (f"{r['floor_seconds']:.1f} | {r['ratio_to_floor']:.2f}" if "ratio_to_floor" in r
-                 else f"failed: {r.get('floor_error', '?')} | -")
+                 else f"failed: {r['floor_error']} | -" if "floor_error" in r else "- | -")
         lines.append(
             f"| {r['stage']} | {r['rows']:,} | {r['seconds']:.1f} | {r['rows_per_second'] or 0:,} | "
             f"{r['peak_rss_mib']:,} ({r['peak_jvm_rss_mib']:,}+{r['peak_python_rss_mib']:,}) | "
             f"{r['spark_jobs']} (floor {r.get('floor_spark_jobs', '-')}) | {floor} |")
     lines.append("")
-    lines.append(f"Full run (first five stages): {result['full_run_seconds']:.1f} s; incremental 1% = "
+    full = "one run()" if result.get("incremental_only") else "first five stages"
+    lines.append(f"Full run ({full}): {result['full_run_seconds']:.1f} s; incremental 1% = "
                  f"{100 * (result['incremental_share_of_full'] or 0):.1f}% of it. Generation "
                  f"(not a stage): {result['generation']['seconds']:.1f} s.")
     for r in result["stages"]:
@@ -549,6 +610,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the query stage, on an existing lake (e.g. the demo's lake-data)")
     parser.add_argument("--query-spark-runs", type=int, default=3,
                         help="runs of 'lake query --engine spark' in the query stage (default 3)")
+    parser.add_argument("--incremental-only", action="store_true",
+                        help="the full run as ONE stage without floors, then the incremental 1%% stage "
+                             "with its floor; no query stage (the quick way to incremental_share_of_full)")
     args = parser.parse_args(argv)
     if args.query_only:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -570,7 +634,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        result = run_benchmark(args.rows, work.resolve(), Path(args.out), query_spark_runs=args.query_spark_runs)
+        result = run_benchmark(args.rows, work.resolve(), Path(args.out), query_spark_runs=args.query_spark_runs,
+                               incremental_only=args.incremental_only)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
