@@ -23,10 +23,9 @@ What the steps deliver:
 Compared (multisets, duplicates visible): every table under ``silver/``, ``gold/`` and
 ``quarantine/`` and the CSV file, after dropping only the columns in :data:`VOLATILE`.
 
-On ``main`` before issue 10, the cooperative reads its tables incrementally by ``id``, so an
-UPDATE or DELETE never reaches silver: those cases are marked ``xfail(strict=True)`` until the
-``mutable`` branch is merged (the lead removes the marker then). N = 1 has no earlier run to
-miss a change, so it holds everywhere.
+N = 1 has no earlier run to miss a change; N = 3 and N = 10 need every UPDATE and DELETE to
+reach silver, gold and the CSV through the incremental path (snapshot change detection of the
+JDBC sources, the ledger's change reads, gold MERGEd from changes).
 """
 
 from __future__ import annotations
@@ -370,9 +369,6 @@ def _local(path: str) -> str:
 # --------------------------------------------------------------------------- tests
 
 
-needs_mutable = pytest.mark.xfail(strict=True, reason="needs mutable")
-
-
 def test_comparison_detects_a_missing_or_duplicated_row(spark):
     """The comparison can fail: one row dropped or one row doubled is found; a row differing
     only in a VOLATILE column (a run id) is not a difference."""
@@ -416,8 +412,7 @@ def test_full_run_reflects_the_final_database(lakes):
 
 
 # N first, so a short run (-k "1-") sees both pipelines at N = 1 before any longer case.
-CASES = [pytest.param(n, pipeline, id=f"{n}-{pipeline}",
-                      marks=[needs_mutable] if (pipeline, n) in {("cooperative", 3), ("cooperative", 10)} else [])
+CASES = [pytest.param(n, pipeline, id=f"{n}-{pipeline}")
          for n in (1, 3, 10) for pipeline in ("customer_experience", "cooperative")]
 
 
