@@ -8,11 +8,12 @@ BIN    := $(VENV)/bin
 OUTPUT ?= output
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-test jars demo test test-fast test-benchmark clean clean-lake db-start db-stop benchmark notebooks
+.PHONY: help setup setup-test jars demo test test-long test-fast test-benchmark clean clean-lake db-start db-stop benchmark notebooks
 
 help:
 	@echo "make demo        set everything up and run the demo (both pipelines, CSV in $(OUTPUT)/)"
 	@echo "make test        set everything up (incl. PostgreSQL and MariaDB) and run the test suite"
+	@echo "make test-long   make test plus the long cases (N = 10 deliveries vs one full run)"
 	@echo "make setup       system packages, virtualenv, package and jar cache only"
 	@echo "make benchmark   run scripts/benchmark.py at 1 million rows"
 	@echo "make clean-lake  remove the demo's lake, data and output folders"
@@ -39,6 +40,9 @@ demo: setup
 
 test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-long: setup-test
+	LAKE_LONG_TESTS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
