@@ -95,7 +95,12 @@ def _create_empty(spark: SparkSession, schema, path: str, props: dict[str, str])
     and the change feed (DELTA_BLOCK_COLUMN_MAPPING_AND_CDC_OPERATION)."""
     from delta.tables import DeltaTable
 
-    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    import os
+    from urllib.parse import urlparse
+
+    # the builder takes a location, not a table name: a relative local path must be absolute
+    location = path if urlparse(path).scheme or os.path.isabs(path) else os.path.abspath(path)
+    builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema)
     for key, value in props.items():
         builder = builder.property(key, value)
     builder.execute()

@@ -329,7 +329,7 @@ def test_upgrade_makes_an_old_lake_plain_and_keeps_every_row(spark, tmp_path, mo
         spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         monkeypatch.undo()
 
-    layers = {"silver": ["interactions"], "gold": _tables(paths, "gold"), "_system": ["runs"]}
+    layers = {"silver": ["interactions"], "gold": _tables(paths, "gold"), "_system": ["runs", "consumers"]}
     before = {(layer, t): spark_rows(delta_io.read_table(spark, f"{paths.root}/{layer}/{t}"))
               for layer, names in layers.items() for t in names}
     planned = {(i.layer, i.table): i.reasons for i in plan_upgrade(paths.root)}
