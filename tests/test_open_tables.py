@@ -329,12 +329,14 @@ def test_upgrade_makes_an_old_lake_plain_and_keeps_every_row(spark, tmp_path, mo
         spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         monkeypatch.undo()
 
-    layers = {"silver": ["interactions"], "gold": _tables(paths, "gold"), "_system": ["runs", "consumers"]}
+    layers = {"silver": ["interactions"], "gold": _tables(paths, "gold"), "_system": ["runs"]}
     before = {(layer, t): spark_rows(delta_io.read_table(spark, f"{paths.root}/{layer}/{t}"))
               for layer, names in layers.items() for t in names}
     planned = {(i.layer, i.table): i.reasons for i in plan_upgrade(paths.root)}
     # bronze keeps column mapping; it only lacks the change feed, turned on in place
-    assert set(planned) == set(before) | {("bronze", "ura")}
+    # _system/consumers is rewritten too, and forgets the consumers of rewritten sources
+    # (they read them whole once), so its rows are not compared
+    assert set(planned) == set(before) | {("bronze", "ura"), ("_system", "consumers")}
     assert planned[("bronze", "ura")] == ("no change data feed",)
 
     done = upgrade(spark, paths.root)
