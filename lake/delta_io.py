@@ -100,6 +100,11 @@ def _create_empty(spark: SparkSession, schema, path: str, props: dict[str, str])
 
     # the builder takes a location, not a table name: a relative local path must be absolute
     location = path if urlparse(path).scheme or os.path.isabs(path) else os.path.abspath(path)
+    # a create that failed earlier in this session (a full disk) leaves a cached DeltaLog
+    # that still believes in the table it did not write: forget it before creating
+    jvm = spark.sparkContext._jvm
+    jvm.org.apache.spark.sql.delta.DeltaLog.invalidateCache(
+        spark._jsparkSession, jvm.org.apache.hadoop.fs.Path(location))
     builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema)
     for key, value in props.items():
         builder = builder.property(key, value)
