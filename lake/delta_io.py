@@ -100,15 +100,28 @@ def _create_empty(spark: SparkSession, schema, path: str, props: dict[str, str])
 
     # the builder takes a location, not a table name: a relative local path must be absolute
     location = path if urlparse(path).scheme or os.path.isabs(path) else os.path.abspath(path)
-    # a create that failed earlier in this session (a full disk) leaves a cached DeltaLog
-    # that still believes in the table it did not write: forget it before creating
-    jvm = spark.sparkContext._jvm
-    jvm.org.apache.spark.sql.delta.DeltaLog.invalidateCache(
-        spark._jsparkSession, jvm.org.apache.hadoop.fs.Path(location))
+    _clear_failed_create(spark, location)
     builder = DeltaTable.createIfNotExists(spark).location(location).addColumns(schema)
     for key, value in props.items():
         builder = builder.property(key, value)
     builder.execute()
+
+
+def _clear_failed_create(spark: SparkSession, location: str) -> None:
+    """Remove what a create that never committed left in ``_delta_log`` (a full disk leaves
+    hidden temporary files and an empty ``_staged_commits``): Delta takes such a folder for a
+    table and refuses to create one there. A log holding any commit or checkpoint is kept."""
+    jvm = spark.sparkContext._jvm
+    folder = jvm.org.apache.hadoop.fs.Path(location.rstrip("/") + "/_delta_log")
+    fs = folder.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(folder):
+        return
+    names = [status.getPath().getName() for status in fs.listStatus(folder)]
+    if any(name[0].isdigit() for name in names):  # a commit, checkpoint or checksum exists
+        return
+    log.warning("removing the leftovers of a failed create in %s: %s", folder.toString(), sorted(names))
+    fs.delete(folder, True)
+    jvm.org.apache.spark.sql.delta.DeltaLog.invalidateCache(spark._jsparkSession, jvm.org.apache.hadoop.fs.Path(location))
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -191,12 +204,33 @@ def overwrite(spark: SparkSession, df: DataFrame, path: str) -> dict[str, int]:
         _first_write(df, path)
         return last_metrics(spark, path)
     if _mapped_with_cdf(table_properties(path, df.columns)) and change_feed_enabled(spark, path):
+        if _types_change(read_table(spark, path).schema, df.schema):
+            # a column changes type (a full reload that fixes a type): Delta neither merges
+            # that nor overwrites the schema of a column-mapped table recording its change
+            # feed. The feed is paused for this one commit, so a consumer reading across it
+            # finds no change data and reads the whole table once (lake.ledger.read_changes).
+            _set_change_feed(spark, path, False)
+            _writer(df, "overwrite", overwrite_schema=True).save(path)
+            metrics = last_metrics(spark, path)
+            _set_change_feed(spark, path, True)
+            return metrics
         # Delta refuses overwriteSchema on a column-mapped table recording its change feed;
         # the new columns are merged in (columns the new rows lack read as null).
         _writer(df, "overwrite", merge_schema=True).save(path)
     else:
         _writer(df, "overwrite", overwrite_schema=True).save(path)
     return last_metrics(spark, path)
+
+
+def _types_change(old, new) -> bool:
+    """Whether a column of both schemas has another type in ``new``."""
+    before = {f.name.lower(): f.dataType for f in old.fields}
+    return any(f.name.lower() in before and before[f.name.lower()] != f.dataType for f in new.fields)
+
+
+def _set_change_feed(spark: SparkSession, path: str, on: bool) -> None:
+    quoted = path.replace("`", "``")
+    spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = '{str(on).lower()}')")
 
 
 def table_configuration(spark: SparkSession, path: str) -> dict[str, str]:
