@@ -20,6 +20,11 @@ The table is ``{root}/_system/consumers``: one row per (consumer, source), repla
 ``ledger.record.after:<consumer>``, so every consumer can be killed between its write and
 its ledger entry (``LAKE_FAULT=kill@ledger.record.before:silver.ura``).
 
+Inside :func:`batch` (``lake.pipeline.run`` opens one per pipeline) the entries are kept and
+written in ONE commit when the block ends, instead of one MERGE per consumer: an entry is
+still only taken after its consumer's write, and a run killed before the batch's commit
+re-reads the same ranges on rerun, which the consumers' idempotent MERGEs make harmless.
+
 A recorded version whose change feed cannot be read (the table was written before
 ``lake upgrade`` turned the feed on, so Delta did not record it for those versions) falls
 back to one full read of the table's latest version, as if never consumed; the next run
@@ -28,9 +33,11 @@ reads changes again.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as _dt
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Iterable, Mapping, Optional
 
 from pyspark.sql import DataFrame, SparkSession
@@ -75,31 +82,94 @@ class Changes:
     full: bool = False
 
 
+@dataclass
+class _Batch:
+    """Consumer entries of one :func:`batch`: the table's rows read once, and those to write."""
+
+    path: str
+    known: dict[tuple[str, str], int]
+    pending: dict[tuple[str, str], tuple[int, str, _dt.datetime]] = field(default_factory=dict)
+
+
+_ACTIVE: contextvars.ContextVar[Optional[_Batch]] = contextvars.ContextVar("lake_ledger_batch", default=None)
+
+
+def _read_consumed(spark: SparkSession, path: str, where=None) -> dict[tuple[str, str], int]:
+    if not delta_io.table_exists(spark, path):
+        return {}
+    df = delta_io.read_table(spark, path)
+    if where is not None:
+        df = df.where(where)
+    return {(r["consumer"], r["source"]): int(r["version"]) for r in df.select("consumer", "source", "version").collect()}
+
+
+@contextlib.contextmanager
+def batch(spark: SparkSession, paths: LakePaths):
+    """Keep the consumer entries recorded inside the block and write them in one commit at
+    its end (also when the block raises: the consumers that finished did write). Nested
+    blocks join the outer one.
+
+    Example:
+        >>> with ledger.batch(spark, paths):
+        ...     build_silver_table(spark, cfg, "ura", paths, run_id)  # its entry waits
+        ...     # ledger.consumed(...) already sees it
+    """
+    if _ACTIVE.get() is not None:
+        yield
+        return
+    path = paths.system(CONSUMERS)
+    token = _ACTIVE.set(_Batch(path, _read_consumed(spark, path)))
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        active = _ACTIVE.get()
+        _ACTIVE.reset(token)
+        try:
+            _write_consumed(spark, path, active.pending)
+        except Exception as exc:  # noqa: BLE001 - never hide the block's own error
+            if not failed:
+                raise
+            log.warning("could not record the consumers that finished before the error: %s", exc)
+
+
+def _write_consumed(spark: SparkSession, path: str, entries: Mapping[tuple[str, str], tuple]) -> None:
+    rows = [(consumer, source, version, run_id, at) for (consumer, source), (version, run_id, at) in entries.items()]
+    if not rows:
+        return
+    delta_io.merge_upsert(spark, spark.createDataFrame(rows, CONSUMERS_SCHEMA), path, ["consumer", "source"],
+                          compare_columns=["version", "run_id"])
+
+
 def consumed(spark: SparkSession, paths: LakePaths, consumer: str, source: str) -> Optional[int]:
     """The last version of ``source`` that ``consumer`` consumed, or None (never)."""
-    path = paths.system(CONSUMERS)
-    if not delta_io.table_exists(spark, path):
-        return None
-    row = (
-        delta_io.read_table(spark, path)
-        .where((F.col("consumer") == consumer) & (F.col("source") == source))
-        .select("version")
-        .first()
-    )
-    return None if row is None else int(row["version"])
+    active = _ACTIVE.get()
+    if active is not None and active.path == paths.system(CONSUMERS):
+        if (consumer, source) in active.pending:
+            return active.pending[(consumer, source)][0]
+        return active.known.get((consumer, source))
+    found = _read_consumed(spark, paths.system(CONSUMERS), (F.col("consumer") == consumer) & (F.col("source") == source))
+    return found.get((consumer, source))
 
 
 def record_consumed(
     spark: SparkSession, paths: LakePaths, consumer: str, versions: Mapping[str, Optional[int]], run_id: str,
 ) -> None:
-    """Record, in one commit, the versions of its sources that ``consumer`` has consumed."""
-    rows = [(consumer, source, int(v), run_id, clock.now()) for source, v in versions.items() if v is not None]
-    if not rows:
+    """Record the versions of its sources that ``consumer`` has consumed: in one commit, or
+    with the other entries of the active :func:`batch` when its block ends."""
+    at = clock.now()
+    entries = {(consumer, source): (int(v), run_id, at) for source, v in versions.items() if v is not None}
+    if not entries:
         return
-    df = spark.createDataFrame(rows, CONSUMERS_SCHEMA)
     fault_point(f"ledger.record.before:{consumer}")
-    delta_io.merge_upsert(spark, df, paths.system(CONSUMERS), ["consumer", "source"],
-                          compare_columns=["version", "run_id"])
+    active = _ACTIVE.get()
+    if active is not None and active.path == paths.system(CONSUMERS):
+        active.pending.update(entries)
+    else:
+        _write_consumed(spark, paths.system(CONSUMERS), entries)
     fault_point(f"ledger.record.after:{consumer}")
 
 
@@ -107,6 +177,11 @@ def forget_sources(spark: SparkSession, paths: LakePaths, sources: list[str]) ->
     """Drop what every consumer recorded of ``sources`` (tables rewritten with a new version
     history, e.g. by ``lake upgrade``): their consumers read them whole once."""
     path = paths.system(CONSUMERS)
+    active = _ACTIVE.get()
+    if active is not None and active.path == path:
+        for key in [k for k in {**active.known, **active.pending} if k[1] in sources]:
+            active.known.pop(key, None)
+            active.pending.pop(key, None)
     if not sources or not delta_io.table_exists(spark, path):
         return
     from delta.tables import DeltaTable

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from lake import ledger
 from lake.config import LakeConfig, Layer, Pipeline
 from lake.errors import ConfigError
 from lake.faults import fault_point
@@ -181,16 +182,19 @@ def run(
         for p in pipelines:
             counts: list[TableCounts] = []  # filled as each table completes
             try:
-                if Layer.BRONZE in layers:
-                    run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload, sink=counts)
-                    fault_point(f"stage.after:{p.value}.bronze")
-                if Layer.SILVER in layers:
-                    run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report, sink=counts)
-                    fault_point(f"stage.after:{p.value}.silver")
-                if Layer.GOLD in layers:
-                    run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report, sink=counts,
-                             full=full_reload)
-                    fault_point(f"stage.after:{p.value}.gold")
+                # the consumers' ledger entries of this pipeline: one commit at its end
+                with ledger.batch(spark, paths):
+                    if Layer.BRONZE in layers:
+                        run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload, sink=counts)
+                        fault_point(f"stage.after:{p.value}.bronze")
+                    if Layer.SILVER in layers:
+                        run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report,
+                                   sink=counts)
+                        fault_point(f"stage.after:{p.value}.silver")
+                    if Layer.GOLD in layers:
+                        run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report, sink=counts,
+                                 full=full_reload)
+                        fault_point(f"stage.after:{p.value}.gold")
             except Exception as exc:
                 _record_failure(spark, cfg, paths, report.run_id, p, counts, exc)
                 raise
