@@ -7,6 +7,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUTPUT ?= output
 PYTEST_ARGS ?=
+# the suite runs in TEST_WORKERS processes, a test file per process at a time (pytest-xdist
+# --dist loadfile): each has its own Spark session; most of a small test's time is Spark's
+# and Delta's fixed cost per job and commit, which two processes overlap on two cores
+TEST_WORKERS ?= 2
+XDIST  := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: help setup setup-test jars demo test test-long test-fast test-benchmark clean clean-lake db-start db-stop benchmark notebooks
 
@@ -39,13 +44,13 @@ demo: setup
 	$(BIN)/lake demo --output-dir $(OUTPUT)
 
 test: setup-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-long: setup-test
-	LAKE_LONG_TESTS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	LAKE_LONG_TESTS=1 $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 db-start: setup-test
 	bash scripts/db/postgres.sh start

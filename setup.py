@@ -37,6 +37,8 @@ setup(
         "dev": [
             "pytest>=8",
             "pytest-timeout>=2.3",
+            # make test runs the files in two processes (Makefile TEST_WORKERS)
+            "pytest-xdist>=3.6",
             "chispa>=0.10",
             "nbclient>=0.10",
             "nbformat>=5.10",
