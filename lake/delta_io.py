@@ -381,6 +381,21 @@ def table_version(spark: SparkSession, path: str) -> int | None:
     return int(DeltaTable.forPath(spark, path).history(1).first()["version"])
 
 
+def next_write_version(spark: SparkSession, path: str, columns: Iterable[str] = ()) -> int:
+    """The version the next write of rows to ``path`` commits (one writer per table): the
+    current version + 1; for a new table 0, or 1 when :func:`_first_write` creates it empty
+    first (a column-mapped table with the change feed: bronze).
+
+    Example:
+        >>> next_write_version(spark, "/lake/bronze/cartao")  # no table yet
+        1
+    """
+    current = table_version(spark, path)
+    if current is not None:
+        return current + 1
+    return 1 if _mapped_with_cdf(table_properties(path, columns)) else 0
+
+
 def type_changes(spark: SparkSession, path: str, df: DataFrame) -> list[tuple[str, str, str]]:
     """``(column, type in the table, type in df)`` for each column both hold with another type.
 

@@ -71,6 +71,7 @@ VOLATILE = (
     "_silver_run_id",  # the silver run that standardized the row: same reason
     "_bronze_run_id",  # (quarantine) the bronze run that ingested the row: same reason
     "_ingested_at",    # wall-clock time of the bronze append: N appends vs one
+    "_bronze_version",  # (quarantine of a JDBC source) the bronze commit the row came in: N vs one
 )
 #: Dropped in ``silver/`` only: the lineage of WHICH copy of a record silver kept. The same
 #: record delivered twice (``chatOnline_parcial.jsonl`` repeats records of ``chatOnline.jsonl``)

@@ -127,6 +127,40 @@ def test_silver_applies_bronze_tombstones_and_records_its_version(spark, lake_ro
     assert Counter(delta_io.read_table(spark, paths.silver("associado")).collect()) == rows
 
 
+def test_silver_keeps_only_the_latest_state_of_a_mutable_key(spark, lake_root):
+    """A source with ``_op``: each key's latest state decides. Passing or deleted at the
+    source: the key leaves quarantine; quarantined: it leaves silver. Also within one batch
+    (two bronze commits read together)."""
+    cfg = cfg_for(lake_root)
+    paths = LakePaths(lake_root)
+    ts = dt.datetime(2023, 5, 1, 10, 0, 0)
+
+    def bronze(rows):
+        return jdbc_df(spark, "associado", ASSOCIADO + ", _op string", [(*r, "upsert") if len(r) == 5 else r for r in rows],
+                       ingested_at=ts)
+
+    # age_plausible quarantines an idade above 130
+    write_bronze(spark, paths, "associado", bronze([(1, "Ana", "S", 30, None), (2, "Bia", "L", 200, None),
+                                                    (3, "Caio", "R", 300, None), (4, "Dani", "M", 40, None)]))
+    first = build_silver_table(spark, cfg, "associado", paths, "s1")
+    assert (first.written, first.quarantined) == (2, 2)
+
+    write_bronze(spark, paths, "associado", bronze([
+        (1, "Ana", "S", 999, None),                    # now quarantined: leaves silver
+        (2, "Bia", "L", 41, None),                     # corrected: leaves quarantine, enters silver
+        (3, None, None, None, None, "delete"),         # quarantined, then deleted at the source
+        (4, "Dani", "M", 50, None), (5, "Eva", "T", 999, None)]))
+    write_bronze(spark, paths, "associado", bronze([(4, "Dani", "M", 777, None), (5, "Eva", "T", 25, None)]))
+    second = build_silver_table(spark, cfg, "associado", paths, "s2")
+    assert _rows(delta_io.read_table(spark, paths.silver("associado")), "id", "idade") == Counter({(2, 41): 1, (5, 25): 1})
+    assert _rows(delta_io.read_table(spark, paths.quarantine("associado")), "id", "idade") == Counter(
+        {(1, 999): 1, (4, 777): 1})
+    # 7 rows: 2 superseded (4 and 5's first states) dropped, 1 and 4 quarantined (their silver
+    # deletes are not counted again), 2 and 5 written, the tombstone of 3 (not in silver) unchanged
+    assert (second.rows_in, second.written, second.quarantined, second.dropped, second.unchanged) == (7, 2, 2, 2, 1)
+    assert second.reconciles
+
+
 def test_clock_is_injected_by_lake_clock(monkeypatch):
     monkeypatch.setenv(clock.ENV, "2026-01-01T00:00:00Z")
     assert clock.now() == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)

@@ -168,7 +168,13 @@ def test_change_column_rereads_updated_rows(spark, tmp_path, fresh_pg_db):
     assert (r2.rows_in, r2.rows_written, r2.watermark) == (1, 1, "2024-01-02 00:00:00")
     assert ingest_table(spark, src, jdbc, paths, "r3").rows_written == 0
     bronze = delta_io.read_table(spark, paths.bronze("membro"))
-    assert sorted((r.id, r.nome, r._bronze_version) for r in bronze.collect()) == [(1, "a", 0), (1, "a2", 1), (2, "b", 0)]
+    # version 0 creates the empty table (column mapping + change feed), the rows land in 1, the UPDATE in 2
+    assert sorted((r.id, r.nome, r._bronze_version) for r in bronze.collect()) == [(1, "a", 1), (1, "a2", 2), (2, "b", 1)]
+    # independent check: the version Delta's own change feed gives each row's commit
+    feed = (spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 0)
+            .load(paths.bronze("membro")).where(F.col("_change_type") == "insert"))
+    assert sorted((r.id, r.nome, r._commit_version, r._bronze_version) for r in feed.collect()) == [
+        (1, "a", 1, 1), (1, "a2", 2, 2), (2, "b", 1, 1)]
 
 
 def test_change_detection_config_is_checked():

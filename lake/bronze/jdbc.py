@@ -14,8 +14,9 @@ Mutable sources (``change_detection``, docs/databases.md) append their changes: 
 ``snapshot`` the whole table is read and compared, by key and row hash, with bronze's latest
 state: new and changed rows are appended as ``_op = 'upsert'``, keys gone from the source as
 ``_op = 'delete'`` rows (the key, every other column NULL). Bronze stays append-only;
-``_bronze_version`` (the bronze table version the row was appended in) orders the states
-of one key without any clock.
+``_bronze_version`` (the bronze table version the row was appended in, as Delta's change
+feed reports it in ``_commit_version``: :func:`lake.delta_io.next_write_version`) orders the
+states of one key without any clock.
 
 Example:
     >>> res = ingest_table(spark, cfg.sources["movimento"], cfg.jdbc, LakePaths(root), run_id)
@@ -360,12 +361,12 @@ def ingest_table(
     version_before = delta_io.table_version(spark, bronze)
     fault_point(f"bronze.jdbc.before_read:{source.name}")
     try:
+        rows = read_slice(spark, source, conn, bounds, after=after)
+        _check_type_changes(spark, source, bronze, rows, full_reload)  # may commit (a table feature)
         # source rows counted as they are read, in the write's own job
-        new_version = 0 if version_before is None else version_before + 1
         batch, read = observe_rows(
-            _with_lineage(read_slice(spark, source, conn, bounds, after=after), source, run_id, new_version),
+            _with_lineage(rows, source, run_id, delta_io.next_write_version(spark, bronze, source.columns)),
             f"bronze_{source.name}_in")
-        _check_type_changes(spark, source, bronze, batch, full_reload)
         replay_guard = incremental and delta_io.table_exists(spark, bronze)
         if replay_guard:
             # A replay of a slice already committed (killed before the mark was saved) adds
@@ -453,9 +454,9 @@ def ingest_snapshot(
             read=F.count(F.when(F.col(OP) == UPSERT, 1)),
             deleted=F.count(F.when(F.col("_change") == DELETE, 1)),
             unchanged=F.count(F.when(F.col("_change") == "unchanged", 1)))
-        new_version = 0 if version_before is None else version_before + 1
-        batch = _with_lineage(diff.where(F.col("_change").isin(UPSERT, DELETE)), source, run_id, new_version)
-        _check_type_changes(spark, source, bronze, batch, full_reload)
+        _check_type_changes(spark, source, bronze, diff.select(*source.columns), full_reload)  # may commit
+        batch = _with_lineage(diff.where(F.col("_change").isin(UPSERT, DELETE)), source, run_id,
+                              delta_io.next_write_version(spark, bronze, source.columns))
         fault_point(f"bronze.append.before:{source.name}")
         if full_reload or not exists:
             metrics = delta_io.overwrite(spark, batch, bronze)

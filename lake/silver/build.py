@@ -263,12 +263,85 @@ def quarantine_frame(checked: DataFrame, bronze_columns: list[str], run_id: str)
 
     Bronze's own ``_run_id`` is kept as ``_bronze_run_id``.
     """
+    return _quarantine_select(quality.quarantined_rows(checked), bronze_columns, run_id)
+
+
+def _quarantine_select(rows: DataFrame, bronze_columns: list[str], run_id: str) -> DataFrame:
     keep = [
         F.col(BRONZE).getField(c).alias("_bronze_run_id" if c == "_run_id" else c)
         for c in bronze_columns if c != "_source_file"
     ]
-    return quality.quarantined_rows(checked).select(
-        *keep, "_errors", F.lit(run_id).alias("_run_id"), F.col("_source_file"))
+    return rows.select(*keep, "_errors", F.lit(run_id).alias("_run_id"), F.col("_source_file"))
+
+
+#: Marks (``_op`` sources) the latest state of each key in a batch, and whether its key is in silver.
+LATEST, IN_SILVER = "_latest", "_in_silver"
+#: The quarantine MERGE's control column (``_op`` sources): ``delete`` clears a key from quarantine.
+QUARANTINE_OP = "_quarantine_op"
+
+
+def mark_latest_states(checked: DataFrame, silver_keys: DataFrame | None, keys: Sequence[str]) -> DataFrame:
+    """Add ``_latest`` (the row is its ``_row_id``'s latest state in the batch: greatest
+    ``_commit_version``, then ``_ingested_at``) and ``_in_silver`` (its key is in silver now,
+    measured for the counts) to a checked batch of an ``_op`` source. Pure transform.
+
+    Example:
+        >>> mark_latest_states(checked, delta_io.read_table(spark, paths.silver("cartao")).select("id"), ["id"])
+    """
+    w = Window.partitionBy("_row_id").orderBy(F.col(ledger.COMMIT_VERSION).desc_nulls_last(),
+                                              F.col("_ingested_at").desc_nulls_last())
+    marked = checked.withColumn(LATEST, F.row_number().over(w) == 1)
+    if silver_keys is None:
+        return marked.withColumn(IN_SILVER, F.lit(False))
+    held = silver_keys.groupBy(*[col(k) for k in keys]).agg(F.lit(True).alias(IN_SILVER))
+    return marked.join(held, list(keys), "left").withColumn(IN_SILVER, F.coalesce(col(IN_SILVER), F.lit(False)))
+
+
+def retracted() -> Column:
+    """A latest state that takes its key out of silver: quarantined or dropped."""
+    return col(LATEST) & (quality.is_quarantined() | (F.size("_dropped_by") > 0))
+
+
+def latest_state_counts(keys: Sequence[str]) -> dict[str, Column]:
+    """Aggregates of a batch marked by :func:`mark_latest_states` (for the counts)."""
+    passing = col(LATEST) & ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
+    keyed = F.lit(True)
+    for k in keys:
+        keyed = keyed & col(k).isNotNull()
+    return {
+        "latest": F.count(F.when(col(LATEST), F.lit(1))),
+        "latest_quarantined": F.count(F.when(col(LATEST) & quality.is_quarantined(), F.lit(1))),
+        "latest_dropped": F.count(F.when(col(LATEST) & quality.is_dropped(), F.lit(1))),
+        "latest_passed": F.count(F.when(passing, F.lit(1))),
+        "latest_passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in keys]))),
+        "retractions": F.count(F.when(retracted() & keyed, F.lit(1))),
+        "retraction_hits": F.count(F.when(retracted() & keyed & col(IN_SILVER), F.lit(1))),
+    }
+
+
+def silver_changes(checked: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """The silver MERGE's source rows of an ``_op`` batch: each key's latest state, an upsert
+    when it passes, a delete (``_op = 'delete'``) when it is a tombstone or is quarantined or
+    dropped (the key leaves silver). Pure transform.
+
+    Example:
+        >>> silver_changes(mark_latest_states(checked, None, ["id"]), ["id"]).where("_op = 'delete'")
+    """
+    keyed = F.lit(True)
+    for k in keys:
+        keyed = keyed & col(k).isNotNull()
+    latest = checked.where(col(LATEST))
+    retract = latest.where(retracted() & keyed).withColumn(OP, F.lit(OP_DELETE))
+    return dedupe_latest(quality.passed(latest).unionByName(retract), list(keys))
+
+
+def quarantine_changes(checked: DataFrame, bronze_columns: list[str], run_id: str) -> DataFrame:
+    """The quarantine MERGE's source rows of an ``_op`` batch (keyed by ``_row_id``): each
+    key's latest state, upserted when it is quarantined, else ``_quarantine_op = 'delete'``
+    (the key passed, was dropped or was deleted at the source). Pure transform."""
+    latest = checked.where(col(LATEST))
+    op = F.when(quality.is_quarantined(), F.lit("upsert")).otherwise(F.lit(OP_DELETE))
+    return _quarantine_select(latest, bronze_columns, run_id).withColumn(QUARANTINE_OP, op)
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -296,7 +369,10 @@ def build_silver_table(
     on the keys (latest bronze commit, then ``_ingested_at``, then ``_row_id``), MERGEs into
     silver without rewriting unchanged rows (a tombstone, ``_op = 'delete'``, deletes its
     key), upserts quarantined rows (keyed by ``_row_id``) and then records the bronze version
-    read. Rerunning a batch changes nothing, so a run killed between the MERGE and the
+    read. For a source with ``_op`` only each key's latest state in the batch counts: a key
+    whose latest state passes (or is a tombstone) leaves quarantine, one whose latest state
+    is quarantined or dropped leaves silver (:func:`silver_changes`,
+    :func:`quarantine_changes`). Rerunning a batch changes nothing, so a run killed between the MERGE and the
     ledger entry converges on rerun.
 
     Counts (each measured, see ``docs/architecture.md``): ``rows_in`` is the bronze rows read,
@@ -339,15 +415,22 @@ def build_silver_table(
         "_ref_errors", F.lit(None).cast(quality.ERROR_TYPE))
     extra = F.concat(F.col("_read_errors"), F.coalesce(F.col("_ref_errors"), F.expr(f"cast(array() as {quality.ERROR_TYPE})")))
     checked = quality.evaluate(wide, table.expectations, extra_errors=extra)
-    checked = (spare_tombstones(checked) if has_op else checked).persist()
+    if has_op:  # a mutable source: only each key's latest state counts (docs/databases.md)
+        silver_path = paths.silver(table_name)
+        held = (delta_io.read_table(spark, silver_path).select(*table.keys)
+                if delta_io.table_exists(spark, silver_path) else None)
+        checked = mark_latest_states(spare_tombstones(checked), held, table.keys)
+    checked = checked.persist()
     try:
         passing = ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
         agg = quality.quality_counts(checked, table.expectations, extra={
             "passed": F.count(F.when(passing, F.lit(1))),
             "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
             "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
+            **(latest_state_counts(table.keys) if has_op else {}),
         }).first()
-        sums = ("rows_in", "quarantined", "dropped", "warned", "passed", "passed_keys", "quarantined_ids")
+        sums = ("rows_in", "quarantined", "dropped", "warned", "passed", "passed_keys", "quarantined_ids",
+                *(latest_state_counts(table.keys) if has_op else ()))
         counts = {**agg.asDict(), **{k: int(agg[k] or 0) for k in sums}}  # a sum over no rows is null
         quality.raise_on_failures(table_name, counts, table.expectations)
         rows_in = observed(read).get("rows", -1)
@@ -355,40 +438,55 @@ def build_silver_table(
             log.info("silver %s: no new bronze rows", table_name)
             ledger.record_consumed(spark, paths, consumer, {source: found.upto}, run_id)
             return TableCounts(table_name, "silver", 0, 0)
-        # one row per key (per _row_id in quarantine) survives; the others are superseded
-        superseded = (counts["passed"] - counts["passed_keys"]) + (counts["quarantined"] - counts["quarantined_ids"])
+        if has_op:  # each key's latest state survives, the earlier states are superseded
+            superseded = (counts["rows_in"] - counts["latest"]) + (counts["latest_passed"] - counts["latest_passed_keys"])
+            dropped = counts["latest_dropped"] + superseded
+        else:  # one row per key (per _row_id in quarantine) survives; the others are superseded
+            superseded = (counts["passed"] - counts["passed_keys"]) + (counts["quarantined"] - counts["quarantined_ids"])
+            dropped = counts["dropped"] + superseded
 
         silver_cols = silver_column_names(table)
         _refuse_type_changes(spark, table_name, paths.silver(table_name), checked.select(*silver_cols))
         bronze_columns = [c for c in bronze.columns if c not in CHANGE_COLUMNS]
-        quarantined = dedupe_latest(quarantine_frame(checked, bronze_columns, run_id), ["_row_id"])
+        qpath = paths.quarantine(table_name)
+        if has_op:  # the latest states: quarantined ones upserted, the others' keys cleared
+            quarantined = quarantine_changes(checked, bronze_columns, run_id)
+            qdeletes = {"delete_when": f"s.{QUARANTINE_OP} = '{OP_DELETE}'", "control_columns": [QUARANTINE_OP]}
+            qmerge = counts["latest_quarantined"] > 0 or delta_io.table_exists(spark, qpath)
+        else:
+            quarantined = dedupe_latest(quarantine_frame(checked, bronze_columns, run_id), ["_row_id"])
+            qdeletes, qmerge = {}, counts["quarantined"] > 0
         to_quarantine = 0
-        if counts["quarantined"]:
-            qcols = [c for c in quarantined.columns if c not in ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id")]
+        if qmerge:
+            skip = ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id", QUARANTINE_OP)
+            qcols = [c for c in quarantined.columns if c not in skip]
             fault_point(f"silver.quarantine.before:{table_name}")
-            metrics = delta_io.merge_upsert(spark, quarantined, paths.quarantine(table_name), ["_row_id"], compare_columns=qcols)
+            metrics = delta_io.merge_upsert(spark, quarantined, qpath, ["_row_id"], compare_columns=qcols, **qdeletes)
             fault_point(f"silver.quarantine.after:{table_name}")
-            to_quarantine = metrics.get("numSourceRows", 0)
+            to_quarantine = counts["latest_quarantined"] if has_op else metrics.get("numSourceRows", 0)
             log.info("silver %s: %d rows quarantined", table_name, to_quarantine)
 
-        good = dedupe_latest(quality.passed(checked), table.keys).select(
-            *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"), *([OP] if has_op else []))
+        changes = silver_changes(checked, table.keys) if has_op else dedupe_latest(quality.passed(checked), table.keys)
+        good = changes.select(*silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"), *([OP] if has_op else []))
         deletes = {"delete_when": DELETE_WHEN, "control_columns": [OP]} if has_op else {}
         written = unchanged = 0
-        if counts["passed"]:
+        if (counts["latest_passed"] + counts["retractions"]) if has_op else counts["passed"]:
             compare = [c for c in silver_cols if c not in table.keys]
             fault_point(f"silver.merge.before:{table_name}")
             metrics = delta_io.merge_upsert(spark, good, paths.silver(table_name), table.keys, compare_columns=compare,
                                             **deletes)
             fault_point(f"silver.merge.after:{table_name}")
             written, unchanged = commit_rows(metrics)
+            if has_op:  # a retraction is counted once, as quarantined or dropped, not by this MERGE
+                written -= counts["retraction_hits"]
+                unchanged -= counts["retractions"] - counts["retraction_hits"]
         else:
             delta_io.create_if_missing(spark, good.drop(OP), paths.silver(table_name))
         log.info("silver %s: %d rows written (deletes included), %d unchanged", table_name, written, unchanged)
         ledger.record_consumed(spark, paths, consumer, {source: found.upto}, run_id)
         return TableCounts(
             table_name, "silver", rows_in, written, quarantined=to_quarantine,
-            dropped=counts["dropped"] + superseded, warned=counts["warned"], unchanged=unchanged,
+            dropped=dropped, warned=counts["warned"], unchanged=unchanged,
         )
     finally:
         checked.unpersist()
