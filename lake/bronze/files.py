@@ -9,7 +9,9 @@ the folder on the driver (names, sizes and modification times; no byte read). A 
 ingest log already knows by path, size and modification time is skipped without being read;
 only new or changed files are hashed (SHA-256) and sniffed (JSON shape, CSV header, encoding,
 quoted line breaks) in Spark tasks over a ``binaryFile`` read of just those files, with native
-functions, one small metadata row per file returning to the driver.
+functions, one small metadata row per file returning to the driver. A file over
+``WHOLE_FILE_MAX_BYTES`` is never one row: its hash and head are streamed through Hadoop on the
+driver and its whole-file checks run line by line in Spark tasks.
 
 Exactly once: the bronze append (one Delta commit per run and source) is the commit point.
 The files already ingested are derived from the ``_file_hash``/``_source_file`` values
