@@ -356,10 +356,16 @@ def test_ingested_file_is_not_read_again(spark, lake_root, landing):
         [(a, new_a, 1), (b, new_b, 2)])
 
 
-def test_files_are_hashed_and_sniffed_in_spark(spark, landing):
+@pytest.mark.parametrize("whole_file_max", [None, 0], ids=["one-row-per-file", "streamed"])
+def test_files_are_hashed_and_sniffed_in_spark(spark, landing, monkeypatch, whole_file_max):
     """Hash, encoding check, JSON shape, emptiness, CSV header and quoted line breaks, as the
-    Python sniffing decided them (expected values worked out by hand)."""
+    Python sniffing decided them (expected values worked out by hand), both for files read as
+    one row and for files too large for that (hash and head streamed, the rest line by line)."""
+    from lake.bronze import files as files_module
     from lake.bronze.files import _BLANKS, find_files, inspect_files
+
+    if whole_file_max is not None:
+        monkeypatch.setattr(files_module, "WHOLE_FILE_MAX_BYTES", whole_file_max)
 
     assert _BLANKS == "".join(c for c in map(chr, range(0x110000)) if c.isspace())  # what str.strip removes
 
@@ -386,6 +392,8 @@ def test_files_are_hashed_and_sniffed_in_spark(spark, landing):
         "Whatsapp_1.csv": (b'"E-mail","Semana"\r\n', True, True, ("E-mail", "Semana"), False),  # a header alone
         "Whatsapp_2.csv": (b'"E-\nmail",Semana\nx,\x81\n', False, False, ("E-\nmail", "Semana"), True),
         "Whatsapp_3.csv": (b'E-mail,Sem\x80na\n"x, y",z\n', False, True, ("E-mail", "Sem\u20acna"), False),
+        "Whatsapp_4.csv": (b'a,b\n"x,y', False, True, ("a", "b"), False),  # an open quote, then the end
+        "Whatsapp_5.csv": (b'a,b\n"x\n', False, True, ("a", "b"), True),  # an open quote, then a line feed
     }
     for name, (data, *_) in csv_files.items():
         _write(landing, name, data)

@@ -229,3 +229,29 @@ def test_channel_without_bronze_is_empty(spark, lake_root):
     counts = build_silver_table(spark, cfg, "ura", paths, "s1")
     assert (counts.rows_in, counts.written, counts.quarantined) == (0, 0, 0)
     assert not delta_io.table_exists(spark, paths.silver("ura"))
+
+
+def test_checked_batch_is_cached_on_disk_not_in_the_heap(spark, lake_root, monkeypatch):
+    """The batch silver reads three times is cached on disk. Held in the memory store (blocks
+    and the unroll memory that builds them cannot be evicted for execution), it left the
+    counts' aggregation without memory on a 1 GiB driver at 1M rows (AGGREGATE_OUT_OF_MEMORY)."""
+    import lake.silver.build as build
+
+    cfg, paths = cfg_for(lake_root), LakePaths(lake_root)
+    _two_whatsapp_files(spark, paths)
+    sc = spark.sparkContext._jsc.sc()
+    before = {info.id() for info in sc.getRDDStorageInfo()}
+    cached = []
+
+    def spy(point):  # the counts are taken, the MERGE not yet run: the batch is cached
+        if point == "silver.merge.before:whatsapp":
+            cached.extend((info.name(), info.memSize(), info.diskSize()) for info in sc.getRDDStorageInfo()
+                          if info.id() not in before and not info.name().startswith("Delta Table State"))
+
+    monkeypatch.setattr(build, "fault_point", spy)
+    counts = build_silver_table(spark, cfg, "whatsapp", paths, "s1")
+    assert (counts.rows_in, counts.written, counts.quarantined) == (3, 1, 2)
+    assert len(cached) == 1, cached
+    _, in_memory, on_disk = cached[0]
+    assert (in_memory, on_disk > 0) == (0, True)
+    assert not [i for i in sc.getRDDStorageInfo() if i.name() == cached[0][0]]  # released after the build

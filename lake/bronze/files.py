@@ -9,7 +9,9 @@ the folder on the driver (names, sizes and modification times; no byte read). A 
 ingest log already knows by path, size and modification time is skipped without being read;
 only new or changed files are hashed (SHA-256) and sniffed (JSON shape, CSV header, encoding,
 quoted line breaks) in Spark tasks over a ``binaryFile`` read of just those files, with native
-functions, one small metadata row per file returning to the driver.
+functions, one small metadata row per file returning to the driver. A file over
+``WHOLE_FILE_MAX_BYTES`` is never one row: its hash and head are streamed through Hadoop on the
+driver and its whole-file checks run line by line in Spark tasks.
 
 Exactly once: the bronze append (one Delta commit per run and source) is the commit point.
 The files already ingested are derived from the ``_file_hash``/``_source_file`` values
@@ -69,6 +71,11 @@ LINEAGE_COLUMNS = (
 )
 
 _SNIFF_BYTES = 65536
+#: A larger file is not read as one row (a ``binaryFile`` row holds the whole file, copied
+#: two or three times in the task: a 151 MB file took a 1 GiB driver out). Its hash and head
+#: are streamed through Hadoop on the driver and its whole-file checks run per line in Spark
+#: tasks, so memory no longer grows with file size (see :func:`_sniff_streamed`).
+WHOLE_FILE_MAX_BYTES = 16 * 1024 * 1024
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _ROW_MASK = (1 << 33) - 1  # monotonically_increasing_id = partition << 33 | row number
 # Spark 4 readers accept only a few charsets; cp1252 is read as Latin-1 and its 0x80-0x9F
@@ -258,11 +265,43 @@ def _quoted_break(content: Column, source: FileSource) -> Column:
             escape is not None and not escape.isascii()):
         return F.lit(True)
     text = content.cast("string")  # ASCII bytes stay themselves whatever the encoding
-    q = _hex(quote)
-    skeleton = F.regexp_replace(F.regexp_replace(text, f"[^{q}\\r\\n]+", ""), f"{q}{q}", "")
+    skeleton = _quote_skeleton(text, quote)
     found = skeleton.contains(quote + "\n") | skeleton.contains(quote + "\r")
     if escape is not None:
         found = found | text.contains(escape)
+    return found
+
+
+def _quote_skeleton(text: Column, quote: str) -> Column:
+    """Only quotes and line breaks, adjacent quote pairs dropped (see :func:`_quoted_break`).
+    Pairs never span a line feed, so a file's skeleton is its lines' skeletons joined by
+    line feeds: the check can run line by line."""
+    q = _hex(quote)
+    return F.regexp_replace(F.regexp_replace(text, f"[^{q}\\r\\n]+", ""), f"{q}{q}", "")
+
+
+def _quoted_break_lines(lines: DataFrame, source: FileSource, ends_with_lf: Column) -> Column:
+    """:func:`_quoted_break` as an aggregate over a file's lines (``line``, binary, split at
+    line feeds; ``_pos`` orders them): a quote right before a carriage return, or right before
+    a line feed, which follows every line but the last (and the last when the file ends with
+    one)."""
+    opts = source.csv
+    quote = opts.quote if opts.quote and opts.quote.isascii() else None
+    escape = opts.escape if opts.escape and opts.escape != opts.quote else None
+    if quote is None or opts.line_sep or _python_encoding(source) not in _ASCII_COMPATIBLE or (
+            escape is not None and not escape.isascii()):
+        return F.lit(True)
+    text = F.col("line").cast("string")
+    skeleton = _quote_skeleton(text, quote)
+    ends = skeleton.endswith(quote)
+    last_ends = F.max_by(ends, F.col("_pos"))
+    found = (
+        F.bool_or(skeleton.contains(quote + "\r"))
+        | (F.count_if(ends) > F.when(last_ends, 1).otherwise(0))
+        | (last_ends & ends_with_lf)
+    )
+    if escape is not None:
+        found = found | F.bool_or(text.contains(escape))
     return found
 
 
@@ -353,10 +392,12 @@ def inspect_files(spark: SparkSession, listed: list[ListedFile], source: FileSou
     """
     found: dict[str, LandingFile] = {}
     to_read = [f for f in listed if f.size > 0]
+    whole = [f for f in to_read if f.size <= WHOLE_FILE_MAX_BYTES]
     rows = []
-    if to_read:
-        frame = spark.read.format("binaryFile").load([_glob_escape(f.uri) for f in to_read])
-        rows = _sniff(frame, source).collect()
+    if whole:
+        frame = spark.read.format("binaryFile").load([_glob_escape(f.uri) for f in whole])
+        rows = [r.asDict() for r in _sniff(frame, source).collect()]
+    rows += _sniff_streamed(spark, [f for f in to_read if f.size > WHOLE_FILE_MAX_BYTES], source)
     encoding = _python_encoding(source)
     by_uri = {f.uri: f for f in to_read}
     for r in rows:
@@ -378,6 +419,63 @@ def inspect_files(spark: SparkSession, listed: list[ListedFile], source: FileSou
         elif f.uri not in found:
             log.warning("%s: %s disappeared from landing before it was read; skipped", source.name, f.path)
     return [found[f.uri] for f in listed if f.uri in found]
+
+
+def _stream_digest(spark: SparkSession, f: ListedFile) -> Optional[tuple[str, bytes, int, bool]]:
+    """SHA-256 (hex) of a file's bytes, its first ``_SNIFF_BYTES``, its length and whether its
+    last byte is a line feed, streamed through its Hadoop FileSystem inside the JVM (a small
+    buffer: only the head crosses to Python). None when the file is gone."""
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(f.uri)
+    digest = jvm.java.security.MessageDigest.getInstance("SHA-256")
+    try:
+        stream = path.getFileSystem(spark._jsparkSession.sessionState().newHadoopConf()).open(path)
+    except Exception as exc:  # py4j wraps the Hadoop error
+        if "FileNotFoundException" in str(exc):
+            return None
+        raise SourceError(f"landing file {f.path!r} cannot be read: {exc}") from exc
+    try:
+        hashed = jvm.java.security.DigestInputStream(stream, digest)
+        head = bytes(hashed.readNBytes(_SNIFF_BYTES))  # up to that many (fewer at the end)
+        size = len(head) + jvm.org.apache.commons.io.IOUtils.consume(hashed)
+        lf = False
+        if size:
+            stream.seek(size - 1)
+            lf = stream.read() == 0x0A
+    finally:
+        stream.close()
+    return bytes(digest.digest()).hex(), head, int(size), lf
+
+
+def _sniff_streamed(spark: SparkSession, listed: list[ListedFile], source: FileSource) -> list[dict]:
+    """:func:`_sniff`'s rows for files too large to be one row: hash and head streamed on the
+    driver (:func:`_stream_digest`), the head facts by :func:`_sniff`'s own expressions over
+    the head, and the whole-file facts (encoding check, quoted line breaks) aggregated over
+    the lines in Spark tasks (one job for all these files; a line is the largest value held)."""
+    streamed = [(f, d) for f in listed if (d := _stream_digest(spark, f)) is not None]
+    if not streamed:
+        return []
+    heads = spark.createDataFrame(
+        [(f.uri, size, f.mtime, bytearray(head)) for f, (_, head, size, _) in streamed],
+        "path string, length long, modificationTime timestamp, content binary")
+    by_head = {r["path"]: r.asDict() for r in _sniff(heads, source).collect()}
+    encoding = _python_encoding(source)
+    lines = reduce(lambda a, b: a.unionByName(b), [
+        spark.read.option("lineSep", "\n").text(_glob_escape(f.uri)).select(
+            F.lit(i).alias("_f"), F.col("value").cast("binary").alias("line"),
+            F.struct(F.col("_metadata.file_block_start"), F.monotonically_increasing_id()).alias("_pos"))
+        for i, (f, _) in enumerate(streamed)])
+    ends_lf = F.col("_f").isin([i for i, (_, d) in enumerate(streamed) if d[3]] or [-1])
+    multiline = F.lit(True) if source.format == FileFormat.JSON else _quoted_break_lines(lines, source, F.first(ends_lf))
+    facts = {r["_f"]: r for r in lines.groupBy("_f").agg(
+        F.bool_and(_decodes(F.col("line"), encoding)).alias("decodes"), multiline.alias("multiline")).collect()}
+    rows = []
+    for i, (f, (digest, _, size, _)) in enumerate(streamed):
+        fact = facts.get(i)
+        rows.append({**by_head[f.uri], "size": size, "mtime_ms": f.mtime_ms, "hash": digest,
+                     "decodes": True if fact is None else bool(fact["decodes"]),
+                     "multiline": fact is not None and bool(fact["multiline"])})
+    return rows
 
 
 def _glob_escape(path: str) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable, Mapping, Optional
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -108,7 +109,8 @@ def apply_diff(spark: SparkSession, compared: DataFrame, path: str, keys: Iterab
     the comparison.
     """
     keys = list(keys)
-    compared = compared.persist()
+    # on disk, as silver's checked batch: memory-store blocks cannot be evicted for execution
+    compared = compared.persist(StorageLevel.DISK_ONLY)
     try:
         states = {r[STATE]: int(r["n"]) for r in compared.groupBy(STATE).agg(F.count(F.lit(1)).alias("n")).collect()}
         rows_in = sum(states.values())
