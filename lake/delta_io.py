@@ -117,8 +117,8 @@ def _clear_failed_create(spark: SparkSession, location: str) -> None:
     if not fs.exists(folder):
         return
     names = [status.getPath().getName() for status in fs.listStatus(folder)]
-    if any(name[0].isdigit() for name in names):  # a commit, checkpoint or checksum exists
-        return
+    if any(name[0].isdigit() or name in ("_last_checkpoint", "_commits") for name in names):
+        return  # a commit, checkpoint or checksum exists: a table, never removed here
     log.warning("removing the leftovers of a failed create in %s: %s", folder.toString(), sorted(names))
     fs.delete(folder, True)
     jvm.org.apache.spark.sql.delta.DeltaLog.invalidateCache(spark._jsparkSession, jvm.org.apache.hadoop.fs.Path(location))
@@ -210,9 +210,11 @@ def overwrite(spark: SparkSession, df: DataFrame, path: str) -> dict[str, int]:
             # feed. The feed is paused for this one commit, so a consumer reading across it
             # finds no change data and reads the whole table once (lake.ledger.read_changes).
             _set_change_feed(spark, path, False)
-            _writer(df, "overwrite", overwrite_schema=True).save(path)
-            metrics = last_metrics(spark, path)
-            _set_change_feed(spark, path, True)
+            try:
+                _writer(df, "overwrite", overwrite_schema=True).save(path)
+                metrics = last_metrics(spark, path)
+            finally:  # a failed overwrite must not leave the table without its feed
+                _set_change_feed(spark, path, True)
             return metrics
         # Delta refuses overwriteSchema on a column-mapped table recording its change feed;
         # the new columns are merged in (columns the new rows lack read as null).
