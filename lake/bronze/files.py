@@ -258,18 +258,29 @@ def _quoted_break(content: Column, source: FileSource) -> Column:
     escape other than the quote present, a custom line separator, an encoding where the quote
     is not one byte) the answer is True.
     """
-    opts = source.csv
-    quote = opts.quote if opts.quote and opts.quote.isascii() else None
-    escape = opts.escape if opts.escape and opts.escape != opts.quote else None
-    if quote is None or opts.line_sep or _python_encoding(source) not in _ASCII_COMPATIBLE or (
-            escape is not None and not escape.isascii()):
+    rule = _quote_rule(source)
+    if rule is None:
         return F.lit(True)
+    quote, escape = rule
     text = content.cast("string")  # ASCII bytes stay themselves whatever the encoding
     skeleton = _quote_skeleton(text, quote)
     found = skeleton.contains(quote + "\n") | skeleton.contains(quote + "\r")
     if escape is not None:
         found = found | text.contains(escape)
     return found
+
+
+def _quote_rule(source: FileSource) -> Optional[tuple[str, Optional[str]]]:
+    """The CSV's (quote, escape) when the quoted-break check can be decided on bytes; None
+    when in doubt (no ASCII quote, a custom line separator, an encoding where the quote is
+    not one byte, a non-ASCII escape)."""
+    opts = source.csv
+    quote = opts.quote if opts.quote and opts.quote.isascii() else None
+    escape = opts.escape if opts.escape and opts.escape != opts.quote else None
+    if quote is None or opts.line_sep or _python_encoding(source) not in _ASCII_COMPATIBLE or (
+            escape is not None and not escape.isascii()):
+        return None
+    return quote, escape
 
 
 def _quote_skeleton(text: Column, quote: str) -> Column:
@@ -285,12 +296,10 @@ def _quoted_break_lines(lines: DataFrame, source: FileSource, ends_with_lf: Colu
     line feeds; ``_pos`` orders them): a quote right before a carriage return, or right before
     a line feed, which follows every line but the last (and the last when the file ends with
     one)."""
-    opts = source.csv
-    quote = opts.quote if opts.quote and opts.quote.isascii() else None
-    escape = opts.escape if opts.escape and opts.escape != opts.quote else None
-    if quote is None or opts.line_sep or _python_encoding(source) not in _ASCII_COMPATIBLE or (
-            escape is not None and not escape.isascii()):
+    rule = _quote_rule(source)
+    if rule is None:
         return F.lit(True)
+    quote, escape = rule
     text = F.col("line").cast("string")
     skeleton = _quote_skeleton(text, quote)
     ends = skeleton.endswith(quote)
