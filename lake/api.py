@@ -42,14 +42,14 @@ def _to_pandas(table):
     """
     try:
         return table.to_pandas()
-    except Exception:  # noqa: BLE001 - pyarrow raises ArrowInvalid for out-of-range timestamps
+    except Exception:
         return table.to_pandas(timestamp_as_object=True)
 
 
 class _LayerTables:
     """``lk.gold.fact_interaction``: attribute access to one layer's tables."""
 
-    def __init__(self, lake: "Lake", layer: str) -> None:
+    def __init__(self, lake: Lake, layer: str) -> None:
         self._lake = lake
         self._layer = layer
 
@@ -73,8 +73,9 @@ class Lake:
             setattr(self, layer, _LayerTables(self, layer))
 
     @classmethod
-    def from_config(cls, path: str | None = None, *, lake_root: str | None = None, landing: str | None = None,
-                    spark=None) -> "Lake":
+    def from_config(
+        cls, path: str | None = None, *, lake_root: str | None = None, landing: str | None = None, spark=None
+    ) -> Lake:
         """Load ``path`` (default ``conf/lake.yml``) and optionally point at another lake root.
 
         Example:
@@ -143,8 +144,11 @@ class Lake:
         for lay in [layer] if layer else LAYERS:
             folder = os.path.join(self.paths.root, lay)
             if os.path.isdir(folder):
-                found += [f"{lay}.{t}" for t in sorted(os.listdir(folder))
-                          if os.path.isdir(os.path.join(folder, t, "_delta_log"))]
+                found += [
+                    f"{lay}.{t}"
+                    for t in sorted(os.listdir(folder))
+                    if os.path.isdir(os.path.join(folder, t, "_delta_log"))
+                ]
         return found
 
     def register(self) -> list[str]:
@@ -166,11 +170,25 @@ class Lake:
 
     # ------------------------------------------------------------------ runs
 
-    def run(self, *, pipeline: str = "all", layer: str = "all", full_reload: bool = False, as_of: str | None = None):
+    def run(
+        self,
+        *,
+        pipeline: str = "all",
+        layer: str = "all",
+        full_reload: bool = False,
+        as_of: str | None = None,
+    ):
         """Run the pipelines (see :func:`lake.pipeline.run`)."""
         from lake.pipeline import run
 
-        return run(self.config, pipeline=pipeline, layer=layer, spark=self.spark, full_reload=full_reload, as_of=as_of)
+        return run(
+            self.config,
+            pipeline=pipeline,
+            layer=layer,
+            spark=self.spark,
+            full_reload=full_reload,
+            as_of=as_of,
+        )
 
     def quality(self, *, limit: int = 1):
         """Per-table counts (in, written, quarantined, dropped, unchanged, warned) of the latest
@@ -237,8 +255,9 @@ class Lake:
         """
         from lake.gold import answers
 
-        return answers.customer_interactions(self.spark, email, as_of=as_of, timezone=self.config.lake.timezone,
-                                             paths=self.paths)
+        return answers.customer_interactions(
+            self.spark, email, as_of=as_of, timezone=self.config.lake.timezone, paths=self.paths
+        )
 
     @property
     def functions(self):

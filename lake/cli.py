@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONFIG, EXIT_PREFLIGHT, EXIT_QUARANTINED_FILES = 0, 1, 2, 3, 4, 5
 
@@ -34,7 +33,9 @@ log = logging.getLogger("lake")
 
 
 def _add_common(p: argparse.ArgumentParser, *, lake_root: bool = True) -> None:
-    p.add_argument("--config", metavar="FILE", help="configuration file (default: $LAKE_CONFIG or conf/lake.yml)")
+    p.add_argument(
+        "--config", metavar="FILE", help="configuration file (default: $LAKE_CONFIG or conf/lake.yml)"
+    )
     if lake_root:
         p.add_argument("--lake-root", metavar="DIR", help="lake root folder or URI (overrides lake.root)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks on errors")
@@ -49,78 +50,126 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="generate sample data, run both pipelines, write the CSV, print the answers",
-                       description="Generate sample data into the landing folder and the embedded SQLite "
-                       "database, run every layer of both pipelines, write movimento_flat.csv and print the "
-                       "three customer-experience answers.")
-    p.add_argument("--output-dir", metavar="DIR", help="where movimento_flat.csv goes (default: lake.output_dir)")
-    p.add_argument("--interactions", type=int, default=4000, help="sample interactions to generate (default 4000)")
-    p.add_argument("--transactions", type=int, default=4000, help="sample transactions to generate (default 4000)")
+    p = sub.add_parser(
+        "demo",
+        help="generate sample data, run both pipelines, write the CSV, print the answers",
+        description="Generate sample data into the landing folder and the embedded SQLite "
+        "database, run every layer of both pipelines, write movimento_flat.csv and print the "
+        "three customer-experience answers.",
+    )
+    p.add_argument(
+        "--output-dir", metavar="DIR", help="where movimento_flat.csv goes (default: lake.output_dir)"
+    )
+    p.add_argument(
+        "--interactions", type=int, default=4000, help="sample interactions to generate (default 4000)"
+    )
+    p.add_argument(
+        "--transactions", type=int, default=4000, help="sample transactions to generate (default 4000)"
+    )
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     _add_common(p)
 
-    p = sub.add_parser("run", help="run layers of the pipelines",
-                       description="Run the chosen layers (bronze, silver, gold) of the chosen pipelines.",
-                       epilog=EXIT_CODES)
+    p = sub.add_parser(
+        "run",
+        help="run layers of the pipelines",
+        description="Run the chosen layers (bronze, silver, gold) of the chosen pipelines.",
+        epilog=EXIT_CODES,
+    )
     p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
     p.add_argument("--layer", default="all", choices=["bronze", "silver", "gold", "all"])
-    p.add_argument("--landing", metavar="DIR", help="folder holding the channel files (overrides lake.landing)")
-    p.add_argument("--jdbc-url", metavar="URL", help="cooperative source database; credentials from "
-                   "LAKE_JDBC_USER / LAKE_JDBC_PASSWORD")
-    p.add_argument("--output-dir", metavar="DIR", help="where movimento_flat.csv goes (overrides lake.output_dir)")
+    p.add_argument(
+        "--landing", metavar="DIR", help="folder holding the channel files (overrides lake.landing)"
+    )
+    p.add_argument(
+        "--jdbc-url",
+        metavar="URL",
+        help="cooperative source database; credentials from LAKE_JDBC_USER / LAKE_JDBC_PASSWORD",
+    )
+    p.add_argument(
+        "--output-dir", metavar="DIR", help="where movimento_flat.csv goes (overrides lake.output_dir)"
+    )
     p.add_argument("--full-reload", action="store_true", help="re-read every source from scratch")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="reference time of the gold answers (default now)")
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; run no Spark job")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="when another run holds the lake, wait up to SECONDS for it (default: refuse at once)")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run holds the lake, wait up to SECONDS for it (default: refuse at once)",
+    )
     _add_common(p)
 
-    p = sub.add_parser("export-csv", help="write movimento_flat as one CSV file",
-                       description="Refresh gold movimento_flat from silver and write ONE CSV file, "
-                       "movimento_flat.csv, atomically into DIR (any Hadoop-compatible URI).")
+    p = sub.add_parser(
+        "export-csv",
+        help="write movimento_flat as one CSV file",
+        description="Refresh gold movimento_flat from silver and write ONE CSV file, "
+        "movimento_flat.csv, atomically into DIR (any Hadoop-compatible URI).",
+    )
     p.add_argument("--output-dir", metavar="DIR", required=True)
     _add_common(p)
 
-    p = sub.add_parser("query", help="print one of the three customer-experience answers",
-                       description="Print an answer from the gold star. Timestamps are shown as "
-                       "yyyy-MM-dd HH:mm:ss in the source time zone; --as-of is read in that zone. "
-                       "By default the answer is read through delta-rs (no JVM, about a second); "
-                       "--engine spark computes the same SQL on Spark.")
+    p = sub.add_parser(
+        "query",
+        help="print one of the three customer-experience answers",
+        description="Print an answer from the gold star. Timestamps are shown as "
+        "yyyy-MM-dd HH:mm:ss in the source time zone; --as-of is read in that zone. "
+        "By default the answer is read through delta-rs (no JVM, about a second); "
+        "--engine spark computes the same SQL on Spark.",
+    )
     p.add_argument("name", choices=QUERIES)
-    p.add_argument("--as-of", metavar="TIMESTAMP", help="'yyyy-MM-dd HH:mm:ss' in the source time zone (default now)")
+    p.add_argument(
+        "--as-of", metavar="TIMESTAMP", help="'yyyy-MM-dd HH:mm:ss' in the source time zone (default now)"
+    )
     p.add_argument("--format", default="table", choices=["table", "csv", "json"])
-    p.add_argument("--engine", default="arrow", choices=["arrow", "spark"],
-                   help="arrow: delta-rs/DataFusion, no Spark (default); spark: Spark SQL")
+    p.add_argument(
+        "--engine",
+        default="arrow",
+        choices=["arrow", "spark"],
+        help="arrow: delta-rs/DataFusion, no Spark (default); spark: Spark SQL",
+    )
     _add_common(p)
 
-    p = sub.add_parser("status", help="latest runs with their per-table quality counts",
-                       description="Show the latest runs: per table, rows in, written, quarantined, "
-                       "dropped and warned, and the tables' Delta versions.")
+    p = sub.add_parser(
+        "status",
+        help="latest runs with their per-table quality counts",
+        description="Show the latest runs: per table, rows in, written, quarantined, "
+        "dropped and warned, and the tables' Delta versions.",
+    )
     p.add_argument("--limit", type=int, default=3, help="how many runs (default 3)")
     p.add_argument("--format", default="table", choices=["table", "json"])
     _add_common(p)
 
-    p = sub.add_parser("upgrade", help="rewrite a lake of an earlier version as plain Delta tables",
-                       description="Rewrite every silver, gold and _system table that still has column "
-                       "mapping, another table feature or INT96 timestamps (lakes written by earlier "
-                       "versions) as a plain Delta table any reader reads. Rows and schema are checked "
-                       "before the swap; old tables are kept under <root>/_upgrade/<stamp>/backup/. "
-                       "Bronze and silver tables without Delta's change data feed get it turned on in "
-                       "place; bronze and quarantine are not rewritten.")
+    p = sub.add_parser(
+        "upgrade",
+        help="rewrite a lake of an earlier version as plain Delta tables",
+        description="Rewrite every silver, gold and _system table that still has column "
+        "mapping, another table feature or INT96 timestamps (lakes written by earlier "
+        "versions) as a plain Delta table any reader reads. Rows and schema are checked "
+        "before the swap; old tables are kept under <root>/_upgrade/<stamp>/backup/. "
+        "Bronze and silver tables without Delta's change data feed get it turned on in "
+        "place; bronze and quarantine are not rewritten.",
+    )
     p.add_argument("--dry-run", action="store_true", help="list what would be rewritten; start no Spark")
     _add_common(p)
 
-    p = sub.add_parser("plan", help="validate the config and show what a run would read and write",
-                       description="Validate the configuration and print what a run would read and write, "
-                       "without starting Spark.")
+    p = sub.add_parser(
+        "plan",
+        help="validate the config and show what a run would read and write",
+        description="Validate the configuration and print what a run would read and write, "
+        "without starting Spark.",
+    )
     p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
     p.add_argument("--landing", metavar="DIR")
     p.add_argument("--jdbc-url", metavar="URL")
     _add_common(p)
 
-    p = sub.add_parser("generate", help="generate sample channel files and the cooperative database",
-                       description="Generate deterministic sample data: the four channel files in the "
-                       "landing folder and the cooperative tables in a database (SQLite by default).")
+    p = sub.add_parser(
+        "generate",
+        help="generate sample channel files and the cooperative database",
+        description="Generate deterministic sample data: the four channel files in the "
+        "landing folder and the cooperative tables in a database (SQLite by default).",
+    )
     p.add_argument("--landing", metavar="DIR")
     p.add_argument("--jdbc-url", metavar="URL")
     p.add_argument("--interactions", type=int, default=4000)
@@ -176,9 +225,19 @@ def cmd_demo(args) -> int:
     from lake.session import get_spark
 
     cfg = _load(args)
-    log.info("generating %d interactions and %d transactions (seed %d)", args.interactions, args.transactions, args.seed)
-    generate(landing_dir=cfg.lake.landing, database_url=cfg.jdbc.url, interactions=args.interactions,
-             transactions=args.transactions, seed=args.seed)
+    log.info(
+        "generating %d interactions and %d transactions (seed %d)",
+        args.interactions,
+        args.transactions,
+        args.seed,
+    )
+    generate(
+        landing_dir=cfg.lake.landing,
+        database_url=cfg.jdbc.url,
+        interactions=args.interactions,
+        transactions=args.transactions,
+        seed=args.seed,
+    )
     spark = get_spark()
     report = run(cfg, spark=spark)
     _print_answers(spark, cfg)
@@ -192,14 +251,22 @@ def cmd_run(args) -> int:
     cfg = _load(args)
     if args.dry_run:
         return _print_plan(cfg, args.pipeline)
-    report = run(cfg, pipeline=args.pipeline, layer=args.layer, full_reload=args.full_reload, as_of=args.as_of,
-                 lock_wait=args.wait)
+    report = run(
+        cfg,
+        pipeline=args.pipeline,
+        layer=args.layer,
+        full_reload=args.full_reload,
+        as_of=args.as_of,
+        lock_wait=args.wait,
+    )
     if report.csv_path:
         print(report.csv_path)
     if not report.reconciles:
         bad = ", ".join(f"{c.layer}.{c.table}" for c in report.counts if not c.reconciles)
-        print(f"lake: error: run {report.run_id}: row counts do not reconcile for {bad} (see 'lake status')",
-              file=sys.stderr)
+        print(
+            f"lake: error: run {report.run_id}: row counts do not reconcile for {bad} (see 'lake status')",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     if report.quarantined_files:
         files = "; ".join(f"{r.table}: {r.file} ({r.reason})" for r in report.quarantined_files)
@@ -217,7 +284,9 @@ def cmd_export_csv(args) -> int:
     cfg = _load(args)
     spark = get_spark()
     report = RunReport(run_id=new_run_id())
-    export_flat(spark, cfg, LakePaths(cfg.lake.root), report.run_id, output_dir=args.output_dir, report=report)
+    export_flat(
+        spark, cfg, LakePaths(cfg.lake.root), report.run_id, output_dir=args.output_dir, report=report
+    )
     print(report.csv_path)
     return EXIT_OK
 
@@ -228,8 +297,11 @@ def cmd_query(args) -> int:
         from lake.gold import fast
         from lake.gold.rules import ANSWERS
 
-        print(fast.answer_text(cfg.lake.root, ANSWERS[args.name], args.format, as_of=args.as_of,
-                               timezone=cfg.lake.timezone))
+        print(
+            fast.answer_text(
+                cfg.lake.root, ANSWERS[args.name], args.format, as_of=args.as_of, timezone=cfg.lake.timezone
+            )
+        )
         return EXIT_OK
     from lake.session import get_spark
 
@@ -259,14 +331,16 @@ def cmd_upgrade(args) -> int:
         rows = f" ({item.rows} rows)" if item.rows is not None else ""
         print(f"{verb} {item.layer}/{item.table}{rows}: {', '.join(item.reasons)}{kept}")
     if not items:
-        print("nothing to upgrade: every silver, gold and _system table is plain, bronze and silver record "
-              "their change feed")
+        print(
+            "nothing to upgrade: every silver, gold and _system table is plain, bronze and silver record "
+            "their change feed"
+        )
     return EXIT_OK
 
 
 def cmd_status(args) -> int:
-    from lake.status import status
     from lake.session import get_spark
+    from lake.status import status
 
     cfg = _load(args)
     print(status(get_spark(), cfg, limit=args.limit, fmt=args.format))
@@ -288,8 +362,13 @@ def cmd_generate(args) -> int:
     from lake.datagen.generate import generate
 
     cfg = _load(args)
-    manifest = generate(landing_dir=cfg.lake.landing, database_url=cfg.jdbc.url, interactions=args.interactions,
-                        transactions=args.transactions, seed=args.seed)
+    manifest = generate(
+        landing_dir=cfg.lake.landing,
+        database_url=cfg.jdbc.url,
+        interactions=args.interactions,
+        transactions=args.transactions,
+        seed=args.seed,
+    )
     print(json.dumps(manifest, indent=2, default=str))
     return EXIT_OK
 
@@ -332,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lake: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+    except Exception as exc:
         code, err = EXIT_FAILED, exc
     if args.verbose:
         traceback.print_exception(err, file=sys.stderr)

@@ -44,8 +44,9 @@ def parse(spec: str) -> _dt.datetime | _dt.timedelta:
         instant = _dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:
         raise ConfigError(
-            ENV, "", "expected an ISO-8601 instant (2026-01-01T00:00:00Z) or an offset (+3600s, -1h), "
-            f"found {spec!r}"
+            ENV,
+            "",
+            f"expected an ISO-8601 instant (2026-01-01T00:00:00Z) or an offset (+3600s, -1h), found {spec!r}",
         ) from exc
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=_dt.timezone.utc)
@@ -62,4 +63,3 @@ def now() -> _dt.datetime:
     if isinstance(value, _dt.timedelta):
         return real + value
     return value
-

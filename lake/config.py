@@ -25,7 +25,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -152,7 +152,7 @@ class CsvOptions:
     escape: str = '"'
     encoding: str = "utf-8"
     header: bool = True
-    line_sep: Optional[str] = None  # None: LF and CRLF are both accepted
+    line_sep: str | None = None  # None: LF and CRLF are both accepted
 
 
 @dataclass(frozen=True)
@@ -177,10 +177,10 @@ class JdbcSource:
     pipeline: Pipeline
     table: str
     columns: tuple[str, ...]
-    partition_column: Optional[str] = None
+    partition_column: str | None = None
     num_partitions: int = 2
     fetch_size: int = 10000
-    incremental_column: Optional[str] = None
+    incremental_column: str | None = None
     #: Spark SQL type per column (e.g. ``decimal(10,2)``); columns absent keep the JDBC type.
     types: dict[str, str] = field(default_factory=dict)
     #: primary key of the table (``_row_id``); default: the first column.
@@ -188,11 +188,11 @@ class JdbcSource:
     #: how updates and deletes at the source are found (:class:`ChangeDetection`)
     change_detection: ChangeDetection = ChangeDetection.APPEND
     #: with ``change_detection: change_column``: the column the source bumps on every change
-    change_column: Optional[str] = None
+    change_column: str | None = None
     name: str = ""
 
     @property
-    def mark_column(self) -> Optional[str]:
+    def mark_column(self) -> str | None:
         """The column whose high-water mark is kept between runs (None: no mark)."""
         if self.change_detection == ChangeDetection.CHANGE_COLUMN:
             return self.change_column
@@ -209,9 +209,9 @@ class JdbcSource:
 @dataclass(frozen=True)
 class JdbcConnection:
     url: str
-    user: Optional[str] = None
-    password: Optional[str] = field(default=None, repr=False)
-    driver: Optional[str] = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    driver: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,16 +226,16 @@ class ColumnRule:
     """
 
     type: ColumnType
-    source: Optional[str] = None
-    expr: Optional[str] = None
+    source: str | None = None
+    expr: str | None = None
     formats: tuple[str, ...] = ()
     candidates: tuple[tuple[str, ...], ...] = ()
-    time_source: Optional[str] = None
-    area_code_source: Optional[str] = None
+    time_source: str | None = None
+    area_code_source: str | None = None
     precision: int = 18
     scale: int = 2
     reason: bool = False
-    whitespace: Optional[Whitespace] = None
+    whitespace: Whitespace | None = None
 
 
 @dataclass(frozen=True)
@@ -256,12 +256,12 @@ class Evidence:
 
     name: str
     kind: EvidenceKind
-    column: Optional[str] = None
-    weekday_column: Optional[str] = None
+    column: str | None = None
+    weekday_column: str | None = None
     style: WeekdayStyle = WeekdayStyle.NAME
-    start: Optional[str] = None
-    end: Optional[str] = None
-    duration_column: Optional[str] = None
+    start: str | None = None
+    end: str | None = None
+    duration_column: str | None = None
     tolerance_seconds: int = 60
     min_agreement: float = 0.95
 
@@ -272,7 +272,7 @@ class SilverTable:
     pipeline: Pipeline
     keys: tuple[str, ...]
     columns: dict[str, ColumnRule]
-    channel: Optional[str] = None
+    channel: str | None = None
     expectations: tuple[Expectation, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     on_refuted: RefutedPolicy = RefutedPolicy.QUARANTINE
@@ -305,20 +305,22 @@ class LakeConfig:
 
     def file_sources(self, pipeline: Pipeline | None = None) -> list[FileSource]:
         return [
-            s for s in self.sources.values()
+            s
+            for s in self.sources.values()
             if isinstance(s, FileSource) and (pipeline is None or s.pipeline == pipeline)
         ]
 
     def jdbc_sources(self, pipeline: Pipeline | None = None) -> list[JdbcSource]:
         return [
-            s for s in self.sources.values()
+            s
+            for s in self.sources.values()
             if isinstance(s, JdbcSource) and (pipeline is None or s.pipeline == pipeline)
         ]
 
     def silver_tables(self, pipeline: Pipeline | None = None) -> list[SilverTable]:
         return [t for t in self.silver.values() if pipeline is None or t.pipeline == pipeline]
 
-    def with_overrides(self, **lake_settings: Any) -> "LakeConfig":
+    def with_overrides(self, **lake_settings: Any) -> LakeConfig:
         """Copy with some ``lake:`` settings replaced (None values are ignored)."""
         changes = {k: v for k, v in lake_settings.items() if v is not None}
         return dataclasses.replace(self, lake=dataclasses.replace(self.lake, **changes))
@@ -335,6 +337,7 @@ def _interpolate(value: Any, file: str, path: str) -> Any:
     if isinstance(value, list):
         return [_interpolate(v, file, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, str):
+
         def repl(match: re.Match[str]) -> str:
             var, default = match.group(1), match.group(2)
             if var in os.environ:
@@ -521,16 +524,25 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
             if rule.source is None and rule.expr is None:
                 raise ConfigError(file, f"{key}.columns.{cname}", "needs 'source' or 'expr'")
             if rule.type in (ColumnType.TIMESTAMP, ColumnType.TIMESTAMP_NTZ, ColumnType.DATE) and not (
-                    rule.formats or rule.candidates):
-                raise ConfigError(file, f"{key}.columns.{cname}.formats", "a datetime column needs formats or candidates")
+                rule.formats or rule.candidates
+            ):
+                raise ConfigError(
+                    file, f"{key}.columns.{cname}.formats", "a datetime column needs formats or candidates"
+                )
             if rule.whitespace is not None and rule.type not in TEXT_TYPES:
-                raise ConfigError(file, f"{key}.columns.{cname}.whitespace",
-                                  f"only a text or name column takes whitespace; this one is {rule.type.value!r}")
+                raise ConfigError(
+                    file,
+                    f"{key}.columns.{cname}.whitespace",
+                    f"only a text or name column takes whitespace; this one is {rule.type.value!r}",
+                )
             if rule.type == ColumnType.TIMESTAMP_NTZ:
                 for fmt in [*rule.formats, *[f for c in rule.candidates for f in c]]:
                     if any(letter in _pattern_letters(fmt) for letter in ZONE_PATTERN_LETTERS):
-                        raise ConfigError(file, f"{key}.columns.{cname}.formats",
-                                          f"a timestamp_ntz column is naive; format {fmt!r} reads a zone or offset")
+                        raise ConfigError(
+                            file,
+                            f"{key}.columns.{cname}.formats",
+                            f"a timestamp_ntz column is naive; format {fmt!r} reads a zone or offset",
+                        )
         silver[str(name)] = table
     return LakeConfig(lake=lake, jdbc=jdbc, sources=sources, silver=silver, export=export, file=file)
 
@@ -538,17 +550,25 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
 def _check_change_detection(src: JdbcSource, file: str, key: str) -> None:
     mode = src.change_detection
     if mode == ChangeDetection.CHANGE_COLUMN and not src.change_column:
-        raise ConfigError(file, f"{key}.change_column", "change_detection: change_column needs the column's name")
+        raise ConfigError(
+            file, f"{key}.change_column", "change_detection: change_column needs the column's name"
+        )
     if mode != ChangeDetection.CHANGE_COLUMN and src.change_column:
-        raise ConfigError(file, f"{key}.change_column",
-                          f"only read with change_detection: change_column; this source uses {mode.value!r}")
+        raise ConfigError(
+            file,
+            f"{key}.change_column",
+            f"only read with change_detection: change_column; this source uses {mode.value!r}",
+        )
     if mode != ChangeDetection.APPEND and src.incremental_column:
-        raise ConfigError(file, f"{key}.incremental_column",
-                          f"not used with change_detection: {mode.value} (remove it)")
+        raise ConfigError(
+            file, f"{key}.incremental_column", f"not used with change_detection: {mode.value} (remove it)"
+        )
     if mode == ChangeDetection.SNAPSHOT:
         missing = [k for k in src.key_columns if k not in src.columns]
         if missing:
-            raise ConfigError(file, f"{key}.key", f"key column {missing[0]!r} is not one of the source's columns")
+            raise ConfigError(
+                file, f"{key}.key", f"key column {missing[0]!r} is not one of the source's columns"
+            )
 
 
 def _pattern_letters(fmt: str) -> str:

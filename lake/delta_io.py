@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -86,17 +86,19 @@ def table_properties(path: str, columns: Iterable[str] = ()) -> dict[str, str]:
 
 
 def _mapped_with_cdf(props: dict[str, str]) -> bool:
-    return props.get("delta.columnMapping.mode") == "name" and props.get("delta.enableChangeDataFeed") == "true"
+    return (
+        props.get("delta.columnMapping.mode") == "name" and props.get("delta.enableChangeDataFeed") == "true"
+    )
 
 
 def _create_empty(spark: SparkSession, schema, path: str, props: dict[str, str]) -> None:
     """Create an empty table (one commit) with ``schema`` and ``props``, through Delta's
     builder: Delta refuses to write rows in the commit that turns on both column mapping
     and the change feed (DELTA_BLOCK_COLUMN_MAPPING_AND_CDC_OPERATION)."""
-    from delta.tables import DeltaTable
-
     import os
     from urllib.parse import urlparse
+
+    from delta.tables import DeltaTable
 
     # the builder takes a location, not a table name: a relative local path must be absolute
     location = path if urlparse(path).scheme or os.path.isabs(path) else os.path.abspath(path)
@@ -121,7 +123,9 @@ def _clear_failed_create(spark: SparkSession, location: str) -> None:
         return  # a commit, checkpoint or checksum exists: a table, never removed here
     log.warning("removing the leftovers of a failed create in %s: %s", folder.toString(), sorted(names))
     fs.delete(folder, True)
-    jvm.org.apache.spark.sql.delta.DeltaLog.invalidateCache(spark._jsparkSession, jvm.org.apache.hadoop.fs.Path(location))
+    jvm.org.apache.spark.sql.delta.DeltaLog.invalidateCache(
+        spark._jsparkSession, jvm.org.apache.hadoop.fs.Path(location)
+    )
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -232,7 +236,9 @@ def _types_change(old, new) -> bool:
 
 def _set_change_feed(spark: SparkSession, path: str, on: bool) -> None:
     quoted = path.replace("`", "``")
-    spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = '{str(on).lower()}')")
+    spark.sql(
+        f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = '{str(on).lower()}')"
+    )
 
 
 def table_configuration(spark: SparkSession, path: str) -> dict[str, str]:
@@ -336,8 +342,9 @@ def merge_upsert(
     return last_metrics(spark, path)
 
 
-def merge_diff(spark: SparkSession, df: DataFrame, path: str, keys: Iterable[str], *,
-               delete_column: str) -> dict[str, int]:
+def merge_diff(
+    spark: SparkSession, df: DataFrame, path: str, keys: Iterable[str], *, delete_column: str
+) -> dict[str, int]:
     """Apply a diff to ``path`` in one MERGE on ``keys``: a row whose ``delete_column`` is true
     deletes the target row of its key, any other row replaces it or is inserted.
 
@@ -352,7 +359,8 @@ def merge_diff(spark: SparkSession, df: DataFrame, path: str, keys: Iterable[str
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     values = {f"`{c}`": f"s.`{c}`" for c in cols}
     (
-        DeltaTable.forPath(spark, path).alias("t")
+        DeltaTable.forPath(spark, path)
+        .alias("t")
         .merge(df.alias("s"), on)
         .whenMatchedDelete(condition=f"s.`{delete_column}`")
         .whenMatchedUpdate(set=values)
@@ -369,7 +377,9 @@ def last_metrics(spark: SparkSession, path: str) -> dict[str, int]:
     """
     from delta.tables import DeltaTable
 
-    row = DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics").first()
+    row = (
+        DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics").first()
+    )
     metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if str(v).lstrip("-").isdigit()}
     metrics["version"] = int(row["version"])
     return metrics

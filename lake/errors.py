@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
-
-def java_cause(exc: BaseException) -> Optional[str]:
+def java_cause(exc: BaseException) -> str | None:
     """The innermost Java exception behind a Py4J/Spark error as one line, e.g.
     ``java.io.IOException: No space left on device``: what a user can act on, instead of
     Py4J's call stack. None for a Python error (or when the JVM is gone).
@@ -17,7 +15,7 @@ def java_cause(exc: BaseException) -> Optional[str]:
         while java.getCause() is not None and not java.getCause().equals(java):
             java = java.getCause()
         return " ".join(str(java.toString()).split())[:500]
-    except Exception:  # noqa: BLE001 - the gateway may be gone
+    except Exception:
         return None
 
 

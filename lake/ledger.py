@@ -37,8 +37,8 @@ import contextlib
 import contextvars
 import datetime as _dt
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Iterable, Mapping, Optional
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -77,8 +77,8 @@ class Changes:
     fallback) rather than a change feed: then rows absent from it are gone from the source.
     """
 
-    df: Optional[DataFrame]
-    upto: Optional[int]
+    df: DataFrame | None
+    upto: int | None
     full: bool = False
 
 
@@ -91,7 +91,7 @@ class _Batch:
     pending: dict[tuple[str, str], tuple[int, str, _dt.datetime]] = field(default_factory=dict)
 
 
-_ACTIVE: contextvars.ContextVar[Optional[_Batch]] = contextvars.ContextVar("lake_ledger_batch", default=None)
+_ACTIVE: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("lake_ledger_batch", default=None)
 
 
 def _read_consumed(spark: SparkSession, path: str, where=None) -> dict[tuple[str, str], int]:
@@ -100,7 +100,10 @@ def _read_consumed(spark: SparkSession, path: str, where=None) -> dict[tuple[str
     df = delta_io.read_table(spark, path)
     if where is not None:
         df = df.where(where)
-    return {(r["consumer"], r["source"]): int(r["version"]) for r in df.select("consumer", "source", "version").collect()}
+    return {
+        (r["consumer"], r["source"]): int(r["version"])
+        for r in df.select("consumer", "source", "version").collect()
+    }
 
 
 @contextlib.contextmanager
@@ -130,33 +133,47 @@ def batch(spark: SparkSession, paths: LakePaths):
         _ACTIVE.reset(token)
         try:
             _write_consumed(spark, path, active.pending)
-        except Exception as exc:  # noqa: BLE001 - never hide the block's own error
+        except Exception as exc:
             if not failed:
                 raise
             log.warning("could not record the consumers that finished before the error: %s", exc)
 
 
 def _write_consumed(spark: SparkSession, path: str, entries: Mapping[tuple[str, str], tuple]) -> None:
-    rows = [(consumer, source, version, run_id, at) for (consumer, source), (version, run_id, at) in entries.items()]
+    rows = [
+        (consumer, source, version, run_id, at)
+        for (consumer, source), (version, run_id, at) in entries.items()
+    ]
     if not rows:
         return
-    delta_io.merge_upsert(spark, spark.createDataFrame(rows, CONSUMERS_SCHEMA), path, ["consumer", "source"],
-                          compare_columns=["version", "run_id"])
+    delta_io.merge_upsert(
+        spark,
+        spark.createDataFrame(rows, CONSUMERS_SCHEMA),
+        path,
+        ["consumer", "source"],
+        compare_columns=["version", "run_id"],
+    )
 
 
-def consumed(spark: SparkSession, paths: LakePaths, consumer: str, source: str) -> Optional[int]:
+def consumed(spark: SparkSession, paths: LakePaths, consumer: str, source: str) -> int | None:
     """The last version of ``source`` that ``consumer`` consumed, or None (never)."""
     active = _ACTIVE.get()
     if active is not None and active.path == paths.system(CONSUMERS):
         if (consumer, source) in active.pending:
             return active.pending[(consumer, source)][0]
         return active.known.get((consumer, source))
-    found = _read_consumed(spark, paths.system(CONSUMERS), (F.col("consumer") == consumer) & (F.col("source") == source))
+    found = _read_consumed(
+        spark, paths.system(CONSUMERS), (F.col("consumer") == consumer) & (F.col("source") == source)
+    )
     return found.get((consumer, source))
 
 
 def record_consumed(
-    spark: SparkSession, paths: LakePaths, consumer: str, versions: Mapping[str, Optional[int]], run_id: str,
+    spark: SparkSession,
+    paths: LakePaths,
+    consumer: str,
+    versions: Mapping[str, int | None],
+    run_id: str,
 ) -> None:
     """Record the versions of its sources that ``consumer`` has consumed: in one commit, or
     with the other entries of the active :func:`batch` when its block ends."""
@@ -189,7 +206,7 @@ def forget_sources(spark: SparkSession, paths: LakePaths, sources: list[str]) ->
     DeltaTable.forPath(spark, path).delete(F.col("source").isin(*sources))
 
 
-def changes(spark: SparkSession, path: str, after: Optional[int]) -> tuple[DataFrame | None, Optional[int]]:
+def changes(spark: SparkSession, path: str, after: int | None) -> tuple[DataFrame | None, int | None]:
     """The rows ``path`` committed after version ``after`` and the version read up to.
 
     ``after`` None (never consumed): the whole table at its latest version, every row marked
@@ -206,7 +223,7 @@ def changes(spark: SparkSession, path: str, after: Optional[int]) -> tuple[DataF
     return found.df, found.upto
 
 
-def read_changes(spark: SparkSession, path: str, after: Optional[int], *, full: bool = False) -> Changes:
+def read_changes(spark: SparkSession, path: str, after: int | None, *, full: bool = False) -> Changes:
     """:func:`changes`, saying whether the rows are the table's whole content.
 
     ``full=True`` reads the whole table whatever ``after`` is (a consumer's ``--full``).
@@ -232,15 +249,21 @@ def read_changes(spark: SparkSession, path: str, after: Optional[int], *, full: 
         .drop("_commit_timestamp")
     )
     if not _plannable(df):
-        log.warning("%s: no change data recorded for versions %d..%d (the change feed was turned on later); "
-                    "reading the whole table once", path, after + 1, latest)
+        log.warning(
+            "%s: no change data recorded for versions %d..%d (the change feed was turned on later); "
+            "reading the whole table once",
+            path,
+            after + 1,
+            latest,
+        )
         return Changes(_snapshot(spark, path, latest), latest, full=True)
     return Changes(df, latest)
 
 
 def _snapshot(spark: SparkSession, path: str, version: int) -> DataFrame:
     return delta_io.read_table(spark, path, version=version).select(
-        "*", F.lit("insert").alias(CHANGE_TYPE), F.lit(version).cast("long").alias(COMMIT_VERSION))
+        "*", F.lit("insert").alias(CHANGE_TYPE), F.lit(version).cast("long").alias(COMMIT_VERSION)
+    )
 
 
 def _plannable(df: DataFrame) -> bool:
@@ -249,7 +272,7 @@ def _plannable(df: DataFrame) -> bool:
     from pyspark.errors import AnalysisException
 
     try:
-        df._jdf.queryExecution().executedPlan()  # noqa: SLF001 - planning only, at the I/O edge
+        df._jdf.queryExecution().executedPlan()
     except AnalysisException as exc:
         if any(code in str(exc) for code in _NO_CHANGE_DATA):
             return False
@@ -337,7 +360,9 @@ def read_ingest_log(spark: SparkSession, paths: LakePaths, source: str) -> set[t
     return {(r["path"], r["hash"], r["status"]) for r in rows}
 
 
-def read_ingest_log_files(spark: SparkSession, paths: LakePaths, source: str) -> set[tuple[str, int, Optional[int], str, str]]:
+def read_ingest_log_files(
+    spark: SparkSession, paths: LakePaths, source: str
+) -> set[tuple[str, int, int | None, str, str]]:
     """``{(path, size, mtime in ms, hash, status)}`` logged for ``source`` (tiny bookkeeping
     read): what lets a run recognise a landing file it has seen without reading its bytes."""
     path = paths.system(INGEST_LOG)
@@ -365,7 +390,9 @@ def write_ingest_log(
     """Append ``entries``; with ``replace_source`` the source's previous rows are removed first."""
     path = paths.system(INGEST_LOG)
     now = clock.now()
-    data = [(source, e.path, e.hash, int(e.size), e.mtime, e.status, int(e.rows), run_id, now) for e in entries]
+    data = [
+        (source, e.path, e.hash, int(e.size), e.mtime, e.status, int(e.rows), run_id, now) for e in entries
+    ]
     if replace_source and delta_io.table_exists(spark, path):
         from delta.tables import DeltaTable
 
@@ -375,7 +402,7 @@ def write_ingest_log(
     delta_io.append(spark, spark.createDataFrame(data, INGEST_LOG_SCHEMA), path)
 
 
-def read_watermark(spark: SparkSession, paths: LakePaths, source: str) -> Optional[str]:
+def read_watermark(spark: SparkSession, paths: LakePaths, source: str) -> str | None:
     """The latest high-water mark recorded for ``source`` (None when never ingested).
 
     "Latest" is the last one committed (``seq``), never the clock's ``updated_at``, which
@@ -395,7 +422,9 @@ def read_watermark(spark: SparkSession, paths: LakePaths, source: str) -> Option
     return None if row is None else row["value"]
 
 
-def write_watermark(spark: SparkSession, paths: LakePaths, source: str, column: str, value: Optional[str], run_id: str) -> None:
+def write_watermark(
+    spark: SparkSession, paths: LakePaths, source: str, column: str, value: str | None, run_id: str
+) -> None:
     """Append ``source``'s new mark, numbered by the commit that records it (``seq``)."""
     path = paths.system(WATERMARKS)
     version = delta_io.table_version(spark, path)
@@ -486,8 +515,17 @@ def redact(message: str, secrets: tuple[str | None, ...] = ()) -> str:
     return out
 
 
-def record_counts(spark, paths, run_id: str, pipeline: str, counts: list[TableCounts], *, status: str = STATUS_OK,
-                  error: BaseException | None = None, secrets: tuple[str | None, ...] = ()) -> None:
+def record_counts(
+    spark,
+    paths,
+    run_id: str,
+    pipeline: str,
+    counts: list[TableCounts],
+    *,
+    status: str = STATUS_OK,
+    error: BaseException | None = None,
+    secrets: tuple[str | None, ...] = (),
+) -> None:
     """Append one row per table to ``{root}/_system/runs`` (the history ``lake status`` shows).
 
     A failed run (``error`` given) records the tables that completed plus one row for the
@@ -502,12 +540,29 @@ def record_counts(spark, paths, run_id: str, pipeline: str, counts: list[TableCo
     err_class = type(error).__name__ if error is not None else None
     err_msg = redact(" ".join(str(error).split()), secrets)[:1000] if error is not None else None
     rows = [
-        Row(run_id, now, pipeline, c.layer, c.table, int(c.rows_in), int(c.written), int(c.quarantined),
-            int(c.dropped), int(c.warned), c.reconciles, status, int(c.unchanged), None, None)
+        Row(
+            run_id,
+            now,
+            pipeline,
+            c.layer,
+            c.table,
+            int(c.rows_in),
+            int(c.written),
+            int(c.quarantined),
+            int(c.dropped),
+            int(c.warned),
+            c.reconciles,
+            status,
+            int(c.unchanged),
+            None,
+            None,
+        )
         for c in counts
     ]
     if error is not None:
-        rows.append(Row(run_id, now, pipeline, "run", "-", 0, 0, 0, 0, 0, True, status, 0, err_class, err_msg))
+        rows.append(
+            Row(run_id, now, pipeline, "run", "-", 0, 0, 0, 0, 0, True, status, 0, err_class, err_msg)
+        )
     if not rows:
         return
     path = paths.system(RUNS_TABLE)
@@ -534,7 +589,8 @@ def latest_runs(spark, paths, *, limit: int = 5):
     missing = {f.name: F.lit(None).cast(f.dataType) for f in _schema().fields if f.name not in runs.columns}
     runs = runs.withColumns(missing).withColumn("unchanged", F.coalesce("unchanged", F.lit(0).cast("long")))
     recent = (
-        runs.groupBy("run_id").agg(F.max(F.struct(F.coalesce("commit_seq", F.lit(-1)), "recorded_at")).alias("_last"))
+        runs.groupBy("run_id")
+        .agg(F.max(F.struct(F.coalesce("commit_seq", F.lit(-1)), "recorded_at")).alias("_last"))
         .withColumn("_rank", F.row_number().over(Window.orderBy(F.col("_last").desc())))
         .where(F.col("_rank") <= limit)
         .select("run_id")

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import time
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from lake.errors import LakeLockedError
 from lake.paths import LakePaths
@@ -60,7 +60,7 @@ class _Store:
             return True
         try:
             out = self.fs.create(self.path, False)
-        except Exception as exc:  # noqa: BLE001 - py4j wraps FileAlreadyExistsException
+        except Exception as exc:
             if "FileAlreadyExists" in str(exc) or "already exists" in str(exc):
                 return False
             raise
@@ -72,7 +72,7 @@ class _Store:
             raise
         return True
 
-    def read(self) -> Optional[bytes]:
+    def read(self) -> bytes | None:
         if self.local is not None:
             try:
                 with open(self.local, "rb") as fh:
@@ -95,7 +95,7 @@ class _Store:
         self.fs.delete(self.path, False)
 
 
-def _holder(raw: Optional[bytes]) -> dict:
+def _holder(raw: bytes | None) -> dict:
     if raw is None:
         return {}
     try:
@@ -120,8 +120,10 @@ def _dead_here(holder: dict) -> bool:
 def describe(holder: dict) -> str:
     if not holder:
         return "another run"
-    return (f"run {holder.get('run_id')} (pid {holder.get('pid')} on {holder.get('host')}, "
-            f"since {holder.get('started_at')})")
+    return (
+        f"run {holder.get('run_id')} (pid {holder.get('pid')} on {holder.get('host')}, "
+        f"since {holder.get('started_at')})"
+    )
 
 
 @contextlib.contextmanager
@@ -135,8 +137,12 @@ def lake_lock(spark, paths: LakePaths, run_id: str, *, wait: float = 0.0) -> Ite
         LakeLockedError: another live run holds the lock after ``wait`` seconds.
     """
     store = _Store(spark, paths.system(LOCK_NAME))
-    mine = {"run_id": run_id, "host": socket.gethostname(), "pid": os.getpid(),
-            "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    mine = {
+        "run_id": run_id,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
     data = json.dumps(mine).encode("utf-8")
     deadline = time.monotonic() + max(0.0, wait)
     waited = False
@@ -151,7 +157,8 @@ def lake_lock(spark, paths: LakePaths, run_id: str, *, wait: float = 0.0) -> Ite
         if time.monotonic() >= deadline:
             raise LakeLockedError(
                 f"lake {paths.root} is locked by {describe(holder)}; wait for it to finish, or pass "
-                f"--wait SECONDS (lock file {paths.system(LOCK_NAME)})")
+                f"--wait SECONDS (lock file {paths.system(LOCK_NAME)})"
+            )
         if not waited:
             log.info("lake %s is locked by %s; waiting up to %.0fs", paths.root, describe(holder), wait)
             waited = True

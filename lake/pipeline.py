@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from lake import ledger
 from lake.config import LakeConfig, Layer, Pipeline
@@ -51,7 +51,9 @@ def _parse_choice(value: str | None, enum_cls, what: str) -> list:
         return [enum_cls(value)]
     except ValueError:
         choices = ", ".join([m.value for m in enum_cls] + [ALL])
-        raise ConfigError("command line", f"--{what}", f"expected one of {choices}; found {value!r}") from None
+        raise ConfigError(
+            "command line", f"--{what}", f"expected one of {choices}; found {value!r}"
+        ) from None
 
 
 class _Stage:
@@ -70,13 +72,25 @@ class _Stage:
         quarantined = sum(c.quarantined for c in counts)
         log.info(
             "%-28s rows in %10d  written %10d  quarantined %8d  %6.1fs",
-            self.name, rows_in, written, quarantined, time.monotonic() - self.start,
+            self.name,
+            rows_in,
+            written,
+            quarantined,
+            time.monotonic() - self.start,
         )
         return counts
 
 
-def run_bronze(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
-               full_reload: bool = False, sink: list[TableCounts] | None = None) -> list[TableCounts]:
+def run_bronze(
+    spark,
+    cfg: LakeConfig,
+    pipeline: Pipeline,
+    paths: LakePaths,
+    run_id: str,
+    *,
+    full_reload: bool = False,
+    sink: list[TableCounts] | None = None,
+) -> list[TableCounts]:
     """Ingest every source of ``pipeline`` into bronze."""
     from lake.bronze import ingest_files, ingest_table
 
@@ -92,9 +106,17 @@ def run_bronze(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run
     return counts
 
 
-def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
-               full: bool = False, report: RunReport | None = None,
-               sink: list[TableCounts] | None = None) -> list[TableCounts]:
+def run_silver(
+    spark,
+    cfg: LakeConfig,
+    pipeline: Pipeline,
+    paths: LakePaths,
+    run_id: str,
+    *,
+    full: bool = False,
+    report: RunReport | None = None,
+    sink: list[TableCounts] | None = None,
+) -> list[TableCounts]:
     """Standardize and check every silver table of ``pipeline`` (files quarantined whole go
     to ``report.quarantined_files``)."""
     from lake.silver.build import build_interactions, build_silver_table
@@ -103,16 +125,27 @@ def run_silver(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run
     counts: list[TableCounts] = []
     for table in cfg.silver_tables(pipeline):
         stage = _Stage(f"silver {table.name}")
-        counts += stage.done([build_silver_table(spark, cfg, table.name, paths, run_id, full=full, refused=refused)], sink)
+        counts += stage.done(
+            [build_silver_table(spark, cfg, table.name, paths, run_id, full=full, refused=refused)], sink
+        )
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         stage = _Stage("silver interactions")
         counts += stage.done([build_interactions(spark, cfg, paths, run_id, full=full)], sink)
     return counts
 
 
-def run_gold(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_id: str, *,
-             as_of: str | None = None, report: RunReport | None = None,
-             sink: list[TableCounts] | None = None, full: bool = False) -> list[TableCounts]:
+def run_gold(
+    spark,
+    cfg: LakeConfig,
+    pipeline: Pipeline,
+    paths: LakePaths,
+    run_id: str,
+    *,
+    as_of: str | None = None,
+    report: RunReport | None = None,
+    sink: list[TableCounts] | None = None,
+    full: bool = False,
+) -> list[TableCounts]:
     """Update (``full``: rebuild) the star and answers, or the flat table and its CSV."""
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         from lake.gold.answers import refresh_answers
@@ -121,21 +154,39 @@ def run_gold(spark, cfg: LakeConfig, pipeline: Pipeline, paths: LakePaths, run_i
         stage = _Stage("gold star")
         counts = stage.done(build_star(spark, paths, run_id, timezone=cfg.lake.timezone, full=full), sink)
         stage = _Stage("gold answers")
-        return counts + stage.done(refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone,
-                                                      run_id=run_id, full=full), sink)
+        return counts + stage.done(
+            refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone, run_id=run_id, full=full),
+            sink,
+        )
     stage = _Stage("gold movimento_flat")
     counts = export_flat(spark, cfg, paths, run_id, report=report, full=full)
     return stage.done(counts, sink)
 
 
-def export_flat(spark, cfg: LakeConfig, paths: LakePaths, run_id: str, *, output_dir: str | None = None,
-                report: RunReport | None = None, full: bool = False) -> list[TableCounts]:
+def export_flat(
+    spark,
+    cfg: LakeConfig,
+    paths: LakePaths,
+    run_id: str,
+    *,
+    output_dir: str | None = None,
+    report: RunReport | None = None,
+    full: bool = False,
+) -> list[TableCounts]:
     """Update gold ``movimento_flat`` and write it (the whole table) as ONE CSV file."""
     from lake.gold.flat import build_movimento_flat, export_csv
 
     counts: list[TableCounts] = []
-    build_movimento_flat(spark, paths, card_number=cfg.export.card_number, hash_key_env=cfg.export.hash_key_env,
-                         timezone=cfg.lake.timezone, counts=counts, run_id=run_id, full=full)
+    build_movimento_flat(
+        spark,
+        paths,
+        card_number=cfg.export.card_number,
+        hash_key_env=cfg.export.hash_key_env,
+        timezone=cfg.lake.timezone,
+        counts=counts,
+        run_id=run_id,
+        full=full,
+    )
     csv_path = export_csv(spark, paths, output_dir or cfg.lake.output_dir, file_name=cfg.export.file_name)
     log.info("wrote %s", csv_path)
     if report is not None:
@@ -175,8 +226,13 @@ def run(
     paths = LakePaths(cfg.lake.root)
     report = RunReport(run_id=run_id or new_run_id())
     started = time.monotonic()
-    log.info("run %s: pipelines %s, layers %s, lake %s", report.run_id,
-             ",".join(p.value for p in pipelines), ",".join(lay.value for lay in layers), cfg.lake.root)
+    log.info(
+        "run %s: pipelines %s, layers %s, lake %s",
+        report.run_id,
+        ",".join(p.value for p in pipelines),
+        ",".join(lay.value for lay in layers),
+        cfg.lake.root,
+    )
     with lake_lock(spark, paths, report.run_id, wait=lock_wait):
         fault_point("run.locked")
         for p in pipelines:
@@ -188,12 +244,22 @@ def run(
                         run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload, sink=counts)
                         fault_point(f"stage.after:{p.value}.bronze")
                     if Layer.SILVER in layers:
-                        run_silver(spark, cfg, p, paths, report.run_id, full=full_reload, report=report,
-                                   sink=counts)
+                        run_silver(
+                            spark, cfg, p, paths, report.run_id, full=full_reload, report=report, sink=counts
+                        )
                         fault_point(f"stage.after:{p.value}.silver")
                     if Layer.GOLD in layers:
-                        run_gold(spark, cfg, p, paths, report.run_id, as_of=as_of, report=report, sink=counts,
-                                 full=full_reload)
+                        run_gold(
+                            spark,
+                            cfg,
+                            p,
+                            paths,
+                            report.run_id,
+                            as_of=as_of,
+                            report=report,
+                            sink=counts,
+                            full=full_reload,
+                        )
                         fault_point(f"stage.after:{p.value}.gold")
             except Exception as exc:
                 _record_failure(spark, cfg, paths, report.run_id, p, counts, exc)
@@ -209,14 +275,29 @@ def run(
     return report
 
 
-def _record_failure(spark, cfg: LakeConfig, paths: LakePaths, run_id: str, pipeline: Pipeline,
-                    counts: list[TableCounts], exc: Exception) -> None:
+def _record_failure(
+    spark,
+    cfg: LakeConfig,
+    paths: LakePaths,
+    run_id: str,
+    pipeline: Pipeline,
+    counts: list[TableCounts],
+    exc: Exception,
+) -> None:
     """Record a failed run (its completed tables and its error) without hiding the error."""
     log_mismatches(counts, run_id)
     try:
-        record_counts(spark, paths, run_id, pipeline.value, counts, status=STATUS_FAILED, error=exc,
-                      secrets=(cfg.jdbc.password,))
-    except Exception as record_exc:  # noqa: BLE001 - the run's own error is the one to raise
+        record_counts(
+            spark,
+            paths,
+            run_id,
+            pipeline.value,
+            counts,
+            status=STATUS_FAILED,
+            error=exc,
+            secrets=(cfg.jdbc.password,),
+        )
+    except Exception as record_exc:
         log.warning("run %s: could not record the failure in _system/runs: %s", run_id, record_exc)
 
 

@@ -45,24 +45,41 @@ def describe_plan(cfg: LakeConfig, *, pipeline: str = "all") -> str:
         out.append("  bronze (reads -> writes)")
         for s in cfg.file_sources(p):
             files = matching_files(s, cfg.lake.landing)
-            shown = ("listed when the run starts" if files is None
-                     else ", ".join(os.path.basename(f) for f in files) or "no matching file yet")
-            out.append(f"    {s.name}: {cfg.lake.landing}/{'|'.join(s.patterns)} [{s.format.value}] "
-                       f"({shown}) -> {paths.bronze(s.name)}")
+            shown = (
+                "listed when the run starts"
+                if files is None
+                else ", ".join(os.path.basename(f) for f in files) or "no matching file yet"
+            )
+            out.append(
+                f"    {s.name}: {cfg.lake.landing}/{'|'.join(s.patterns)} [{s.format.value}] "
+                f"({shown}) -> {paths.bronze(s.name)}"
+            )
         for s in cfg.jdbc_sources(p):
             mode = f"incremental on {s.incremental_column}" if s.incremental_column else "full"
-            out.append(f"    {s.name}: {redact_url(cfg.jdbc.url)} table {s.table} ({mode}) -> {paths.bronze(s.name)}")
+            out.append(
+                f"    {s.name}: {redact_url(cfg.jdbc.url)} table {s.table} ({mode}) -> {paths.bronze(s.name)}"
+            )
         out.append("  silver")
         for t in cfg.silver_tables(p):
             rules = len(t.expectations)
-            out.append(f"    {t.name}: {paths.bronze(t.source)} -> {paths.silver(t.name)} "
-                       f"({len(t.columns)} columns, {rules} expectations, {len(t.evidence)} evidence checks; "
-                       f"quarantine {paths.quarantine(t.name)})")
+            out.append(
+                f"    {t.name}: {paths.bronze(t.source)} -> {paths.silver(t.name)} "
+                f"({len(t.columns)} columns, {rules} expectations, {len(t.evidence)} evidence checks; "
+                f"quarantine {paths.quarantine(t.name)})"
+            )
         if p is Pipeline.CUSTOMER_EXPERIENCE:
             out.append(f"    interactions: channel tables -> {paths.silver('interactions')}")
             out.append("  gold")
-            for g in ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction",
-                      "answer_contacts_24h", "answer_interactions_by_channel", "answer_last_interaction"):
+            for g in (
+                "dim_customer",
+                "dim_channel",
+                "dim_agent",
+                "dim_date",
+                "fact_interaction",
+                "answer_contacts_24h",
+                "answer_interactions_by_channel",
+                "answer_last_interaction",
+            ):
                 out.append(f"    {paths.gold(g)}")
         else:
             out.append("  gold")

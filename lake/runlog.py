@@ -52,9 +52,11 @@ def observe_rows(df, name: str, **extra):
     from pyspark.sql import functions as F
 
     obs = Observation(f"lake_{name}_{uuid.uuid4().hex[:8]}")
-    aggs = [F.count(F.lit(1)).alias("rows")] + [F.coalesce(c, F.lit(0)).cast("long").alias(n) for n, c in extra.items()]
+    aggs = [F.count(F.lit(1)).alias("rows")] + [
+        F.coalesce(c, F.lit(0)).cast("long").alias(n) for n, c in extra.items()
+    ]
     observed_df = df.observe(obs, *aggs)
-    obs._lake_metrics = ("rows", *extra)  # noqa: SLF001 - the names, for an input proven empty
+    obs._lake_metrics = ("rows", *extra)
     return observed_df, obs
 
 
@@ -81,7 +83,7 @@ def observed(obs, *, timeout: float = OBSERVATION_TIMEOUT_S) -> dict[str, int]:
         return dict.fromkeys(getattr(obs, "_lake_metrics", ("rows",)), 0)
     try:
         return {k: int(v or 0) for k, v in obs.get.items()}
-    except Exception as exc:  # noqa: BLE001 - e.g. completed by an action that pruned the node
+    except Exception as exc:
         log.warning("observation %s: no count measured (%s)", jo.name(), str(exc).splitlines()[0][:200])
         return {}
 
@@ -92,8 +94,11 @@ def commit_rows(metrics: dict[str, int]) -> tuple[int, int]:
     the MERGE's source rows it left untouched. Target rows deleted for having no source
     row (``whenNotMatchedBySourceDelete``) are not source rows and are not counted."""
     if "numTargetRowsInserted" in metrics:
-        written = (metrics.get("numTargetRowsInserted", 0) + metrics.get("numTargetRowsUpdated", 0)
-                   + metrics.get("numTargetRowsMatchedDeleted", 0))
+        written = (
+            metrics.get("numTargetRowsInserted", 0)
+            + metrics.get("numTargetRowsUpdated", 0)
+            + metrics.get("numTargetRowsMatchedDeleted", 0)
+        )
         return written, metrics.get("numSourceRows", 0) - written
     return metrics.get("numOutputRows", 0), 0
 
@@ -104,5 +109,12 @@ def log_mismatches(counts: list[TableCounts], run_id: str) -> None:
         if not c.reconciles:
             log.warning(
                 "run %s: %s.%s does not reconcile: rows in %d != written %d + quarantined %d + dropped %d + unchanged %d",
-                run_id, c.layer, c.table, c.rows_in, c.written, c.quarantined, c.dropped, c.unchanged,
+                run_id,
+                c.layer,
+                c.table,
+                c.rows_in,
+                c.written,
+                c.quarantined,
+                c.dropped,
+                c.unchanged,
             )

@@ -95,8 +95,12 @@ def object_store_conf(environ: dict[str, str] | None = None) -> dict[str, str]:
     if endpoint:
         conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
         path_style = env.get("LAKE_S3_PATH_STYLE", "true").strip().lower()
-        conf["spark.hadoop.fs.s3a.path.style.access"] = "false" if path_style in ("false", "0", "no") else "true"
-        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = "false" if endpoint.startswith("http://") else "true"
+        conf["spark.hadoop.fs.s3a.path.style.access"] = (
+            "false" if path_style in ("false", "0", "no") else "true"
+        )
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = (
+            "false" if endpoint.startswith("http://") else "true"
+        )
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if region:
         conf["spark.hadoop.fs.s3a.endpoint.region"] = region
@@ -231,10 +235,14 @@ def warm_jar_cache() -> list[str]:
     probe.write_text("pass\n")
     cmd = [
         submit,
-        "--master", "local[1]",
-        "--conf", f"spark.jars.ivy={ivy}",
-        "--conf", f"spark.jars.excludes={','.join(versions.S3A_EXCLUDES)}",
-        "--packages", ",".join(local_packages()),
+        "--master",
+        "local[1]",
+        "--conf",
+        f"spark.jars.ivy={ivy}",
+        "--conf",
+        f"spark.jars.excludes={','.join(versions.S3A_EXCLUDES)}",
+        "--packages",
+        ",".join(local_packages()),
         str(probe),
     ]
     log.info("Resolving %d packages into %s", len(local_packages()), ivy)
@@ -267,7 +275,9 @@ def _without_spark_provided(jars: list[str], spark_home: str) -> list[str]:
 
 # --------------------------------------------------------------------------- spark-submit
 
-DEFAULTS_BEGIN = "# >>> lake: managed by 'python -m lake.session --warm'; edits inside this block are overwritten"
+DEFAULTS_BEGIN = (
+    "# >>> lake: managed by 'python -m lake.session --warm'; edits inside this block are overwritten"
+)
 DEFAULTS_END = "# <<< lake"
 
 #: Keys of the managed block that a user's own line in spark-defaults.conf may override.
@@ -301,7 +311,9 @@ def _parse_properties(lines: list[str]) -> dict[str, str]:
     return props
 
 
-def submit_defaults(jars: list[str], *, python: str | None = None, user: dict[str, str] | None = None) -> dict[str, str]:
+def submit_defaults(
+    jars: list[str], *, python: str | None = None, user: dict[str, str] | None = None
+) -> dict[str, str]:
     """The confs ``spark-submit`` needs to run the jobs: jars, Delta and the venv's Python.
 
     A key the user already set in ``spark-defaults.conf`` keeps the user's value, except
@@ -330,7 +342,9 @@ def submit_defaults(jars: list[str], *, python: str | None = None, user: dict[st
     return {k: v for k, v in conf.items() if k in merged or k not in user}
 
 
-def write_spark_defaults(jars: list[str], *, home: str | Path | None = None, python: str | None = None) -> Path:
+def write_spark_defaults(
+    jars: list[str], *, home: str | Path | None = None, python: str | None = None
+) -> Path:
     """Write the managed block of ``$SPARK_HOME/conf/spark-defaults.conf``; keep the user's lines.
 
     Returns the file written. Running it again replaces the block in place.
@@ -359,8 +373,11 @@ def write_spark_defaults(jars: list[str], *, home: str | Path | None = None, pyt
     tmp.write_text(text)
     os.replace(tmp, path)
     if os.environ.get("SPARK_CONF_DIR"):
-        log.warning("SPARK_CONF_DIR is set to %s; spark-submit reads spark-defaults.conf from there, "
-                    "not from %s", os.environ["SPARK_CONF_DIR"], path)
+        log.warning(
+            "SPARK_CONF_DIR is set to %s; spark-submit reads spark-defaults.conf from there, not from %s",
+            os.environ["SPARK_CONF_DIR"],
+            path,
+        )
     return path
 
 
@@ -379,8 +396,10 @@ def pin_spark_home(*, bin_dir: str | Path | None = None, home: str | Path | None
         return None
     lines = [line for line in script.read_text().splitlines() if FIND_HOME_MARK not in line]
     # The file is sourced by spark-submit: return (never exit) once SPARK_HOME is set.
-    pin = (f'if [ -z "${{SPARK_HOME}}" ]; then export SPARK_HOME="{Path(home or spark_home())}"; '
-           f"return 0 2>/dev/null; fi  {FIND_HOME_MARK}")
+    pin = (
+        f'if [ -z "${{SPARK_HOME}}" ]; then export SPARK_HOME="{Path(home or spark_home())}"; '
+        f"return 0 2>/dev/null; fi  {FIND_HOME_MARK}"
+    )
     at = 1 if lines and lines[0].startswith("#!") else 0
     script.write_text("\n".join(lines[:at] + [pin] + lines[at:]) + "\n")
     return script
@@ -401,7 +420,7 @@ def _check_submitted_driver(spark) -> None:
     loader = jvm.Thread.currentThread().getContextClassLoader()
     try:
         jvm.java.lang.Class.forName("org.apache.spark.sql.delta.catalog.DeltaCatalog", False, loader)
-    except Exception as exc:  # noqa: BLE001 - py4j wraps the ClassNotFoundException
+    except Exception as exc:
         raise PreflightError(
             "Delta Lake is not on the spark-submit driver's classpath; run "
             "'python -m lake.session --warm' (it writes the jars into "
@@ -495,7 +514,11 @@ def _main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m lake.session", description=_main.__doc__)
-    parser.add_argument("--warm", action="store_true", help="resolve the Delta, JDBC and s3a jars into the cache and write spark-defaults.conf")
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="resolve the Delta, JDBC and s3a jars into the cache and write spark-defaults.conf",
+    )
     args = parser.parse_args(argv)
     try:
         check_versions()

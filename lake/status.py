@@ -16,11 +16,24 @@ def table_versions(spark, cfg: LakeConfig) -> list[dict]:
     names = [("bronze", s, paths.bronze(s)) for s in cfg.sources]
     names += [("silver", t, paths.silver(t)) for t in [*cfg.silver, "interactions"]]
     names += [("quarantine", t, paths.quarantine(t)) for t in cfg.silver]
-    names += [("gold", g, paths.gold(g)) for g in (
-        "dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction",
-        "answer_contacts_24h", "answer_interactions_by_channel", "answer_last_interaction", "movimento_flat")]
-    return [{"layer": layer, "table": name, "version": delta_io.table_version(spark, path)}
-            for layer, name, path in names]
+    names += [
+        ("gold", g, paths.gold(g))
+        for g in (
+            "dim_customer",
+            "dim_channel",
+            "dim_agent",
+            "dim_date",
+            "fact_interaction",
+            "answer_contacts_24h",
+            "answer_interactions_by_channel",
+            "answer_last_interaction",
+            "movimento_flat",
+        )
+    ]
+    return [
+        {"layer": layer, "table": name, "version": delta_io.table_version(spark, path)}
+        for layer, name, path in names
+    ]
 
 
 def status(spark, cfg: LakeConfig, *, limit: int = 3, fmt: str = "table") -> str:
@@ -36,13 +49,17 @@ def status(spark, cfg: LakeConfig, *, limit: int = 3, fmt: str = "table") -> str
     if fmt == "json":
         return json.dumps({"runs": runs, "tables": versions}, default=str, indent=2)
     lines = ["Latest runs:" if runs else "No run recorded yet."]
-    header = (f"  {'run_id':26} {'pipeline':20} {'layer':7} {'table':32} {'in':>9} {'written':>9} {'quar.':>7} "
-              f"{'drop':>6} {'unch.':>7} {'warn':>6}")
+    header = (
+        f"  {'run_id':26} {'pipeline':20} {'layer':7} {'table':32} {'in':>9} {'written':>9} {'quar.':>7} "
+        f"{'drop':>6} {'unch.':>7} {'warn':>6}"
+    )
     if runs:
         lines.append(header)
     for r in runs:
         if r.get("error_class"):  # the row a failed run leaves for its error
-            lines.append(f"  {r['run_id']:26} {r['pipeline']:20} FAILED  {r['error_class']}: {r['error_message']}")
+            lines.append(
+                f"  {r['run_id']:26} {r['pipeline']:20} FAILED  {r['error_class']}: {r['error_message']}"
+            )
             continue
         lines.append(
             f"  {r['run_id']:26} {r['pipeline']:20} {r['layer']:7} {r['table']:32} {r['rows_in']:>9} "

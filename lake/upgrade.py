@@ -59,8 +59,11 @@ def _tables(root: str) -> list[tuple[str, str]]:
     for layer in dict.fromkeys(FEEDING_LAYERS + PLAIN_LAYERS):
         folder = os.path.join(root, layer)
         if os.path.isdir(folder):
-            found += [(layer, t) for t in sorted(os.listdir(folder))
-                      if os.path.isdir(os.path.join(folder, t, "_delta_log"))]
+            found += [
+                (layer, t)
+                for t in sorted(os.listdir(folder))
+                if os.path.isdir(os.path.join(folder, t, "_delta_log"))
+            ]
     return found
 
 
@@ -169,12 +172,22 @@ def upgrade(spark, root: str, *, dry_run: bool = False) -> list[UpgradeItem]:
         kept = backup._join(item.layer, item.table)
         _move(spark, src, kept)
         _move(spark, copy, src)
-        log.info("upgraded %s/%s (%s): %d rows; old table kept at %s",
-                 item.layer, item.table, ", ".join(item.reasons), rows_new, kept)
+        log.info(
+            "upgraded %s/%s (%s): %d rows; old table kept at %s",
+            item.layer,
+            item.table,
+            ", ".join(item.reasons),
+            rows_new,
+            kept,
+        )
         done.append(UpgradeItem(item.layer, item.table, item.reasons, rows_new, kept))
     if done and not dry_run:
         # The session caches each table's log by path; the paths now hold other tables.
         spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
-        rewritten = [f"{i.layer}.{i.table}" for i in done if i.backup is not None and i.layer in delta_io.FEEDING_LAYERS]
+        rewritten = [
+            f"{i.layer}.{i.table}"
+            for i in done
+            if i.backup is not None and i.layer in delta_io.FEEDING_LAYERS
+        ]
         ledger.forget_sources(spark, paths, rewritten)
     return done

@@ -37,7 +37,9 @@ def ingest_source(
     return ingest_table(spark, source, cfg.jdbc, paths, run_id, full_reload=full_reload)
 
 
-def reload_source(spark: SparkSession, cfg: LakeConfig, source_name: str, paths: LakePaths, run_id: str) -> IngestResult:
+def reload_source(
+    spark: SparkSession, cfg: LakeConfig, source_name: str, paths: LakePaths, run_id: str
+) -> IngestResult:
     """Replace one source's bronze table from everything the source holds now.
 
     Example:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from dataclasses import dataclass
-from typing import Optional
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -32,6 +31,7 @@ from lake.ledger import (  # noqa: F401 - re-exported: the bookkeeping lives in 
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class IngestResult:
     """What one ingestion of one source did.
@@ -51,7 +51,7 @@ class IngestResult:
     malformed: int = 0
     empty: int = 0
     partitions: int = 0
-    watermark: Optional[str] = None
+    watermark: str | None = None
     #: JDBC rows re-read after a run died between its bronze commit and its watermark write;
     #: already in bronze, so not written again (they are counted in ``rows_in``).
     replayed: int = 0
@@ -63,8 +63,13 @@ class IngestResult:
     def table_counts(self) -> TableCounts:
         """The run's counts of the bronze table (the lake's one counts type): rows read,
         rows written, and replayed rows already in bronze as ``unchanged``."""
-        return TableCounts(table=self.source, layer="bronze", rows_in=self.rows_in, written=self.rows_written,
-                           unchanged=self.replayed)
+        return TableCounts(
+            table=self.source,
+            layer="bronze",
+            rows_in=self.rows_in,
+            written=self.rows_written,
+            unchanged=self.replayed,
+        )
 
 
 def utc_now() -> _dt.datetime:

@@ -38,7 +38,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Optional
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -80,9 +79,17 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _ROW_MASK = (1 << 33) - 1  # monotonically_increasing_id = partition << 33 | row number
 # Spark 4 readers accept only a few charsets; cp1252 is read as Latin-1 and its 0x80-0x9F
 # range translated (the five bytes cp1252 leaves undefined become U+FFFD and are flagged).
-_JAVA_CHARSETS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "iso8859-1": "ISO-8859-1", "latin-1": "ISO-8859-1",
-                  "cp1252": "ISO-8859-1", "ascii": "US-ASCII", "utf-16": "UTF-16", "utf-16-le": "UTF-16LE",
-                  "utf-16-be": "UTF-16BE"}
+_JAVA_CHARSETS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8",
+    "iso8859-1": "ISO-8859-1",
+    "latin-1": "ISO-8859-1",
+    "cp1252": "ISO-8859-1",
+    "ascii": "US-ASCII",
+    "utf-16": "UTF-16",
+    "utf-16-le": "UTF-16LE",
+    "utf-16-be": "UTF-16BE",
+}
 _C1 = "".join(chr(b) for b in range(0x80, 0xA0))
 _CP1252_C1 = bytes(range(0x80, 0xA0)).decode("cp1252", errors="replace")
 
@@ -106,7 +113,7 @@ class LandingFile:
     hash: str
     empty: bool
     decodes: bool  # every byte decodes in the configured encoding
-    json_shape: Optional[JsonShape] = None
+    json_shape: JsonShape | None = None
     header: tuple[str, ...] = field(default=())
     multiline: bool = True  # CSV: a quoted value may hold a line break (read unsplit)
     uri: str = ""
@@ -185,7 +192,11 @@ def _python_encoding(source: FileSource) -> str:
 #: Encodings in which every ASCII byte is that character (quotes and line breaks are bytes).
 _ASCII_COMPATIBLE = ("utf-8", "latin-1", "iso8859-1", "cp1252", "ascii")
 #: Python's ``str.isspace`` characters (what ``str.strip`` removes), and as a Java regex class.
-_BLANKS = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+_BLANKS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 _WS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _BLANKS) + "]"
 #: Python's ``str.splitlines`` separators.
 _LINE_SEPS = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
@@ -196,7 +207,7 @@ def _strip(text: Column) -> Column:
     return F.btrim(text, F.lit(_BLANKS))
 
 
-def _text(data: Column, encoding: str) -> Optional[Column]:
+def _text(data: Column, encoding: str) -> Column | None:
     """``data`` (binary) decoded as Python decodes it with ``errors="replace"`` (a leading
     UTF-8 BOM dropped); None for an encoding that is not ASCII-compatible."""
     if encoding == "utf-8":
@@ -235,7 +246,9 @@ def _json_shape(text: Column) -> Column:
     opening another object) -> JSON Lines; otherwise one multi-line object."""
     lines = F.filter(F.transform(F.split(text, _LINE_SEPS), _strip), lambda ln: ln != "")
     first, second = F.try_element_at(lines, F.lit(1)), F.try_element_at(lines, F.lit(2))
-    is_lines = first.startswith("{") & (first.endswith("}") | F.coalesce(second.startswith("{"), F.lit(False)))
+    is_lines = first.startswith("{") & (
+        first.endswith("}") | F.coalesce(second.startswith("{"), F.lit(False))
+    )
     return (
         F.when(text.rlike(f"^{_WS}*\\["), F.lit(JsonShape.ARRAY.value))
         .when(F.coalesce(is_lines, F.lit(False)), F.lit(JsonShape.LINES.value))
@@ -270,15 +283,19 @@ def _quoted_break(content: Column, source: FileSource) -> Column:
     return found
 
 
-def _quote_rule(source: FileSource) -> Optional[tuple[str, Optional[str]]]:
+def _quote_rule(source: FileSource) -> tuple[str, str | None] | None:
     """The CSV's (quote, escape) when the quoted-break check can be decided on bytes; None
     when in doubt (no ASCII quote, a custom line separator, an encoding where the quote is
     not one byte, a non-ASCII escape)."""
     opts = source.csv
     quote = opts.quote if opts.quote and opts.quote.isascii() else None
     escape = opts.escape if opts.escape and opts.escape != opts.quote else None
-    if quote is None or opts.line_sep or _python_encoding(source) not in _ASCII_COMPATIBLE or (
-            escape is not None and not escape.isascii()):
+    if (
+        quote is None
+        or opts.line_sep
+        or _python_encoding(source) not in _ASCII_COMPATIBLE
+        or (escape is not None and not escape.isascii())
+    ):
         return None
     return quote, escape
 
@@ -323,8 +340,9 @@ def _header_bytes(head: Column, source: FileSource) -> Column:
     latin = F.decode(head, "ISO-8859-1")
     first = F.regexp_extract(latin, "^[^\\r\\n]*", 0)
     quotes = F.length(first) - F.length(F.replace(first, F.lit(opts.quote), F.lit("")))
-    balanced = (quotes % 2 == 0) & (F.lit(True) if not opts.escape or opts.escape == opts.quote
-                                    else ~first.contains(opts.escape))
+    balanced = (quotes % 2 == 0) & (
+        F.lit(True) if not opts.escape or opts.escape == opts.quote else ~first.contains(opts.escape)
+    )
     return F.when(balanced, F.substring(head, 1, F.length(first))).otherwise(head)
 
 
@@ -359,17 +377,26 @@ def _sniff(files: DataFrame, source: FileSource) -> DataFrame:
         F.unix_millis("modificationTime").alias("mtime_ms"),
         F.sha2(content, 256).alias("hash"),
         _decodes(content, encoding).alias("decodes"),
-        (_empty(F.col("length"), text, source) if text is not None else F.lit(None).cast("boolean")).alias("empty"),
+        (_empty(F.col("length"), text, source) if text is not None else F.lit(None).cast("boolean")).alias(
+            "empty"
+        ),
     ]
     if source.format == FileFormat.JSON:
         shape = F.lit(source.json_shape.value) if source.json_shape != JsonShape.AUTO else _json_shape(text)
-        cols += [shape.alias("shape"), F.lit(True).alias("multiline"), F.lit(None).cast("binary").alias("head")]
+        cols += [
+            shape.alias("shape"),
+            F.lit(True).alias("multiline"),
+            F.lit(None).cast("binary").alias("head"),
+        ]
     else:
         header = _header_bytes(head, source) if source.csv.header else F.lit(None).cast("binary")
         if text is None:  # emptiness is decided from the head in Python
             header = head
-        cols += [F.lit(None).cast("string").alias("shape"), _quoted_break(content, source).alias("multiline"),
-                 header.alias("head")]
+        cols += [
+            F.lit(None).cast("string").alias("shape"),
+            _quoted_break(content, source).alias("multiline"),
+            header.alias("head"),
+        ]
     return files.select(*cols)
 
 
@@ -412,16 +439,29 @@ def inspect_files(spark: SparkSession, listed: list[ListedFile], source: FileSou
     for r in rows:
         f = by_uri.get(r["path"])
         if f is None:
-            raise SourceError(f"source {source.name!r}: Spark read {r['path']!r}, which the landing listing does not hold")
-        head = bytes(r["head"]).decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace") \
-            if r["head"] is not None else ""
+            raise SourceError(
+                f"source {source.name!r}: Spark read {r['path']!r}, which the landing listing does not hold"
+            )
+        head = (
+            bytes(r["head"]).decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
+            if r["head"] is not None
+            else ""
+        )
         empty = r["empty"] if r["empty"] is not None else _empty_csv_head(head, int(r["size"]), source)
         mtime = _dt.datetime.fromtimestamp(int(r["mtime_ms"]) / 1000, _dt.timezone.utc)
         header = _sniff_header(head, source) if source.format == FileFormat.CSV and source.csv.header else ()
         found[f.uri] = LandingFile(
-            f.path, int(r["size"]), mtime, r["hash"], bool(empty), bool(r["decodes"]),
-            json_shape=JsonShape(r["shape"]) if r["shape"] else None, header=header,
-            multiline=bool(r["multiline"]), uri=f.uri)
+            f.path,
+            int(r["size"]),
+            mtime,
+            r["hash"],
+            bool(empty),
+            bool(r["decodes"]),
+            json_shape=JsonShape(r["shape"]) if r["shape"] else None,
+            header=header,
+            multiline=bool(r["multiline"]),
+            uri=f.uri,
+        )
     for f in listed:
         if f.size == 0:
             found[f.uri] = LandingFile(f.path, 0, f.mtime, _EMPTY_SHA256, True, True, uri=f.uri)
@@ -430,7 +470,7 @@ def inspect_files(spark: SparkSession, listed: list[ListedFile], source: FileSou
     return [found[f.uri] for f in listed if f.uri in found]
 
 
-def _stream_digest(spark: SparkSession, f: ListedFile) -> Optional[tuple[str, bytes, int, bool]]:
+def _stream_digest(spark: SparkSession, f: ListedFile) -> tuple[str, bytes, int, bool] | None:
     """SHA-256 (hex) of a file's bytes, its first ``_SNIFF_BYTES``, its length and whether its
     last byte is a line feed, streamed through its Hadoop FileSystem inside the JVM (a small
     buffer: only the head crosses to Python). None when the file is gone."""
@@ -466,24 +506,48 @@ def _sniff_streamed(spark: SparkSession, listed: list[ListedFile], source: FileS
         return []
     heads = spark.createDataFrame(
         [(f.uri, size, f.mtime, bytearray(head)) for f, (_, head, size, _) in streamed],
-        "path string, length long, modificationTime timestamp, content binary")
+        "path string, length long, modificationTime timestamp, content binary",
+    )
     by_head = {r["path"]: r.asDict() for r in _sniff(heads, source).collect()}
     encoding = _python_encoding(source)
-    lines = reduce(lambda a, b: a.unionByName(b), [
-        spark.read.option("lineSep", "\n").text(_glob_escape(f.uri)).select(
-            F.lit(i).alias("_f"), F.col("value").cast("binary").alias("line"),
-            F.struct(F.col("_metadata.file_block_start"), F.monotonically_increasing_id()).alias("_pos"))
-        for i, (f, _) in enumerate(streamed)])
+    lines = reduce(
+        lambda a, b: a.unionByName(b),
+        [
+            spark.read.option("lineSep", "\n")
+            .text(_glob_escape(f.uri))
+            .select(
+                F.lit(i).alias("_f"),
+                F.col("value").cast("binary").alias("line"),
+                F.struct(F.col("_metadata.file_block_start"), F.monotonically_increasing_id()).alias("_pos"),
+            )
+            for i, (f, _) in enumerate(streamed)
+        ],
+    )
     ends_lf = F.col("_f").isin([i for i, (_, d) in enumerate(streamed) if d[3]] or [-1])
-    multiline = F.lit(True) if source.format == FileFormat.JSON else _quoted_break_lines(lines, source, F.first(ends_lf))
-    facts = {r["_f"]: r for r in lines.groupBy("_f").agg(
-        F.bool_and(_decodes(F.col("line"), encoding)).alias("decodes"), multiline.alias("multiline")).collect()}
+    multiline = (
+        F.lit(True)
+        if source.format == FileFormat.JSON
+        else _quoted_break_lines(lines, source, F.first(ends_lf))
+    )
+    facts = {
+        r["_f"]: r
+        for r in lines.groupBy("_f")
+        .agg(F.bool_and(_decodes(F.col("line"), encoding)).alias("decodes"), multiline.alias("multiline"))
+        .collect()
+    }
     rows = []
     for i, (f, (digest, _, size, _)) in enumerate(streamed):
         fact = facts.get(i)
-        rows.append({**by_head[f.uri], "size": size, "mtime_ms": f.mtime_ms, "hash": digest,
-                     "decodes": True if fact is None else bool(fact["decodes"]),
-                     "multiline": fact is not None and bool(fact["multiline"])})
+        rows.append(
+            {
+                **by_head[f.uri],
+                "size": size,
+                "mtime_ms": f.mtime_ms,
+                "hash": digest,
+                "decodes": True if fact is None else bool(fact["decodes"]),
+                "multiline": fact is not None and bool(fact["multiline"]),
+            }
+        )
     return rows
 
 
@@ -495,7 +559,9 @@ def _glob_escape(path: str) -> str:
 # --------------------------------------------------------------------------- record readers
 
 
-def _lineage(f: LandingFile, source: FileSource, index: Column, run_id: str, ingested_at: _dt.datetime) -> list[Column]:
+def _lineage(
+    f: LandingFile, source: FileSource, index: Column, run_id: str, ingested_at: _dt.datetime
+) -> list[Column]:
     parts = [F.lit(source.name), F.lit(f.hash), index.cast("string")]
     if not source.dedupe_content:  # identical copies are all ingested: keep their ids apart
         parts.append(F.lit(f.path))
@@ -516,7 +582,8 @@ def _json_lines_scan(spark: SparkSession, f: LandingFile) -> DataFrame:
     position that grows within a block); see :func:`_block_deltas` for the record ordinal."""
     line = F.regexp_replace(F.col("value"), "^\ufeff|\r$", "")
     return (
-        spark.read.option("lineSep", "\n").text(f.location)
+        spark.read.option("lineSep", "\n")
+        .text(f.location)
         .select(line.alias("raw0"), F.col("_metadata.file_block_start").alias("_blk"))
         .where(F.trim(F.col("raw0")) != "")
         # after the filter, so that positions count records only
@@ -539,7 +606,8 @@ def _block_deltas(scans: dict[str, DataFrame]) -> dict[str, dict[int, int]]:
     narrow = [scans[k].select(F.lit(i).alias("_f"), "_blk", "_mid") for i, k in enumerate(keys)]
     rows = (
         reduce(lambda a, b: a.unionByName(b), narrow)
-        .groupBy("_f", "_blk").agg(F.count(F.lit(1)).alias("n"), F.min("_mid").alias("first"))
+        .groupBy("_f", "_blk")
+        .agg(F.count(F.lit(1)).alias("n"), F.min("_mid").alias("first"))
         .collect()
     )
     deltas: dict[str, dict[int, int]] = {k: {} for k in keys}
@@ -551,7 +619,7 @@ def _block_deltas(scans: dict[str, DataFrame]) -> dict[str, dict[int, int]]:
     return deltas
 
 
-def _ordinal(deltas: Optional[dict[int, int]]) -> Column:
+def _ordinal(deltas: dict[int, int] | None) -> Column:
     """The record ordinal from ``_mid``: as it is for a one-partition scan, else shifted per block."""
     if not deltas:  # one partition (or no record at all): _mid is the row number
         return F.col("_mid").bitwiseAND(F.lit(_ROW_MASK))
@@ -562,8 +630,13 @@ def _ordinal(deltas: Optional[dict[int, int]]) -> Column:
     return F.col("_mid") + shift
 
 
-def _json_records(spark: SparkSession, f: LandingFile, *, scan: Optional[DataFrame] = None,
-                  deltas: Optional[dict[int, int]] = None) -> DataFrame:
+def _json_records(
+    spark: SparkSession,
+    f: LandingFile,
+    *,
+    scan: DataFrame | None = None,
+    deltas: dict[int, int] | None = None,
+) -> DataFrame:
     """One row per JSON record of the file: ``idx``, ``raw`` (text), ``bad_bytes``, ``split_failed``.
 
     JSON Lines are read as text (``scan``, see :func:`_json_lines_scan`); an array or a
@@ -598,12 +671,20 @@ _STRICT_JSON = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false"}
 
 
 def _json_frame(
-    spark: SparkSession, f: LandingFile, source: FileSource, run_id: str, ingested_at: _dt.datetime,
-    extras: list[str], *, scan: Optional[DataFrame] = None, deltas: Optional[dict[int, int]] = None,
+    spark: SparkSession,
+    f: LandingFile,
+    source: FileSource,
+    run_id: str,
+    ingested_at: _dt.datetime,
+    extras: list[str],
+    *,
+    scan: DataFrame | None = None,
+    deltas: dict[int, int] | None = None,
 ) -> DataFrame:
     cols = list(source.columns)
     recs = _json_records(spark, f, scan=scan, deltas=deltas).withColumn(
-        "m", F.from_json(F.col("raw"), "map<string,string>", _STRICT_JSON))
+        "m", F.from_json(F.col("raw"), "map<string,string>", _STRICT_JSON)
+    )
     m = F.col("m")
     known = F.array(*[F.lit(c) for c in cols])
     # Records parse once; only those that are not an object are parsed again (as a variant)
@@ -640,9 +721,11 @@ def _json_unknown_keys(spark: SparkSession, f: LandingFile, source: FileSource) 
     """Keys of the file's records that are not configured columns (a tiny metadata query)."""
     keys = F.posexplode(F.map_keys(F.from_json(F.col("raw"), "map<string,string>"))).alias("pos", "k")
     rows = (
-        _json_records(spark, f).select("idx", keys)
+        _json_records(spark, f)
+        .select("idx", keys)
         .where(~F.col("k").isin(list(source.columns)))
-        .groupBy("k").agg(F.min(F.struct("idx", "pos")).alias("first"))
+        .groupBy("k")
+        .agg(F.min(F.struct("idx", "pos")).alias("first"))
         .orderBy("first", "k")
         .collect()
     )
@@ -673,8 +756,10 @@ def _csv_scan(spark: SparkSession, f: LandingFile, source: FileSource) -> DataFr
     """
     opts = source.csv
     names = _header_names(f, source)
-    schema = StructType([StructField(f"_c{i}", StringType()) for i in range(len(names))]
-                        + [StructField("_corrupt_record", StringType())])
+    schema = StructType(
+        [StructField(f"_c{i}", StringType()) for i in range(len(names))]
+        + [StructField("_corrupt_record", StringType())]
+    )
     reader = spark.read.schema(schema).options(
         header=str(opts.header).lower(),
         multiLine=str(f.multiline).lower(),
@@ -692,13 +777,23 @@ def _csv_scan(spark: SparkSession, f: LandingFile, source: FileSource) -> DataFr
     values = [F.col(c) for c in df.columns]
     if _python_encoding(source) == "cp1252":
         values = [F.translate(F.col(c), _C1, _CP1252_C1).alias(c) for c in df.columns]
-    return df.select(*values, F.col("_metadata.file_block_start").alias("_blk"),
-                     F.monotonically_increasing_id().alias("_mid"))
+    return df.select(
+        *values,
+        F.col("_metadata.file_block_start").alias("_blk"),
+        F.monotonically_increasing_id().alias("_mid"),
+    )
 
 
 def _csv_frame(
-    spark: SparkSession, f: LandingFile, source: FileSource, run_id: str, ingested_at: _dt.datetime,
-    extras: list[str], *, scan: Optional[DataFrame] = None, deltas: Optional[dict[int, int]] = None,
+    spark: SparkSession,
+    f: LandingFile,
+    source: FileSource,
+    run_id: str,
+    ingested_at: _dt.datetime,
+    extras: list[str],
+    *,
+    scan: DataFrame | None = None,
+    deltas: dict[int, int] | None = None,
 ) -> DataFrame:
     opts = source.csv
     names = _header_names(f, source)
@@ -711,17 +806,18 @@ def _csv_frame(
     index = _ordinal(deltas)
     bad_bytes = F.lit(False)
     if not f.decodes and fields:
-        bad_bytes = reduce(lambda a, b: a | b, [F.coalesce(c.contains("\ufffd"), F.lit(False)) for c in fields])
+        bad_bytes = reduce(
+            lambda a, b: a | b, [F.coalesce(c.contains("\ufffd"), F.lit(False)) for c in fields]
+        )
         bad_bytes = bad_bytes | F.coalesce(F.col("_corrupt_record").contains("\ufffd"), F.lit(False))
-    reason = (
-        F.when(bad_bytes, F.lit("undecodable bytes"))
-        .when(F.col("_corrupt_record").isNotNull(), F.lit("wrong field count"))
+    reason = F.when(bad_bytes, F.lit("undecodable bytes")).when(
+        F.col("_corrupt_record").isNotNull(), F.lit("wrong field count")
     )
     raw = F.when(
         reason.isNotNull(),
         F.coalesce(F.col("_corrupt_record"), F.concat_ws(opts.delimiter, *fields)),
     )
-    unknown = [n for n in _csv_unknown_columns(f, source)]
+    unknown = list(_csv_unknown_columns(f, source))
     if source.drift == DriftPolicy.RESCUE and unknown:
         rescued = F.to_json(F.struct(*[F.col(f"_c{position[n]}").alias(n) for n in unknown]))
     else:
@@ -761,7 +857,11 @@ def _unknown_columns(spark: SparkSession, f: LandingFile, source: FileSource) ->
 
 
 def _batch(
-    spark: SparkSession, new: list[LandingFile], source: FileSource, run_id: str, ingested_at: _dt.datetime,
+    spark: SparkSession,
+    new: list[LandingFile],
+    source: FileSource,
+    run_id: str,
+    ingested_at: _dt.datetime,
     extras: list[str],
 ) -> DataFrame:
     """The bronze rows of the new files: one frame per file, unioned (nothing is executed
@@ -775,13 +875,21 @@ def _batch(
         build = _csv_frame
     split = {p: df for p, df in scans.items() if df.rdd.getNumPartitions() > 1}
     deltas = _block_deltas(split)
-    frames = [build(spark, f, source, run_id, ingested_at, extras, scan=scans.get(f.path), deltas=deltas.get(f.path))
-              for f in new]
+    frames = [
+        build(
+            spark, f, source, run_id, ingested_at, extras, scan=scans.get(f.path), deltas=deltas.get(f.path)
+        )
+        for f in new
+    ]
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
 def _written_counts(
-    spark: SparkSession, bronze: str, version: int, new: list[LandingFile], run_id: str,
+    spark: SparkSession,
+    bronze: str,
+    version: int,
+    new: list[LandingFile],
+    run_id: str,
 ) -> tuple[dict[str, int], int]:
     """Rows per file and malformed rows of the batch just committed, from the version written
     (two narrow columns), not from a second read of the landing files."""
@@ -795,29 +903,38 @@ def _written_counts(
     return {r["_source_file"]: int(r["n"]) for r in rows}, sum(int(r["bad"] or 0) for r in rows)
 
 
-def _known_files(listed: list[ListedFile], seen: set[tuple[str, int, Optional[int], str, str]]) -> dict[str, Optional[LandingFile]]:
+def _known_files(
+    listed: list[ListedFile], seen: set[tuple[str, int, int | None, str, str]]
+) -> dict[str, LandingFile | None]:
     """Per listed file (by URI): the file as the ingest log knows it (same path, size and
     modification time, one hash), unread; None when it must be read.
 
     Times match to the millisecond Hadoop reports, within 1 ms: logs written before
     discovery went through Hadoop hold ``os.stat``'s float time in microseconds.
     """
-    index: dict[tuple[str, int], list[tuple[Optional[int], str, str]]] = {}
+    index: dict[tuple[str, int], list[tuple[int | None, str, str]]] = {}
     for p, size, ms, h, status in seen:
         index.setdefault((p, size), []).append((ms, h, status))
-    out: dict[str, Optional[LandingFile]] = {}
+    out: dict[str, LandingFile | None] = {}
     for f in listed:
-        rows = [(h, status) for ms, h, status in index.get((f.path, f.size), [])
-                if ms is not None and abs(ms - f.mtime_ms) <= 1]
+        rows = [
+            (h, status)
+            for ms, h, status in index.get((f.path, f.size), [])
+            if ms is not None and abs(ms - f.mtime_ms) <= 1
+        ]
         hashes = {h for h, _ in rows}
         empty = any(status == "empty" for _, status in rows)
-        out[f.uri] = (LandingFile(f.path, f.size, f.mtime, hashes.pop(), empty, True, uri=f.uri, sniffed=False)
-                      if len(hashes) == 1 else None)
+        out[f.uri] = (
+            LandingFile(f.path, f.size, f.mtime, hashes.pop(), empty, True, uri=f.uri, sniffed=False)
+            if len(hashes) == 1
+            else None
+        )
     return out
 
 
-def _sniffed(spark: SparkSession, files: dict[str, Optional[LandingFile]], todo: list[ListedFile],
-             source: FileSource) -> dict[str, LandingFile]:
+def _sniffed(
+    spark: SparkSession, files: dict[str, LandingFile | None], todo: list[ListedFile], source: FileSource
+) -> dict[str, LandingFile]:
     """``files`` (by URI, in listing order) with the ``todo`` ones hashed and sniffed (a
     file gone since the listing drops out)."""
     read = {f.uri: f for f in inspect_files(spark, todo, source)} if todo else {}
@@ -841,8 +958,12 @@ class _Plan:
     duplicate_files: list[LandingFile]
 
 
-def _decide(files: list[LandingFile], committed: set[tuple[str, str]], logged: set[tuple[str, str, str]],
-            source: FileSource) -> _Plan:
+def _decide(
+    files: list[LandingFile],
+    committed: set[tuple[str, str]],
+    logged: set[tuple[str, str, str]],
+    source: FileSource,
+) -> _Plan:
     """Which files to ingest, skip or log, from their hashes (in listing order: the first of
     several identical files is the one ingested)."""
     committed_hashes = {h for _, h in committed}
@@ -908,7 +1029,11 @@ def ingest_files(
     for f in plan.duplicate_files:
         log.info("%s: %s duplicates content already ingested; skipped", source.name, f.path)
 
-    extras_by_file = {f.path: _unknown_columns(spark, f, source) for f in new} if source.drift != DriftPolicy.RESCUE else {}
+    extras_by_file = (
+        {f.path: _unknown_columns(spark, f, source) for f in new}
+        if source.drift != DriftPolicy.RESCUE
+        else {}
+    )
     if source.drift == DriftPolicy.FAIL:
         for f in new:
             if extras_by_file[f.path]:
@@ -926,7 +1051,9 @@ def ingest_files(
     if new:
         ingested_at = utc_now()
         # records counted as they are read from the files, in the write's own job
-        batch, read = observe_rows(_batch(spark, new, source, run_id, ingested_at, extras), f"bronze_{source.name}_in")
+        batch, read = observe_rows(
+            _batch(spark, new, source, run_id, ingested_at, extras), f"bronze_{source.name}_in"
+        )
         version_before = delta_io.table_version(spark, bronze)
         fault_point(f"bronze.append.before:{source.name}")
         if full_reload:
@@ -940,7 +1067,14 @@ def ingest_files(
         if committed_now:
             counts, malformed = _written_counts(spark, bronze, metrics["version"], new, run_id)
         rows_in = observed(read).get("rows", -1)
-        log.info("%s: %d files, %d rows written to %s (%d malformed)", source.name, len(new), rows_written, bronze, malformed)
+        log.info(
+            "%s: %d files, %d rows written to %s (%d malformed)",
+            source.name,
+            len(new),
+            rows_written,
+            bronze,
+            malformed,
+        )
     elif full_reload and delta_io.table_exists(spark, bronze):
         from delta.tables import DeltaTable
 
@@ -951,10 +1085,14 @@ def ingest_files(
         repaired = (
             delta_io.read_table(spark, bronze)
             .where(F.col("_file_hash").isin([f.hash for f in repair]))
-            .groupBy("_source_file", "_file_hash").count().collect()
+            .groupBy("_source_file", "_file_hash")
+            .count()
+            .collect()
         )
         n = {(r["_source_file"], r["_file_hash"]): int(r["count"]) for r in repaired}
-        entries += [LogEntry(f.path, f.hash, f.size, f.mtime, "ingested", n.get((f.path, f.hash), 0)) for f in repair]
+        entries += [
+            LogEntry(f.path, f.hash, f.size, f.mtime, "ingested", n.get((f.path, f.hash), 0)) for f in repair
+        ]
     fault_point(f"bronze.ingest_log.before:{source.name}")
     write_ingest_log(spark, paths, source.name, run_id, entries, replace_source=full_reload)
     fault_point(f"bronze.ingest_log.after:{source.name}")

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from typing import Optional
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -56,10 +55,10 @@ OP, UPSERT, DELETE, BRONZE_VERSION = "_op", "upsert", "delete", "_bronze_version
 class Bounds:
     """What the bounds query found in the slice to read."""
 
-    lo: Optional[int]
-    hi: Optional[int]
+    lo: int | None
+    hi: int | None
     count: int
-    mark: Optional[str]
+    mark: str | None
 
 
 def driver_for(url: str) -> str:
@@ -71,7 +70,9 @@ def driver_for(url: str) -> str:
         return "org.mariadb.jdbc.Driver"
     if low.startswith("jdbc:sqlite:"):
         return "org.sqlite.JDBC"
-    raise SourceError(f"unsupported JDBC URL {safe_url(url)!r}: expected jdbc:postgresql:, jdbc:mariadb:, jdbc:mysql: or jdbc:sqlite:")
+    raise SourceError(
+        f"unsupported JDBC URL {safe_url(url)!r}: expected jdbc:postgresql:, jdbc:mariadb:, jdbc:mysql: or jdbc:sqlite:"
+    )
 
 
 def normalise_url(url: str) -> str:
@@ -79,7 +80,7 @@ def normalise_url(url: str) -> str:
     (backtick quoting) recognises the scheme, and MariaDB's driver accepts it with that flag."""
     low = url.lower()
     if low.startswith("jdbc:mariadb:"):
-        url = "jdbc:mysql:" + url[len("jdbc:mariadb:"):]
+        url = "jdbc:mysql:" + url[len("jdbc:mariadb:") :]
         low = url.lower()
     if low.startswith("jdbc:mysql:") and "permitmysqlscheme" not in low:
         url += ("&" if "?" in url else "?") + "permitMysqlScheme"
@@ -94,7 +95,13 @@ def safe_url(url: str) -> str:
 
 def _dialect(url: str) -> str:
     low = url.lower()
-    return "sqlite" if low.startswith("jdbc:sqlite:") else "postgres" if low.startswith("jdbc:postgresql:") else "mysql"
+    return (
+        "sqlite"
+        if low.startswith("jdbc:sqlite:")
+        else "postgres"
+        if low.startswith("jdbc:postgresql:")
+        else "mysql"
+    )
 
 
 def _as_text(expr: str, url: str) -> str:
@@ -134,7 +141,7 @@ def _reader(spark: SparkSession, source: JdbcSource, conn: JdbcConnection):
     return reader
 
 
-def _where(source: JdbcSource, after: Optional[str], upto: Optional[str]) -> str:
+def _where(source: JdbcSource, after: str | None, upto: str | None) -> str:
     col = source.mark_column
     conds = []
     if col and after is not None:
@@ -156,10 +163,14 @@ def _fail(source: JdbcSource, conn: JdbcConnection, exc: Exception) -> SourceErr
     )
 
 
-def discover_bounds(spark: SparkSession, source: JdbcSource, conn: JdbcConnection, *, after: Optional[str] = None) -> Bounds:
+def discover_bounds(
+    spark: SparkSession, source: JdbcSource, conn: JdbcConnection, *, after: str | None = None
+) -> Bounds:
     """``min``/``max`` of the partition column, row count and new mark of the slice ``> after``."""
     table = _check_ident(source.table, "table", source)
-    pc = _check_ident(source.partition_column, "partition_column", source) if source.partition_column else None
+    pc = (
+        _check_ident(source.partition_column, "partition_column", source) if source.partition_column else None
+    )
     inc = _check_ident(source.mark_column, "mark column", source) if source.mark_column else None
     select = [
         f"MIN({pc}) AS lake_lo" if pc else "NULL AS lake_lo",
@@ -178,9 +189,13 @@ def discover_bounds(spark: SparkSession, source: JdbcSource, conn: JdbcConnectio
         )
     except Exception as exc:  # driver, network, SQL: all become one SourceError
         raise _fail(source, conn, exc) from None
+
     def as_int(v):
         return None if v is None else int(float(v))
-    return Bounds(as_int(row["lake_lo"]), as_int(row["lake_hi"]), as_int(row["lake_n"]) or 0, row["lake_mark"])
+
+    return Bounds(
+        as_int(row["lake_lo"]), as_int(row["lake_hi"]), as_int(row["lake_n"]) or 0, row["lake_mark"]
+    )
 
 
 def planned_partitions(source: JdbcSource, bounds: Bounds) -> int:
@@ -192,7 +207,7 @@ def planned_partitions(source: JdbcSource, bounds: Bounds) -> int:
 
 
 def read_slice(
-    spark: SparkSession, source: JdbcSource, conn: JdbcConnection, bounds: Bounds, *, after: Optional[str] = None
+    spark: SparkSession, source: JdbcSource, conn: JdbcConnection, bounds: Bounds, *, after: str | None = None
 ) -> DataFrame:
     """The source rows ``after < mark <= bounds.mark``, partitioned, cast to the configured types."""
     cols = [_check_ident(c, "column", source) for c in source.columns]
@@ -220,8 +235,13 @@ def read_slice(
     zoned = [f.name for f in df.schema.fields if isinstance(f.dataType, TimestampType) and f.name not in text]
     if zoned:
         # The driver builds these in the JVM's zone: a naive value in a daylight-saving gap moves.
-        log.warning("source %s: %s read by the JDBC driver in the JVM time zone; declare naive columns "
-                    "as timestamp_ntz in sources.%s.types to keep them exact", source.name, ", ".join(zoned), source.name)
+        log.warning(
+            "source %s: %s read by the JDBC driver in the JVM time zone; declare naive columns "
+            "as timestamp_ntz in sources.%s.types to keep them exact",
+            source.name,
+            ", ".join(zoned),
+            source.name,
+        )
     return df.select(
         *[(F.col(c).try_cast(source.types[c]) if c in source.types else F.col(c)).alias(c) for c in cols]
     )
@@ -236,7 +256,9 @@ def _with_lineage(df: DataFrame, source: JdbcSource, run_id: str, bronze_version
     keys = list(source.key_columns)
     return df.select(
         *[F.col(c) for c in source.columns],
-        F.sha2(F.concat_ws("|", F.lit(source.name), *[F.col(k).cast("string") for k in keys]), 256).alias("_row_id"),
+        F.sha2(F.concat_ws("|", F.lit(source.name), *[F.col(k).cast("string") for k in keys]), 256).alias(
+            "_row_id"
+        ),
         F.lit(source.table).alias("_source_table"),
         F.lit(utc_now()).cast("timestamp").alias("_ingested_at"),
         F.lit(run_id).alias("_run_id"),
@@ -254,16 +276,24 @@ def latest_state(bronze: DataFrame, source: JdbcSource) -> DataFrame:
     keys = list(source.key_columns)
     version = F.coalesce(F.col(BRONZE_VERSION), F.lit(-1)) if BRONZE_VERSION in bronze.columns else F.lit(-1)
     op = F.coalesce(F.col(OP), F.lit(UPSERT)) if OP in bronze.columns else F.lit(UPSERT)
-    w = Window.partitionBy(*[F.col(k) for k in keys]).orderBy(version.desc(), F.col("_ingested_at").desc_nulls_last())
+    w = Window.partitionBy(*[F.col(k) for k in keys]).orderBy(
+        version.desc(), F.col("_ingested_at").desc_nulls_last()
+    )
     return (
-        bronze.select(*[F.col(k) for k in keys], op.alias(OP), row_hash(source.columns).alias("_hash"),
-                      F.row_number().over(w).alias("_rn"))
+        bronze.select(
+            *[F.col(k) for k in keys],
+            op.alias(OP),
+            row_hash(source.columns).alias("_hash"),
+            F.row_number().over(w).alias("_rn"),
+        )
         .where(F.col("_rn") == 1)
         .drop("_rn")
     )
 
 
-def snapshot_changes(snapshot: DataFrame, latest: DataFrame, source: JdbcSource, *, everything: bool = False) -> DataFrame:
+def snapshot_changes(
+    snapshot: DataFrame, latest: DataFrame, source: JdbcSource, *, everything: bool = False
+) -> DataFrame:
     """The rows a snapshot adds to bronze, with ``_op`` and ``_change`` (``upsert``,
     ``delete``, ``unchanged`` or null for a key already deleted and still absent).
 
@@ -275,10 +305,14 @@ def snapshot_changes(snapshot: DataFrame, latest: DataFrame, source: JdbcSource,
         >>> snapshot_changes(source_rows, latest_state(bronze, src), src).where("_change = 'delete'")
     """
     keys = list(source.key_columns)
-    cur = latest.select(*[F.col(k).alias(f"_cur_{k}") for k in keys], F.col(OP).alias("_cur_op"),
-                        F.col("_hash").alias("_cur_hash"))
+    cur = latest.select(
+        *[F.col(k).alias(f"_cur_{k}") for k in keys],
+        F.col(OP).alias("_cur_op"),
+        F.col("_hash").alias("_cur_hash"),
+    )
     joined = snapshot.select("*", F.lit(True).alias("_in_source")).join(
-        cur, [F.col(k) == F.col(f"_cur_{k}") for k in keys], "full")
+        cur, [F.col(k) == F.col(f"_cur_{k}") for k in keys], "full"
+    )
     present = F.col("_in_source").isNotNull()
     alive = F.col("_cur_op") == F.lit(UPSERT)
     same = alive & (row_hash(source.columns) == F.col("_cur_hash"))
@@ -292,10 +326,12 @@ def snapshot_changes(snapshot: DataFrame, latest: DataFrame, source: JdbcSource,
         (F.coalesce(F.col(c), F.col(f"_cur_{c}")) if c in keys else F.col(c)).cast(types[c]).alias(c)
         for c in source.columns
     ]
-    return joined.select(*out, F.when(present, F.lit(UPSERT)).otherwise(F.lit(DELETE)).alias(OP), change.alias("_change"))
+    return joined.select(
+        *out, F.when(present, F.lit(UPSERT)).otherwise(F.lit(DELETE)).alias(OP), change.alias("_change")
+    )
 
 
-def _replayable(spark: SparkSession, bronze: str, source: JdbcSource, after: Optional[str]) -> DataFrame:
+def _replayable(spark: SparkSession, bronze: str, source: JdbcSource, after: str | None) -> DataFrame:
     """``_row_id`` (once each, with ``_in_bronze = true``) of the bronze rows a replay of the
     slice ``> after`` can duplicate: those at or above the previous mark (Delta skips the
     files below it), not the whole table. With a change column the same key comes back
@@ -314,7 +350,9 @@ def _replayable(spark: SparkSession, bronze: str, source: JdbcSource, after: Opt
     return df.groupBy(*keys).agg(F.lit(True).alias("_in_bronze"))
 
 
-def _check_type_changes(spark: SparkSession, source: JdbcSource, bronze: str, batch: DataFrame, full_reload: bool) -> None:
+def _check_type_changes(
+    spark: SparkSession, source: JdbcSource, bronze: str, batch: DataFrame, full_reload: bool
+) -> None:
     """An append may not change a column's type (e.g. ``timestamp`` -> ``timestamp_ntz`` after
     an upgrade): refused. A full reload replaces the table and its schema (adding the
     ``timestampNtz`` table feature the new schema may need)."""
@@ -329,8 +367,11 @@ def _check_type_changes(spark: SparkSession, source: JdbcSource, bronze: str, ba
         )
     if any(wanted == "timestamp_ntz" for _c, _held, wanted in changes):
         delta_io.enable_feature(spark, bronze, "timestampNtz")
-    log.warning("%s: bronze column types change (%s); the full reload replaces the table's schema", source.name,
-                ", ".join(f"{c}: {held} -> {wanted}" for c, held, wanted in changes))
+    log.warning(
+        "%s: bronze column types change (%s); the full reload replaces the table's schema",
+        source.name,
+        ", ".join(f"{c}: {held} -> {wanted}" for c, held, wanted in changes),
+    )
 
 
 def ingest_table(
@@ -352,7 +393,11 @@ def ingest_table(
         return ingest_snapshot(spark, source, conn, paths, run_id, full_reload=full_reload)
     bronze = paths.bronze(source.name)
     incremental = source.mark_column is not None and not full_reload
-    after = read_watermark(spark, paths, source.name) if incremental and delta_io.table_exists(spark, bronze) else None
+    after = (
+        read_watermark(spark, paths, source.name)
+        if incremental and delta_io.table_exists(spark, bronze)
+        else None
+    )
     bounds = discover_bounds(spark, source, conn, after=after)
     partitions = planned_partitions(source, bounds)
     if incremental and bounds.count == 0:
@@ -366,7 +411,8 @@ def ingest_table(
         # source rows counted as they are read, in the write's own job
         batch, read = observe_rows(
             _with_lineage(rows, source, run_id, delta_io.next_write_version(spark, bronze, source.columns)),
-            f"bronze_{source.name}_in")
+            f"bronze_{source.name}_in",
+        )
         replay_guard = incremental and delta_io.table_exists(spark, bronze)
         if replay_guard:
             # A replay of a slice already committed (killed before the mark was saved) adds
@@ -375,11 +421,15 @@ def ingest_table(
             on = ["_row_id", "_hash"] if by_values else ["_row_id"]
             probe = batch.withColumn("_hash", row_hash(source.columns)) if by_values else batch
             flagged, seen = observe_rows(
-                probe.join(_replayable(spark, bronze, source, after), on, "left"), f"bronze_{source.name}_seen",
-                replayed=F.count(F.col("_in_bronze")))
+                probe.join(_replayable(spark, bronze, source, after), on, "left"),
+                f"bronze_{source.name}_seen",
+                replayed=F.count(F.col("_in_bronze")),
+            )
             batch = flagged.where(F.col("_in_bronze").isNull()).select(*[F.col(c) for c in batch.columns])
             fault_point(f"bronze.append.before:{source.name}")
-            metrics = delta_io.append(spark, batch, bronze, merge_schema=True)  # a lake older than _op gains it
+            metrics = delta_io.append(
+                spark, batch, bronze, merge_schema=True
+            )  # a lake older than _op gains it
         elif incremental:
             fault_point(f"bronze.append.before:{source.name}")
             metrics = delta_io.append(spark, batch, bronze, merge_schema=True)
@@ -398,13 +448,24 @@ def ingest_table(
     rows_in = observed(read).get("rows", -1)
     replayed = observed(seen).get("replayed", -1) if replay_guard else 0
     if replayed > 0:
-        log.warning("%s: %d rows were already in bronze (a run died before saving its mark)", source.name, replayed)
+        log.warning(
+            "%s: %d rows were already in bronze (a run died before saving its mark)", source.name, replayed
+        )
     mark = bounds.mark if source.mark_column else None
     if source.mark_column:
         fault_point(f"bronze.watermark.before:{source.name}")
-        write_watermark(spark, paths, source.name, source.mark_column, mark if mark is not None else after, run_id)
+        write_watermark(
+            spark, paths, source.name, source.mark_column, mark if mark is not None else after, run_id
+        )
         fault_point(f"bronze.watermark.after:{source.name}")
-    log.info("%s: %d rows read, %d written to %s in %d partitions", source.name, rows_in, rows_written, bronze, partitions)
+    log.info(
+        "%s: %d rows read, %d written to %s in %d partitions",
+        source.name,
+        rows_in,
+        rows_written,
+        bronze,
+        partitions,
+    )
     return IngestResult(
         source=source.name,
         rows_in=rows_in,
@@ -447,21 +508,33 @@ def ingest_snapshot(
         if exists:
             latest = latest_state(delta_io.read_table(spark, bronze), source)
         else:
-            latest = spark.createDataFrame([], snapshot.select(
-                *list(source.key_columns), F.lit(UPSERT).alias(OP), F.lit(0).cast("long").alias("_hash")).schema)
+            latest = spark.createDataFrame(
+                [],
+                snapshot.select(
+                    *list(source.key_columns), F.lit(UPSERT).alias(OP), F.lit(0).cast("long").alias("_hash")
+                ).schema,
+            )
         diff, seen = observe_rows(
-            snapshot_changes(snapshot, latest, source, everything=full_reload), f"bronze_{source.name}_in",
+            snapshot_changes(snapshot, latest, source, everything=full_reload),
+            f"bronze_{source.name}_in",
             read=F.count(F.when(F.col(OP) == UPSERT, 1)),
             deleted=F.count(F.when(F.col("_change") == DELETE, 1)),
-            unchanged=F.count(F.when(F.col("_change") == "unchanged", 1)))
+            unchanged=F.count(F.when(F.col("_change") == "unchanged", 1)),
+        )
         _check_type_changes(spark, source, bronze, diff.select(*source.columns), full_reload)  # may commit
-        batch = _with_lineage(diff.where(F.col("_change").isin(UPSERT, DELETE)), source, run_id,
-                              delta_io.next_write_version(spark, bronze, source.columns))
+        batch = _with_lineage(
+            diff.where(F.col("_change").isin(UPSERT, DELETE)),
+            source,
+            run_id,
+            delta_io.next_write_version(spark, bronze, source.columns),
+        )
         fault_point(f"bronze.append.before:{source.name}")
         if full_reload or not exists:
             metrics = delta_io.overwrite(spark, batch, bronze)
         else:
-            metrics = delta_io.append(spark, batch, bronze, merge_schema=True)  # a lake older than _op gains it
+            metrics = delta_io.append(
+                spark, batch, bronze, merge_schema=True
+            )  # a lake older than _op gains it
     except SourceError:
         raise
     except Exception as exc:
@@ -472,7 +545,19 @@ def ingest_snapshot(
     rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
     got = observed(seen)
     rows_in = got["read"] + got["deleted"] if "read" in got else -1
-    log.info("%s: snapshot of %d rows, %d deletions found, %d rows unchanged; %d written to %s",
-             source.name, got.get("read", -1), got.get("deleted", -1), got.get("unchanged", -1), rows_written, bronze)
-    return IngestResult(source=source.name, rows_in=rows_in, rows_written=rows_written,
-                        replayed=got.get("unchanged", -1), partitions=partitions)
+    log.info(
+        "%s: snapshot of %d rows, %d deletions found, %d rows unchanged; %d written to %s",
+        source.name,
+        got.get("read", -1),
+        got.get("deleted", -1),
+        got.get("unchanged", -1),
+        rows_written,
+        bronze,
+    )
+    return IngestResult(
+        source=source.name,
+        rows_in=rows_in,
+        rows_written=rows_written,
+        replayed=got.get("unchanged", -1),
+        partitions=partitions,
+    )

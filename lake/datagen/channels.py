@@ -27,8 +27,8 @@ from lake.datagen.common import TIMEZONE, epoch_seconds, resolve_now, split_even
 from lake.datagen.people import PeoplePool, build_agents, build_people, state_names
 from lake.datagen.textfmt import (
     csv_field,
-    csv_tokens,
     csv_literals,
+    csv_tokens,
     format_datetimes,
     format_durations,
     ints_to_str,
@@ -50,15 +50,54 @@ FILE_NAMES = {
 }
 # Exactly the columns of conf/lake.yml, in file order.
 COLUMNS = {
-    "ura": ["data", "Semana", "Horário", "fila_descricao", "Agente", "Status", "DDD", "telefone",
-            "Estado", "cliente_nome", "email", "fila_de_atendimento", "duracao_espera_fila",
-            "duracao_atendimento", "duracao_total_da_chamada", "classificacao", "sub_classificacao"],
-    "chat": ["Data da conversa (Inicio)", "Data da conversa (Fim)", "Semana", "Agente",
-             "Visitor_Email", "Feedback_Response_Additional", "Feedback_Average", "Atendido"],
-    "whatsapp": ["Inicio da conversa", "Fim da conversa (duração)", "Fim da conversa (finalizado?)",
-                 "Tempo duração atendimento", "Semana", "Finalizado?", "E-mail"],
-    "email": ["Origem do caso", "Loja", "Semana", "Data/Hora de abertura", "Data/Hora de fechamento",
-              "Sub Classificação", "Classificação", "Email do cliente"],
+    "ura": [
+        "data",
+        "Semana",
+        "Horário",
+        "fila_descricao",
+        "Agente",
+        "Status",
+        "DDD",
+        "telefone",
+        "Estado",
+        "cliente_nome",
+        "email",
+        "fila_de_atendimento",
+        "duracao_espera_fila",
+        "duracao_atendimento",
+        "duracao_total_da_chamada",
+        "classificacao",
+        "sub_classificacao",
+    ],
+    "chat": [
+        "Data da conversa (Inicio)",
+        "Data da conversa (Fim)",
+        "Semana",
+        "Agente",
+        "Visitor_Email",
+        "Feedback_Response_Additional",
+        "Feedback_Average",
+        "Atendido",
+    ],
+    "whatsapp": [
+        "Inicio da conversa",
+        "Fim da conversa (duração)",
+        "Fim da conversa (finalizado?)",
+        "Tempo duração atendimento",
+        "Semana",
+        "Finalizado?",
+        "E-mail",
+    ],
+    "email": [
+        "Origem do caso",
+        "Loja",
+        "Semana",
+        "Data/Hora de abertura",
+        "Data/Hora de fechamento",
+        "Sub Classificação",
+        "Classificação",
+        "Email do cliente",
+    ],
 }
 CHANNEL_SHARE = {"ura": 0.30, "chat": 0.25, "whatsapp": 0.25, "email": 0.20}
 # Date formats per column: the first is the real file's, the rest are variants seen in the
@@ -66,13 +105,38 @@ CHANNEL_SHARE = {"ura": 0.30, "chat": 0.25, "whatsapp": 0.25, "email": 0.20}
 DATE_FORMATS = {
     ("ura", "data"): ["MM/dd/yyyy", "M/d/yyyy", "M/d/yy"],
     ("ura", "Horário"): ["HH:mm:ss"],
-    ("chat", "Data da conversa (Inicio)"): ["dd/MM/yyyy HH:mm", "dd/MM/yyyy HH:mm:ss", "d/M/yyyy H:mm", "d/M/yy H:mm"],
-    ("chat", "Data da conversa (Fim)"): ["dd/MM/yyyy HH:mm", "dd/MM/yyyy HH:mm:ss", "d/M/yyyy H:mm", "d/M/yy H:mm"],
-    ("whatsapp", "Inicio da conversa"): ["M/d/yy H:mm", "M/d/yy H:mm:ss", "M/d/yyyy H:mm", "M/d/yyyy H:mm:ss"],
+    ("chat", "Data da conversa (Inicio)"): [
+        "dd/MM/yyyy HH:mm",
+        "dd/MM/yyyy HH:mm:ss",
+        "d/M/yyyy H:mm",
+        "d/M/yy H:mm",
+    ],
+    ("chat", "Data da conversa (Fim)"): [
+        "dd/MM/yyyy HH:mm",
+        "dd/MM/yyyy HH:mm:ss",
+        "d/M/yyyy H:mm",
+        "d/M/yy H:mm",
+    ],
+    ("whatsapp", "Inicio da conversa"): [
+        "M/d/yy H:mm",
+        "M/d/yy H:mm:ss",
+        "M/d/yyyy H:mm",
+        "M/d/yyyy H:mm:ss",
+    ],
     ("whatsapp", "Fim da conversa (duração)"): ["MM/dd/yyyy HH:mm", "M/d/yyyy H:mm:ss", "M/d/yy H:mm"],
     ("whatsapp", "Fim da conversa (finalizado?)"): ["MM/dd/yyyy HH:mm", "M/d/yyyy H:mm:ss", "M/d/yy H:mm"],
-    ("email", "Data/Hora de abertura"): ["M/d/yy H:mm", "M/d/yy H:mm:ss", "M/d/yyyy H:mm", "M/d/yyyy H:mm:ss"],
-    ("email", "Data/Hora de fechamento"): ["M/d/yy H:mm", "M/d/yy H:mm:ss", "M/d/yyyy H:mm", "M/d/yyyy H:mm:ss"],
+    ("email", "Data/Hora de abertura"): [
+        "M/d/yy H:mm",
+        "M/d/yy H:mm:ss",
+        "M/d/yyyy H:mm",
+        "M/d/yyyy H:mm:ss",
+    ],
+    ("email", "Data/Hora de fechamento"): [
+        "M/d/yy H:mm",
+        "M/d/yy H:mm:ss",
+        "M/d/yyyy H:mm",
+        "M/d/yyyy H:mm:ss",
+    ],
 }
 VARIANT_SHARE = 0.10  # rows not in a column's first format, when noise is on
 STRAY_SPACE_SHARE = 0.005
@@ -83,8 +147,15 @@ CHUNK_ROWS = 250_000
 EMAIL_KINDS = ("clean", "upper", "capitalized", "spaced", "spaced_upper", "invalid", "missing")
 EMAIL_SHARES = (0.90, 0.02, 0.02, 0.02, 0.01, 0.01, 0.02)
 
-_QUEUES = ["Dúvidas Gerais", "Cancelamento", "Remarcação", "Reembolso", "Compra de Passagem",
-           "Bagagem", "Atendimento Prioritário"]
+_QUEUES = [
+    "Dúvidas Gerais",
+    "Cancelamento",
+    "Remarcação",
+    "Reembolso",
+    "Compra de Passagem",
+    "Bagagem",
+    "Atendimento Prioritário",
+]
 _URA_STATUS = ["Atendida", "Abandonada", "Não Atendida"]
 _URA_CLASSES = [
     ("Dúvida", "Embarque|Desembarque fora rodoviária"),
@@ -101,13 +172,22 @@ _EMAIL_CLASSES = [  # (Sub Classificação = broad class, Classificação = deta
     ("Reclamação", "Cancelamento, reembolso não recebido"),
     ("Reclamação", "Atraso na viagem"),
     ("Solicitação", "Remarcação"),
-    ("Solicitação", "Nota fiscal \"segunda via\""),
+    ("Solicitação", 'Nota fiscal "segunda via"'),
     ("Elogio", "Atendimento"),
 ]
 _EMAIL_ORIGINS = ["Site", "E-mail", "Aplicativo", "Formulário Web", "Telefone"]
-_FEEDBACK = [None, "", "atendimento pessimo", "Ótimo atendimento, resolveu rápido!",
-             "demorou muito", "Agente muito educada", "não resolveu meu problema",
-             "O \"reembolso\" ainda não caiu", "nota 10", "péssimo; vou reclamar no Reclame Aqui"]
+_FEEDBACK = [
+    None,
+    "",
+    "atendimento pessimo",
+    "Ótimo atendimento, resolveu rápido!",
+    "demorou muito",
+    "Agente muito educada",
+    "não resolveu meu problema",
+    'O "reembolso" ainda não caiu',
+    "nota 10",
+    "péssimo; vou reclamar no Reclame Aqui",
+]
 
 
 @dataclass(frozen=True)
@@ -134,8 +214,12 @@ def _email_variants(clean: np.ndarray) -> list[list[str | None]]:
         elif kind == "spaced_upper":
             row = ["  " + e.upper() for e in clean]
         elif kind == "invalid":
-            forms = (lambda e: e.replace("@", ""), lambda e: e.replace("@", "@@"),
-                     lambda e: e.split("@")[0] + "@", lambda e: e.replace(".", " ", 1))
+            forms = (
+                lambda e: e.replace("@", ""),
+                lambda e: e.replace("@", "@@"),
+                lambda e: e.split("@")[0] + "@",
+                lambda e: e.replace(".", " ", 1),
+            )
             row = [forms[i % len(forms)](e) for i, e in enumerate(clean)]
         else:
             row = [None] * len(clean)
@@ -152,8 +236,14 @@ def _pools(interactions: int, seed: int, noise: bool) -> _Pools:
     email_json = np.stack([json_tokens(v) for v in variants])
     email_csv = np.stack([csv_tokens(v) for v in variants])
     shares = np.array(EMAIL_SHARES if noise else (1.0,) + (0.0,) * (len(EMAIL_KINDS) - 1))
-    return _Pools(people, np.cumsum(weights) / weights.sum(), build_agents(40, seed=seed),
-                  email_json, email_csv, np.cumsum(shares) / shares.sum())
+    return _Pools(
+        people,
+        np.cumsum(weights) / weights.sum(),
+        build_agents(40, seed=seed),
+        email_json,
+        email_csv,
+        np.cumsum(shares) / shares.sum(),
+    )
 
 
 def _pick(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
@@ -174,8 +264,7 @@ def _dates(rng: np.random.Generator, secs: np.ndarray, channel: str, column: str
     if not noise or len(formats) == 1:
         out = format_datetimes(secs, formats[0])
     else:
-        choice = np.where(rng.random(len(secs)) < VARIANT_SHARE,
-                          rng.integers(1, len(formats), len(secs)), 0)
+        choice = np.where(rng.random(len(secs)) < VARIANT_SHARE, rng.integers(1, len(formats), len(secs)), 0)
         out = np.empty(len(secs), dtype=object)
         for i, fmt in enumerate(formats):
             mask = choice == i
@@ -261,9 +350,11 @@ def _whatsapp(rng, pools: _Pools, now_s: int, n: int, noise: bool):
     person = _pick(rng, pools.cdf, n)
     start = _starts(rng, now_s, n, 60)
     band = rng.random(n)
-    minutes = np.where(band < 0.70, rng.integers(1, 121, n),
-                       np.where(band < 0.95, rng.integers(120, 24 * 60, n),
-                                rng.integers(24 * 60, 72 * 60, n)))
+    minutes = np.where(
+        band < 0.70,
+        rng.integers(1, 121, n),
+        np.where(band < 0.95, rng.integers(120, 24 * 60, n), rng.integers(24 * 60, 72 * 60, n)),
+    )
     end = np.maximum(np.minimum(start + minutes * 60, now_s // 60 * 60), start)
     kind = _pick(rng, pools.email_kind_cdf, n)
     tokens = [
@@ -392,37 +483,85 @@ def generate_channel_files(
     pools = _pools(interactions, seed, noise)
 
     per_channel = _apportion(interactions, [CHANNEL_SHARE[c] for c in CHANNELS])
-    manifest: dict = {"now": now_dt.isoformat(sep=" "), "timezone": TIMEZONE, "seed": seed,
-                      "json_shape": json_shape, "interactions": interactions, "channels": {}}
+    manifest: dict = {
+        "now": now_dt.isoformat(sep=" "),
+        "timezone": TIMEZONE,
+        "seed": seed,
+        "json_shape": json_shape,
+        "interactions": interactions,
+        "channels": {},
+    }
     for ci, channel in enumerate(CHANNELS):
         records = per_channel[ci]
         # A broken record inside a JSON array or object would break the whole file.
         breakable = FILE_NAMES[channel][1] == ".csv" or json_shape == "lines"
-        stats = {"records": records, "malformed": round(records * malformed_share) if breakable else 0,
-                 "duplicates": round(records * duplicate_share), "email_noisy": 0,
-                 "email_invalid": 0, "email_missing": 0, "last_24h": 0, "files": []}
+        stats = {
+            "records": records,
+            "malformed": round(records * malformed_share) if breakable else 0,
+            "duplicates": round(records * duplicate_share),
+            "email_noisy": 0,
+            "email_invalid": 0,
+            "email_missing": 0,
+            "last_24h": 0,
+            "files": [],
+        }
         file_records = split_evenly(records, files_per_channel)
         file_mal = split_evenly(stats["malformed"], files_per_channel)
         file_dup = split_evenly(stats["duplicates"], files_per_channel)
         stem, ext = FILE_NAMES[channel]
         for fi in range(files_per_channel):
             path = landing / (f"{stem}{ext}" if fi == 0 else f"{stem}_{fi + 1}{ext}")
-            _write_file(path, channel, pools, now_s, seed, ci, fi, file_records[fi], file_mal[fi],
-                        file_dup[fi], noise, json_shape, chunk_rows, stats)
+            _write_file(
+                path,
+                channel,
+                pools,
+                now_s,
+                seed,
+                ci,
+                fi,
+                file_records[fi],
+                file_mal[fi],
+                file_dup[fi],
+                noise,
+                json_shape,
+                chunk_rows,
+                stats,
+            )
             stats["files"].append(str(path))
         manifest["channels"][channel] = stats
-        log.info("wrote %s: %d records (%d malformed, %d duplicates) in %d file(s)",
-                 channel, records, stats["malformed"], stats["duplicates"], files_per_channel)
+        log.info(
+            "wrote %s: %d records (%d malformed, %d duplicates) in %d file(s)",
+            channel,
+            records,
+            stats["malformed"],
+            stats["duplicates"],
+            files_per_channel,
+        )
     return manifest
 
 
-def _write_file(path: Path, channel: str, pools: _Pools, now_s: int, seed: int, ci: int, fi: int,
-                records: int, malformed: int, duplicates: int, noise: bool, json_shape: str,
-                chunk_rows: int, stats: dict) -> None:
+def _write_file(
+    path: Path,
+    channel: str,
+    pools: _Pools,
+    now_s: int,
+    seed: int,
+    ci: int,
+    fi: int,
+    records: int,
+    malformed: int,
+    duplicates: int,
+    noise: bool,
+    json_shape: str,
+    chunk_rows: int,
+    stats: dict,
+) -> None:
     is_json = FILE_NAMES[channel][1] == ".jsonl"
     if is_json and json_shape == "object" and records != 1:
-        raise ValueError(f"json_shape='object' holds exactly one record per file; {path.name} "
-                         f"would hold {records}. Use 'array' or 'lines', or more files per channel.")
+        raise ValueError(
+            f"json_shape='object' holds exactly one record per file; {path.name} "
+            f"would hold {records}. Use 'array' or 'lines', or more files per channel."
+        )
     n_chunks = max(1, -(-records // max(1, chunk_rows)))
     chunk_sizes = split_evenly(records, n_chunks)
     chunk_mal = split_evenly(malformed, n_chunks)
@@ -451,12 +590,16 @@ def _write_file(path: Path, channel: str, pools: _Pools, now_s: int, seed: int, 
             kind_names = kinds[kind]
             stats["email_missing"] += int((kind_names == "missing").sum())
             stats["email_invalid"] += int((kind_names == "invalid").sum())
-            stats["email_noisy"] += int(np.isin(kind_names, ["upper", "capitalized", "spaced", "spaced_upper"]).sum())
+            stats["email_noisy"] += int(
+                np.isin(kind_names, ["upper", "capitalized", "spaced", "spaced_upper"]).sum()
+            )
             stats["last_24h"] += int((start >= now_s - 86_400).sum())
             if size == 0:
                 continue
             pieces = record_pieces(tokens, literals, end)
-            picked = rng.choice(base, size=n_mal + n_dup, replace=False) if n_mal + n_dup else np.empty(0, int)
+            picked = (
+                rng.choice(base, size=n_mal + n_dup, replace=False) if n_mal + n_dup else np.empty(0, int)
+            )
             _break(pieces, picked[:n_mal], is_json=is_json, lines_end="\n" if end.endswith("\n") else "")
             if n_dup:  # the same record again, somewhere else in the file
                 order = np.insert(np.arange(base), rng.integers(0, base + 1, n_dup), picked[n_mal:])

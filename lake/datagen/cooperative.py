@@ -111,14 +111,16 @@ def _card_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def _printed_names(first: np.ndarray, last: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Upper-case embossed names; a few keep accents or carry commas and quotes."""
-    plain = np.array([ascii_fold_keep_spaces(f + " " + s).upper() for f, s in zip(first, last)],
-                     dtype=object)
+    plain = np.array([ascii_fold_keep_spaces(f + " " + s).upper() for f, s in zip(first, last)], dtype=object)
     accented = np.array([(f + " " + s).upper() for f, s in zip(first, last)], dtype=object)
     comma = np.array([(s + ", " + f).upper() for f, s in zip(first, last)], dtype=object)
-    quoted = np.array([f.upper() + ' "' + f.split()[0][:3].upper() + '" ' + s.upper()
-                       for f, s in zip(first, last)], dtype=object)
-    apostrophe = np.array([f.upper() + " D'" + ascii_fold_keep_spaces(s).upper() for f, s in zip(first, last)],
-                          dtype=object)
+    quoted = np.array(
+        [f.upper() + ' "' + f.split()[0][:3].upper() + '" ' + s.upper() for f, s in zip(first, last)],
+        dtype=object,
+    )
+    apostrophe = np.array(
+        [f.upper() + " D'" + ascii_fold_keep_spaces(s).upper() for f, s in zip(first, last)], dtype=object
+    )
     kind = rng.choice(5, size=len(first), p=[0.85, 0.07, 0.04, 0.02, 0.02])
     return np.stack([plain, accented, comma, quoted, apostrophe])[kind, np.arange(len(first))]
 
@@ -132,8 +134,15 @@ def _to_datetime(secs: np.ndarray) -> np.ndarray:
     return np.asarray(secs, dtype=np.int64).astype("datetime64[s]")
 
 
-def _plan(*, transactions: int, seed: int, members: int | None, orphan_share: float,
-          mismatch_share: float, now: datetime | None) -> _Plan:
+def _plan(
+    *,
+    transactions: int,
+    seed: int,
+    members: int | None,
+    orphan_share: float,
+    mismatch_share: float,
+    now: datetime | None,
+) -> _Plan:
     for name, share in (("orphan_share", orphan_share), ("mismatch_share", mismatch_share)):
         if not 0.0 <= share < 1.0:
             raise ValueError(f"{name}: expected a share in [0, 1); found {share!r}")
@@ -151,32 +160,37 @@ def _plan(*, transactions: int, seed: int, members: int | None, orphan_share: fl
     domain = np.array([e.split("@")[1] for e in people.email], dtype=object)[person]
     repeat = np.arange(n_members) >= len(people)
     email = np.where(repeat, local + member_id.astype(str).astype(object), local) + "@" + domain
-    associado = pd.DataFrame({
-        "id": member_id,
-        "nome": people.first_name[person],
-        "sobrenome": people.last_name[person],
-        "idade": rng.integers(18, 86, n_members).astype(np.int64),
-        "email": email,
-    })
+    associado = pd.DataFrame(
+        {
+            "id": member_id,
+            "nome": people.first_name[person],
+            "sobrenome": people.last_name[person],
+            "idade": rng.integers(18, 86, n_members).astype(np.int64),
+            "email": email,
+        }
+    )
 
     # conta: one to four accounts per member, opened over the last 12 years.
     per_member = 1 + np.minimum(rng.poisson(0.6, n_members), 3)
     acc_owner = np.repeat(member_id, per_member)
     n_acc = len(acc_owner)
     acc_created = now_s - rng.integers(30 * 86_400, 12 * 365 * 86_400, n_acc)
-    conta = pd.DataFrame({
-        "id": np.arange(1, n_acc + 1, dtype=np.int64),
-        "tipo": np.array(ACCOUNT_TYPES, dtype=object)[rng.choice(4, n_acc, p=[0.55, 0.25, 0.1, 0.1])],
-        "data_criacao": _to_datetime(acc_created),
-        "id_associado": acc_owner,
-    })
+    conta = pd.DataFrame(
+        {
+            "id": np.arange(1, n_acc + 1, dtype=np.int64),
+            "tipo": np.array(ACCOUNT_TYPES, dtype=object)[rng.choice(4, n_acc, p=[0.55, 0.25, 0.1, 0.1])],
+            "data_criacao": _to_datetime(acc_created),
+            "id_associado": acc_owner,
+        }
+    )
 
     # cartao: one to three cards per account, issued after the account was opened.
     per_account = 1 + np.minimum(rng.poisson(0.5, n_acc), 2)
     card_account = np.repeat(np.arange(n_acc), per_account)
     n_cards = len(card_account)
     card_created = acc_created[card_account] + (
-        rng.random(n_cards) * (now_s - 86_400 - acc_created[card_account])).astype(np.int64)
+        rng.random(n_cards) * (now_s - 86_400 - acc_created[card_account])
+    ).astype(np.int64)
     card_owner = acc_owner[card_account].copy()
     n_mismatch = round(n_cards * mismatch_share)
     if n_mismatch:
@@ -184,21 +198,33 @@ def _plan(*, transactions: int, seed: int, members: int | None, orphan_share: fl
         shift = rng.integers(1, n_members, n_mismatch)
         card_owner[bad] = (card_owner[bad] - 1 + shift) % n_members + 1
     owner_person = person[acc_owner[card_account] - 1]
-    cartao = pd.DataFrame({
-        "id": np.arange(1, n_cards + 1, dtype=np.int64),
-        "num_cartao": _card_numbers(rng, n_cards),
-        "nom_impresso": _printed_names(people.first_name, people.last_name, rng)[owner_person],
-        "data_criacao": _to_datetime(card_created),
-        "id_conta": card_account.astype(np.int64) + 1,
-        "id_associado": card_owner,
-    })
+    cartao = pd.DataFrame(
+        {
+            "id": np.arange(1, n_cards + 1, dtype=np.int64),
+            "num_cartao": _card_numbers(rng, n_cards),
+            "nom_impresso": _printed_names(people.first_name, people.last_name, rng)[owner_person],
+            "data_criacao": _to_datetime(card_created),
+            "id_conta": card_account.astype(np.int64) + 1,
+            "id_associado": card_owner,
+        }
+    )
     weights = rng.pareto(1.5, n_cards) + 0.2
-    return _Plan(seed, now_s, transactions, orphan_share, associado, conta, cartao,
-                 card_created, np.cumsum(weights) / weights.sum())
+    return _Plan(
+        seed,
+        now_s,
+        transactions,
+        orphan_share,
+        associado,
+        conta,
+        cartao,
+        card_created,
+        np.cumsum(weights) / weights.sum(),
+    )
 
 
-def _movimento_block(plan: _Plan, block: int, first_id: int, size: int, orphans: int,
-                     merchants: np.ndarray) -> pd.DataFrame:
+def _movimento_block(
+    plan: _Plan, block: int, first_id: int, size: int, orphans: int, merchants: np.ndarray
+) -> pd.DataFrame:
     rng = np.random.default_rng([plan.seed, 37, block])
     n_cards = len(plan.cartao)
     card = np.minimum(np.searchsorted(plan.card_cdf, rng.random(size), side="right"), n_cards - 1)
@@ -215,13 +241,15 @@ def _movimento_block(plan: _Plan, block: int, first_id: int, size: int, orphans:
     if orphans:
         at = rng.choice(size, orphans, replace=False)
         card_id[at] = n_cards + 1 + rng.integers(0, 10_000, orphans)  # no such card
-    return pd.DataFrame({
-        "id": np.arange(first_id, first_id + size, dtype=np.int64),
-        "vlr_transacao": amount,
-        "des_transacao": description,
-        "data_movimento": _to_datetime(when),
-        "id_cartao": card_id,
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(first_id, first_id + size, dtype=np.int64),
+            "vlr_transacao": amount,
+            "des_transacao": description,
+            "data_movimento": _to_datetime(when),
+            "id_cartao": card_id,
+        }
+    )
 
 
 def _movimento_blocks(plan: _Plan) -> Iterator[pd.DataFrame]:
@@ -266,8 +294,14 @@ def iter_movimento_chunks(
     Same arguments as :func:`generate_cooperative`; the concatenated chunks equal its
     ``movimento`` table whatever ``chunk_rows`` is.
     """
-    plan = _plan(transactions=transactions, seed=seed, members=members, orphan_share=orphan_share,
-                 mismatch_share=mismatch_share, now=now)
+    plan = _plan(
+        transactions=transactions,
+        seed=seed,
+        members=members,
+        orphan_share=orphan_share,
+        mismatch_share=mismatch_share,
+        now=now,
+    )
     return _rechunk(_movimento_blocks(plan), max(1, chunk_rows))
 
 
@@ -298,13 +332,21 @@ def generate_cooperative(
         :data:`COLUMNS`; ids int64, timestamps ``datetime64[s]``, ``vlr_transacao`` exact
         strings with two decimals, ``num_cartao`` 16-digit strings.
     """
-    plan = _plan(transactions=transactions, seed=seed, members=members, orphan_share=orphan_share,
-                 mismatch_share=mismatch_share, now=now)
+    plan = _plan(
+        transactions=transactions,
+        seed=seed,
+        members=members,
+        orphan_share=orphan_share,
+        mismatch_share=mismatch_share,
+        now=now,
+    )
     blocks = list(_movimento_blocks(plan))
-    movimento = (pd.concat(blocks, ignore_index=True) if blocks
-                 else pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS["movimento"]}))
-    return {"associado": plan.associado, "conta": plan.conta, "cartao": plan.cartao,
-            "movimento": movimento}
+    movimento = (
+        pd.concat(blocks, ignore_index=True)
+        if blocks
+        else pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS["movimento"]})
+    )
+    return {"associado": plan.associado, "conta": plan.conta, "cartao": plan.cartao, "movimento": movimento}
 
 
 # ---------------------------------------------------------------- SQLite fast path
@@ -327,13 +369,17 @@ def _ddl_statements(strict: bool) -> list[str]:
     """The SQLite schema of ``scripts/sql`` that ``dbload`` also uses (one source of DDL)."""
     from lake.datagen.dbload import ddl_path
 
-    text = "\n".join(line for line in ddl_path("sqlite", strict=strict).read_text(encoding="utf-8").splitlines()
-                     if not line.lstrip().startswith("--"))
+    text = "\n".join(
+        line
+        for line in ddl_path("sqlite", strict=strict).read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("--")
+    )
     return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
 
 
-def _write_sqlite(plan: _Plan, path: str | os.PathLike, *, chunk_rows: int, replace: bool,
-                  strict: bool) -> dict[str, int]:
+def _write_sqlite(
+    plan: _Plan, path: str | os.PathLike, *, chunk_rows: int, replace: bool, strict: bool
+) -> dict[str, int]:
     folder = os.path.dirname(os.fspath(path))
     if folder:
         os.makedirs(folder, exist_ok=True)
@@ -353,8 +399,12 @@ def _write_sqlite(plan: _Plan, path: str | os.PathLike, *, chunk_rows: int, repl
         for statement in statements:
             if statement not in indexes:
                 con.execute(statement)
-        frames = {"associado": [plan.associado], "conta": [plan.conta], "cartao": [plan.cartao],
-                  "movimento": _rechunk(_movimento_blocks(plan), max(1, chunk_rows))}
+        frames = {
+            "associado": [plan.associado],
+            "conta": [plan.conta],
+            "cartao": [plan.cartao],
+            "movimento": _rechunk(_movimento_blocks(plan), max(1, chunk_rows)),
+        }
         for table in TABLES:
             cols = COLUMNS[table]
             sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
@@ -409,6 +459,12 @@ def write_cooperative_sqlite(
         >>> write_cooperative_sqlite("data/cooperative.db", transactions=1_000_000)  # doctest: +SKIP
         {'associado': 5000, 'conta': 8000, 'cartao': 12000, 'movimento': 1000000}
     """
-    plan = _plan(transactions=transactions, seed=seed, members=members, orphan_share=orphan_share,
-                 mismatch_share=mismatch_share, now=now)
+    plan = _plan(
+        transactions=transactions,
+        seed=seed,
+        members=members,
+        orphan_share=orphan_share,
+        mismatch_share=mismatch_share,
+        now=now,
+    )
     return _write_sqlite(plan, path, chunk_rows=chunk_rows, replace=replace, strict=strict)

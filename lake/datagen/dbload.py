@@ -28,9 +28,10 @@ import math
 import os
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from lake.errors import SourceError
@@ -71,18 +72,23 @@ _COPY_CHUNK = 100_000
 
 # Referential checks run before commit when MariaDB/MySQL loads with FK checks off.
 _FK_CHECKS = (
-    ("conta.id_associado -> associado.id",
-     "SELECT COUNT(*) FROM conta c LEFT JOIN associado a ON a.id = c.id_associado "
-     "WHERE a.id IS NULL"),
-    ("cartao.id_associado -> associado.id",
-     "SELECT COUNT(*) FROM cartao k LEFT JOIN associado a ON a.id = k.id_associado "
-     "WHERE a.id IS NULL"),
-    ("cartao(id_conta, id_associado) -> conta(id, id_associado)",
-     "SELECT COUNT(*) FROM cartao k LEFT JOIN conta c "
-     "ON c.id = k.id_conta AND c.id_associado = k.id_associado WHERE c.id IS NULL"),
-    ("movimento.id_cartao -> cartao.id",
-     "SELECT COUNT(*) FROM movimento m LEFT JOIN cartao k ON k.id = m.id_cartao "
-     "WHERE k.id IS NULL"),
+    (
+        "conta.id_associado -> associado.id",
+        "SELECT COUNT(*) FROM conta c LEFT JOIN associado a ON a.id = c.id_associado WHERE a.id IS NULL",
+    ),
+    (
+        "cartao.id_associado -> associado.id",
+        "SELECT COUNT(*) FROM cartao k LEFT JOIN associado a ON a.id = k.id_associado WHERE a.id IS NULL",
+    ),
+    (
+        "cartao(id_conta, id_associado) -> conta(id, id_associado)",
+        "SELECT COUNT(*) FROM cartao k LEFT JOIN conta c "
+        "ON c.id = k.id_conta AND c.id_associado = k.id_associado WHERE c.id IS NULL",
+    ),
+    (
+        "movimento.id_cartao -> cartao.id",
+        "SELECT COUNT(*) FROM movimento m LEFT JOIN cartao k ON k.id = m.id_cartao WHERE k.id IS NULL",
+    ),
 )
 
 
@@ -116,12 +122,14 @@ def parse_jdbc_url(url: str) -> JdbcTarget:
         ('sqlite', None, None, '/tmp/coop.db')
     """
     if url.startswith("jdbc:sqlite:"):
-        path = url[len("jdbc:sqlite:"):]
+        path = url[len("jdbc:sqlite:") :]
         path, _, query = path.partition("?")
         if path.startswith("file:"):
-            path = path[len("file:"):]
+            path = path[len("file:") :]
         if not path or path == ":memory:":
-            raise SourceError(f"expected a SQLite file path in {url!r}; found none (in-memory is not loadable)")
+            raise SourceError(
+                f"expected a SQLite file path in {url!r}; found none (in-memory is not loadable)"
+            )
         return JdbcTarget("sqlite", None, None, path, dict(parse_qsl(query)))
     match = _URL_RE.match(url)
     if not match:
@@ -143,7 +151,7 @@ def ddl_path(dialect: str, *, strict: bool) -> Path:
 
 def load_cooperative(
     target_url: str,
-    tables: dict[str, "pandas.DataFrame"],
+    tables: dict[str, pandas.DataFrame],
     *,
     user: str | None = None,
     password: str | None = None,
@@ -181,16 +189,19 @@ def load_cooperative(
     target = parse_jdbc_url(target_url)
     ordered = [(name, tables[name]) for name in TABLE_ORDER if name in tables]
     loader = _LOADERS[target.dialect]
-    counts = loader(target, ordered, user=user, password=password, strict=strict, create=True, replace=replace)
-    logger.info("loaded cooperative into %s (%s, strict=%s): %s",
-                _describe(target), target.dialect, strict, counts)
+    counts = loader(
+        target, ordered, user=user, password=password, strict=strict, create=True, replace=replace
+    )
+    logger.info(
+        "loaded cooperative into %s (%s, strict=%s): %s", _describe(target), target.dialect, strict, counts
+    )
     return counts
 
 
 def append_rows(
     target_url: str,
     table: str,
-    df: "pandas.DataFrame",
+    df: pandas.DataFrame,
     *,
     user: str | None = None,
     password: str | None = None,
@@ -208,7 +219,9 @@ def append_rows(
         raise SourceError(f"expected a table among {list(SCHEMA)}; found {table!r}")
     target = parse_jdbc_url(target_url)
     loader = _LOADERS[target.dialect]
-    counts = loader(target, [(table, df)], user=user, password=password, strict=True, create=False, replace=False)
+    counts = loader(
+        target, [(table, df)], user=user, password=password, strict=True, create=False, replace=False
+    )
     logger.info("appended %s rows to %s in %s", counts[table], table, _describe(target))
     return counts[table]
 
@@ -244,8 +257,10 @@ def _to_int(value: Any, where: str) -> int:
 
 def _to_money(value: Any, where: str) -> str:
     if isinstance(value, float):
-        raise SourceError(f"{where}: expected a decimal.Decimal or a string amount; found the float "
-                          f"{value!r} (money must not pass through a float)")
+        raise SourceError(
+            f"{where}: expected a decimal.Decimal or a string amount; found the float "
+            f"{value!r} (money must not pass through a float)"
+        )
     try:
         amount = decimal.Decimal(str(value).strip())
     except decimal.InvalidOperation as exc:
@@ -268,7 +283,7 @@ def _to_ts(value: Any, where: str, *, millis: bool) -> str:
     raise SourceError(f"{where}: expected a timestamp; found {type(value).__name__} {value!r}")
 
 
-def _rows(table: str, df: "pandas.DataFrame", *, millis: bool = False) -> Iterator[tuple]:
+def _rows(table: str, df: pandas.DataFrame, *, millis: bool = False) -> Iterator[tuple]:
     """Yield ``df``'s rows as tuples of database-ready Python values (None for nulls)."""
     columns = SCHEMA[table]
     names = [name for name, _ in columns]
@@ -306,8 +321,9 @@ def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
 
 def _sql_statements(path: Path) -> list[str]:
     """Split a DDL file into statements (the DDL files hold no ';' inside literals)."""
-    text = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
-                     if not line.lstrip().startswith("--"))
+    text = "\n".join(
+        line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("--")
+    )
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
@@ -316,8 +332,9 @@ def _credentials(target: JdbcTarget, user: str | None, password: str | None) -> 
     if password is None:
         password = target.properties.get("password", os.environ.get("LAKE_JDBC_PASSWORD"))
     if not user:
-        raise SourceError(f"{_describe(target)}: expected a database user (argument user= or "
-                          "LAKE_JDBC_USER); found none")
+        raise SourceError(
+            f"{_describe(target)}: expected a database user (argument user= or LAKE_JDBC_USER); found none"
+        )
     return user, password
 
 
@@ -339,8 +356,14 @@ def _load_postgres(target, tables, *, user, password, strict, create, replace) -
 
     user, password = _credentials(target, user, password)
     try:
-        conn = psycopg2.connect(host=target.host, port=target.port, dbname=target.database,
-                                user=user, password=password, connect_timeout=15)
+        conn = psycopg2.connect(
+            host=target.host,
+            port=target.port,
+            dbname=target.database,
+            user=user,
+            password=password,
+            connect_timeout=15,
+        )
     except psycopg2.Error as exc:
         raise SourceError(f"cannot connect to {_describe(target)} as {user}: {exc}".strip()) from exc
     counts: dict[str, int] = {}
@@ -386,9 +409,16 @@ def _load_mysql(target, tables, *, user, password, strict, create, replace) -> d
 
     user, password = _credentials(target, user, password)
     try:
-        conn = pymysql.connect(host=target.host, port=target.port, database=target.database,
-                               user=user, password=password or "", charset="utf8mb4",
-                               autocommit=False, connect_timeout=15)
+        conn = pymysql.connect(
+            host=target.host,
+            port=target.port,
+            database=target.database,
+            user=user,
+            password=password or "",
+            charset="utf8mb4",
+            autocommit=False,
+            connect_timeout=15,
+        )
     except pymysql.Error as exc:
         raise SourceError(f"cannot connect to {_describe(target)} as {user}: {exc}") from exc
     bulk = create  # a full load turns FK checks off; append_rows keeps them on
@@ -409,8 +439,7 @@ def _load_mysql(target, tables, *, user, password, strict, create, replace) -> d
                 cur.execute("SET UNIQUE_CHECKS = 0")
             for name, df in tables:
                 cols = [c for c, _ in SCHEMA[name]]
-                sql = (f"INSERT INTO {name} ({', '.join(cols)}) VALUES "
-                       f"({', '.join(['%s'] * len(cols))})")
+                sql = f"INSERT INTO {name} ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
                 counts[name] = 0
                 for batch in _batches(_rows(name, df), _MYSQL_BATCH):
                     cur.executemany(sql, batch)  # pymysql sends one multi-row INSERT per batch
@@ -441,8 +470,9 @@ def _verify_foreign_keys(cur, target: JdbcTarget) -> None:
         if n:
             broken.append(f"{rule}: {n} row(s)")
     if broken:
-        raise SourceError(f"{_describe(target)}: load refused (strict schema): foreign keys broken: "
-                          + "; ".join(broken))
+        raise SourceError(
+            f"{_describe(target)}: load refused (strict schema): foreign keys broken: " + "; ".join(broken)
+        )
 
 
 # --------------------------------------------------------------------------- SQLite

@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 DEMO_INTERACTIONS = 4_000
 DEMO_TRANSACTIONS = 5_000
 #: Dirty-data shares used when ``realism`` is on (each can be overridden by its argument).
-REALISM = {"malformed_share": 0.01, "duplicate_share": 0.01, "orphan_share": 0.005,
-           "mismatch_share": 0.01}
+REALISM = {"malformed_share": 0.01, "duplicate_share": 0.01, "orphan_share": 0.005, "mismatch_share": 0.01}
 
 
 def generate(
@@ -83,31 +82,54 @@ def generate(
         "seconds": {"channels", "cooperative"}}``.
     """
     shares = {key: (value if realism else 0.0) for key, value in REALISM.items()}
-    for key, value in (("malformed_share", malformed_share), ("duplicate_share", duplicate_share),
-                       ("orphan_share", orphan_share), ("mismatch_share", mismatch_share)):
+    for key, value in (
+        ("malformed_share", malformed_share),
+        ("duplicate_share", duplicate_share),
+        ("orphan_share", orphan_share),
+        ("mismatch_share", mismatch_share),
+    ):
         if value is not None:
             shares[key] = value
     wall = resolve_now(now)
-    manifest: dict = {"now": wall.isoformat(sep=" "), "timezone": TIMEZONE, "seed": seed,
-                      "channels": None, "cooperative": None, "seconds": {}}
+    manifest: dict = {
+        "now": wall.isoformat(sep=" "),
+        "timezone": TIMEZONE,
+        "seed": seed,
+        "channels": None,
+        "cooperative": None,
+        "seconds": {},
+    }
 
     if landing_dir is not None:
         started = time.perf_counter()
         manifest["channels"] = generate_channel_files(
-            landing_dir, interactions=interactions, seed=seed, now=wall,
-            malformed_share=shares["malformed_share"], duplicate_share=shares["duplicate_share"],
-            noise=realism, json_shape=json_shape, files_per_channel=files_per_channel,
-            chunk_rows=min(chunk_rows, 250_000))
+            landing_dir,
+            interactions=interactions,
+            seed=seed,
+            now=wall,
+            malformed_share=shares["malformed_share"],
+            duplicate_share=shares["duplicate_share"],
+            noise=realism,
+            json_shape=json_shape,
+            files_per_channel=files_per_channel,
+            chunk_rows=min(chunk_rows, 250_000),
+        )
         manifest["seconds"]["channels"] = round(time.perf_counter() - started, 3)
         log.info("channel files written to %s in %.1f s", landing_dir, manifest["seconds"]["channels"])
 
     if database_url is not None:
         started = time.perf_counter()
-        plan = _plan(transactions=transactions, seed=seed, members=members,
-                     orphan_share=shares["orphan_share"], mismatch_share=shares["mismatch_share"],
-                     now=wall)
-        rows = _load_database(plan, database_url, user=user, password=password, strict=strict,
-                              chunk_rows=chunk_rows)
+        plan = _plan(
+            transactions=transactions,
+            seed=seed,
+            members=members,
+            orphan_share=shares["orphan_share"],
+            mismatch_share=shares["mismatch_share"],
+            now=wall,
+        )
+        rows = _load_database(
+            plan, database_url, user=user, password=password, strict=strict, chunk_rows=chunk_rows
+        )
         manifest["cooperative"] = {
             "url": _redact(database_url),
             "rows": rows,
@@ -116,8 +138,12 @@ def generate(
             "mismatched_cards": round(len(plan.cartao) * shares["mismatch_share"]),
         }
         manifest["seconds"]["cooperative"] = round(time.perf_counter() - started, 3)
-        log.info("cooperative database %s loaded in %.1f s: %s", _redact(database_url),
-                 manifest["seconds"]["cooperative"], rows)
+        log.info(
+            "cooperative database %s loaded in %.1f s: %s",
+            _redact(database_url),
+            manifest["seconds"]["cooperative"],
+            rows,
+        )
     return manifest
 
 
@@ -134,8 +160,7 @@ def _load_database(plan, url: str, *, user, password, strict: bool, chunk_rows: 
     tables = {"associado": plan.associado, "conta": plan.conta, "cartao": plan.cartao}
     if first is not None:
         tables["movimento"] = first
-    rows = dbload.load_cooperative(url, tables, user=user, password=password, strict=strict,
-                                   replace=True)
+    rows = dbload.load_cooperative(url, tables, user=user, password=password, strict=strict, replace=True)
     rows.setdefault("movimento", 0)
     for chunk in chunks:
         rows["movimento"] += dbload.append_rows(url, "movimento", chunk, user=user, password=password)

@@ -132,8 +132,9 @@ def build_people(size: int, *, seed: int = 42) -> PeoplePool:
 
     state = rng.choice(len(STATES), size=size, p=_STATE_WEIGHTS / _STATE_WEIGHTS.sum())
     ddd_choice = rng.integers(0, 100, size)
-    ddds = np.array([codes[d % len(codes)] for codes, d in
-                     zip((STATES[s][2] for s in state), ddd_choice)], dtype=np.int64)
+    ddds = np.array(
+        [codes[d % len(codes)] for codes, d in zip((STATES[s][2] for s in state), ddd_choice)], dtype=np.int64
+    )
     mobile = rng.random(size) < 0.8
     phone_local = np.where(
         mobile,

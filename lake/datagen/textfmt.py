@@ -187,8 +187,7 @@ def json_literals(keys: list[str], *, pretty: bool, indent: str = "") -> tuple[l
     names = [encode_basestring(k) + ": " for k in keys]
     if pretty:
         inner = "\n" + indent + "  "
-        return ([indent + "{" + inner + names[0]] + ["," + inner + n for n in names[1:]],
-                "\n" + indent + "}")
+        return ([indent + "{" + inner + names[0]] + ["," + inner + n for n in names[1:]], "\n" + indent + "}")
     return ["{" + names[0]] + [", " + n for n in names[1:]], "}"
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-from typing import Union
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -56,15 +55,23 @@ from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 
 log = logging.getLogger(__name__)
 
-Source = Union[SparkSession, DataFrame]
-AsOf = Union[str, _dt.datetime, None]
+Source = SparkSession | DataFrame
+AsOf = str | _dt.datetime | None
 
 #: Gold tables that :func:`register_gold_views` exposes as ``gold.<name>``.
 GOLD_VIEWS = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
 
 INTERACTION_COLUMNS = (
-    "interaction_id", "customer_email", "channel", "started_at", "ended_at", "agent",
-    "answered", "classification", "sub_classification", "feedback_score",
+    "interaction_id",
+    "customer_email",
+    "channel",
+    "started_at",
+    "ended_at",
+    "agent",
+    "answered",
+    "classification",
+    "sub_classification",
+    "feedback_score",
 )
 
 
@@ -81,15 +88,24 @@ def gold_interactions(spark: SparkSession, paths: LakePaths) -> DataFrame:
     fact = delta_io.read_table(spark, paths.gold("fact_interaction"))
     cust = delta_io.read_table(spark, paths.gold("dim_customer")).select("customer_key", "customer_email")
     chan = delta_io.read_table(spark, paths.gold("dim_channel")).select("channel_key", "channel")
-    agent = delta_io.read_table(spark, paths.gold("dim_agent")).select("agent_key", F.col("agent_name").alias("agent"))
+    agent = delta_io.read_table(spark, paths.gold("dim_agent")).select(
+        "agent_key", F.col("agent_name").alias("agent")
+    )
     return (
         fact.join(cust, "customer_key", "left")
         .join(chan, "channel_key", "left")
         .join(agent, "agent_key", "left")
         .select(
-            "interaction_id", "customer_email", "channel", "started_at", "ended_at",
+            "interaction_id",
+            "customer_email",
+            "channel",
+            "started_at",
+            "ended_at",
             F.when(F.col("agent_key") != UNKNOWN_KEY, F.col("agent")).alias("agent"),
-            "answered", "classification", "sub_classification", "feedback_score",
+            "answered",
+            "classification",
+            "sub_classification",
+            "feedback_score",
         )
     )
 
@@ -110,7 +126,9 @@ def _interactions(source: Source, paths: LakePaths | None) -> DataFrame:
     )
 
 
-def _star_answer(spark: SparkSession, name: str, as_of: AsOf, timezone: str, paths: LakePaths | None) -> DataFrame:
+def _star_answer(
+    spark: SparkSession, name: str, as_of: AsOf, timezone: str, paths: LakePaths | None
+) -> DataFrame:
     """Answer ``name`` from the gold star: its SQL file on Spark SQL (the text the fast path
     runs on DataFusion, so both engines share one definition)."""
     if paths is None:
@@ -238,7 +256,10 @@ def last_interaction(
     for i, c in reversed(list(enumerate(CHANNELS))):
         priority = F.when(F.col("channel") == c, F.lit(i + 1)).otherwise(priority)
     w = Window.partitionBy("customer_email").orderBy(
-        F.col("started_at").desc(), F.col("ended_at").desc_nulls_last(), priority.asc(), F.col("interaction_id").asc()
+        F.col("started_at").desc(),
+        F.col("ended_at").desc_nulls_last(),
+        priority.asc(),
+        F.col("interaction_id").asc(),
     )
     return (
         df.withColumn("_rank", F.row_number().over(w))
@@ -264,8 +285,11 @@ AS_OF_SOURCE = "as_of"
 
 
 def _answer_fns():
-    return {"contacts_24h": contacts_24h, "interactions_by_channel": interactions_by_channel,
-            "last_interaction": last_interaction}
+    return {
+        "contacts_24h": contacts_24h,
+        "interactions_by_channel": interactions_by_channel,
+        "last_interaction": last_interaction,
+    }
 
 
 def _micros(instant: _dt.datetime) -> int:
@@ -285,7 +309,9 @@ def _from_micros(value: int) -> _dt.datetime:
     return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(microseconds=value)
 
 
-def answer_rows(spark: SparkSession, paths: LakePaths, answer: str, at: _dt.datetime, timezone: str) -> DataFrame:
+def answer_rows(
+    spark: SparkSession, paths: LakePaths, answer: str, at: _dt.datetime, timezone: str
+) -> DataFrame:
     """The rows of an answer table: the answer as of ``at``; ``contacts_24h`` rows also
     carry ``as_of`` (the window they count)."""
     df = _answer_fns()[answer](spark, as_of=at, timezone=timezone, paths=paths)
@@ -294,8 +320,9 @@ def answer_rows(spark: SparkSession, paths: LakePaths, answer: str, at: _dt.date
     return df
 
 
-def moved_scope(spark: SparkSession, paths: LakePaths, answer: str, table: str, old: _dt.datetime,
-                new: _dt.datetime) -> DataFrame:
+def moved_scope(
+    spark: SparkSession, paths: LakePaths, answer: str, table: str, old: _dt.datetime, new: _dt.datetime
+) -> DataFrame:
     """The customers (``customer_email``) whose answer row can change because ``as_of``
     moved from ``old`` to ``new``, found from the tables, not by a full recompute:
 
@@ -305,15 +332,19 @@ def moved_scope(spark: SparkSession, paths: LakePaths, answer: str, table: str, 
       table lists (they may leave the window) and those with an interaction in the new
       window (they may enter it).
     """
-    facts = gold_interactions(spark, paths).select(normalize_email("customer_email").alias("customer_email"), "started_at")
+    facts = gold_interactions(spark, paths).select(
+        normalize_email("customer_email").alias("customer_email"), "started_at"
+    )
     if answer == "contacts_24h":
         lo, hi = new - _dt.timedelta(hours=24), new
         listed = delta_io.read_table(spark, paths.gold(table)).select("customer_email")
     else:
         lo, hi = min(old, new), max(old, new)
         listed = None
-    entering = facts.where((F.col("started_at") > F.lit(lo).cast("timestamp"))
-                           & (F.col("started_at") <= F.lit(hi).cast("timestamp"))).select("customer_email")
+    entering = facts.where(
+        (F.col("started_at") > F.lit(lo).cast("timestamp"))
+        & (F.col("started_at") <= F.lit(hi).cast("timestamp"))
+    ).select("customer_email")
     scope = entering if listed is None else entering.unionByName(listed)
     return scope.where(F.col("customer_email").isNotNull())
 
@@ -369,17 +400,31 @@ def refresh_answers(
         scope = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
         scope = scope.where(F.col("customer_email").isNotNull())
         email = F.col("customer_email")
-        desired = incremental.in_scope(answer_rows(spark, paths, answer, at, timezone), email, scope, "customer_email")
-        current = incremental.in_scope(delta_io.read_table(spark, paths.gold(table)), email, scope, "customer_email")
+        desired = incremental.in_scope(
+            answer_rows(spark, paths, answer, at, timezone), email, scope, "customer_email"
+        )
+        current = incremental.in_scope(
+            delta_io.read_table(spark, paths.gold(table)), email, scope, "customer_email"
+        )
         compared = incremental.compare_rows(current, desired, keys)
-        counts.append(incremental.merge_and_record(spark, paths, run_id, table, compared, keys,
-                                                   {SOURCE: upto, AS_OF_SOURCE: _micros(at)}))
+        counts.append(
+            incremental.merge_and_record(
+                spark, paths, run_id, table, compared, keys, {SOURCE: upto, AS_OF_SOURCE: _micros(at)}
+            )
+        )
         log.info("gold.%s merged as of %s", table, at.isoformat())
     return counts
 
 
-def _rebuild_answer(spark: SparkSession, paths: LakePaths, table: str, answer: str, at: _dt.datetime,
-                    timezone: str, run_id: str) -> TableCounts:
+def _rebuild_answer(
+    spark: SparkSession,
+    paths: LakePaths,
+    table: str,
+    answer: str,
+    at: _dt.datetime,
+    timezone: str,
+    run_id: str,
+) -> TableCounts:
     """Recompute a whole answer table as of ``at`` (one commit) and record it in the ledger."""
     from lake.gold import incremental
 

@@ -48,7 +48,7 @@ def _column_mapped(dt) -> bool:
     return dt.metadata().configuration.get("delta.columnMapping.mode", "none") != "none"
 
 
-def read_arrow(path: str, *, version: int | None = None) -> "pa.Table":
+def read_arrow(path: str, *, version: int | None = None) -> pa.Table:
     """A whole Delta table (optionally at ``version``) as a pyarrow Table, without Spark.
 
     Plain tables are read with ``to_pyarrow_table()``. Column-mapped tables (bronze and
@@ -91,7 +91,7 @@ def answer(
     *,
     as_of: str | _dt.datetime | None = None,
     timezone: str = DEFAULT_TIMEZONE,
-) -> "pa.Table":
+) -> pa.Table:
     """Answer ``name`` (``contacts_24h``, ``interactions_by_channel``, ``last_interaction``)
     from the gold star under lake root ``root``, as a pyarrow Table.
 
@@ -105,9 +105,14 @@ def answer(
     # whether it was handed a DataFrame (a second or more of a one-second budget).
     result = pa.RecordBatchReader.from_stream(_answer_table(root, name, as_of, timezone)).read_all()
     # DataFusion hands strings back as string_view: plain string for every consumer.
-    return result.cast(pa.schema([
-        pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) else f.type) for f in result.schema
-    ]))
+    return result.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) else f.type)
+                for f in result.schema
+            ]
+        )
+    )
 
 
 def answer_text(

@@ -30,7 +30,6 @@ import hashlib
 import logging
 import os
 import uuid
-from typing import Union
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -134,8 +133,11 @@ def resolve_hash_key(hash_key: str | None, env_var: str = ExportOptions.hash_key
     """The HMAC key: ``hash_key`` if given, else the environment variable ``env_var``."""
     key = hash_key or os.environ.get(env_var)
     if not key:
-        raise ConfigError("environment", f"export.hash_key_env ({env_var})",
-                          "card_number=hash needs a key; the environment variable is not set or empty")
+        raise ConfigError(
+            "environment",
+            f"export.hash_key_env ({env_var})",
+            "card_number=hash needs a key; the environment variable is not set or empty",
+        )
     return key
 
 
@@ -167,7 +169,9 @@ def movimento_flat(
         True
     """
     joined = _joined(movimento, cartao, conta, associado)
-    return _flat_columns(joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=hash_key)
+    return _flat_columns(
+        joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=hash_key
+    )
 
 
 def _complete() -> Column:
@@ -186,8 +190,14 @@ def _joined(movimento: DataFrame, cartao: DataFrame, conta: DataFrame, associado
     )
 
 
-def _flat_columns(joined: DataFrame, *, timezone: str, card_number: CardNumberMode, hash_key: str | None,
-                  extra: list[Column] | None = None) -> DataFrame:
+def _flat_columns(
+    joined: DataFrame,
+    *,
+    timezone: str,
+    card_number: CardNumberMode,
+    hash_key: str | None,
+    extra: list[Column] | None = None,
+) -> DataFrame:
     amount = F.col("m.vlr_transacao").cast("decimal(38,2)").cast("string")
     return joined.select(
         *(extra or []),
@@ -197,7 +207,9 @@ def _flat_columns(joined: DataFrame, *, timezone: str, card_number: CardNumberMo
         amount.alias("vlr_transacao_movimento"),
         F.col("m.des_transacao").cast("string").alias("des_transacao_movimento"),
         _timestamp_text(joined, "m", "data_movimento", timezone).alias("data_movimento"),
-        card_number_column(F.col("c.num_cartao").cast("string"), card_number, hash_key=hash_key).alias("numero_cartao"),
+        card_number_column(F.col("c.num_cartao").cast("string"), card_number, hash_key=hash_key).alias(
+            "numero_cartao"
+        ),
         F.col("c.nom_impresso").cast("string").alias("nome_impresso_cartao"),
         _timestamp_text(joined, "c", "data_criacao", timezone).alias("data_criacao_cartao"),
         F.col("k.tipo").cast("string").alias("tipo_conta"),
@@ -222,23 +234,34 @@ def _format_fingerprint(card_number: CardNumberMode, key: str | None, timezone: 
     import hmac
 
     keyed = hmac.new((key or "").encode("utf-8"), b"lake movimento_flat", hashlib.sha256).hexdigest()
-    digest = hashlib.sha256(f"{card_number.value}|{keyed}|{timezone}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{card_number.value}|{keyed}|{timezone}".encode()).hexdigest()
     return int(digest[:15], 16)
 
 
-def flat_rows(movimento: DataFrame, cartao: DataFrame, conta: DataFrame, associado: DataFrame, *,
-              timezone: str, card_number: CardNumberMode, hash_key: str | None) -> DataFrame:
+def flat_rows(
+    movimento: DataFrame,
+    cartao: DataFrame,
+    conta: DataFrame,
+    associado: DataFrame,
+    *,
+    timezone: str,
+    card_number: CardNumberMode,
+    hash_key: str | None,
+) -> DataFrame:
     """The gold table's rows: :data:`FLAT_KEY` then the flat columns (pure transform)."""
     joined = _joined(movimento, cartao, conta, associado)
-    return _flat_table(joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=hash_key)
+    return _flat_table(
+        joined.where(_complete()), timezone=timezone, card_number=card_number, hash_key=hash_key
+    )
 
 
 def _flat_table(joined: DataFrame, **options) -> DataFrame:
     return _flat_columns(joined, **options, extra=[F.col("m.id").cast("long").alias(FLAT_KEY)])
 
 
-def affected_movimentos(changed: dict[str, DataFrame | None], cartao: DataFrame, conta: DataFrame,
-                        movimento: DataFrame) -> DataFrame:
+def affected_movimentos(
+    changed: dict[str, DataFrame | None], cartao: DataFrame, conta: DataFrame, movimento: DataFrame
+) -> DataFrame:
     """The ids (``id``) of the transactions whose flat row may change (pure transform).
 
     ``changed`` maps each silver table to its change rows (or None): a changed transaction;
@@ -246,6 +269,7 @@ def affected_movimentos(changed: dict[str, DataFrame | None], cartao: DataFrame,
     every account of a changed member. Every change type counts (both images of an update,
     a delete), and the current ``cartao``, ``conta`` and ``movimento`` are followed down.
     """
+
     def ids(name: str) -> DataFrame | None:
         df = changed.get(name)
         return None if df is None else df.select(F.col("id").cast("long").alias("id"))
@@ -262,8 +286,9 @@ def affected_movimentos(changed: dict[str, DataFrame | None], cartao: DataFrame,
     def children(df: DataFrame, fk: str, parents: DataFrame | None) -> DataFrame | None:
         if parents is None:
             return None
-        return df.join(parents.select(F.col("id").alias("_parent")), F.col(fk) == F.col("_parent"), "left_semi").select(
-            F.col("id").cast("long").alias("id"))
+        return df.join(
+            parents.select(F.col("id").alias("_parent")), F.col(fk) == F.col("_parent"), "left_semi"
+        ).select(F.col("id").cast("long").alias("id"))
 
     accounts = children(conta, "id_associado", ids("associado"))
     cards = union(ids("cartao"), children(cartao, "id_conta", union(ids("conta"), accounts)))
@@ -308,7 +333,7 @@ def build_movimento_flat(
 
     card_number = CardNumberMode(card_number)
     key = resolve_hash_key(hash_key, hash_key_env) if card_number is CardNumberMode.HASH else None
-    options = dict(timezone=timezone, card_number=card_number, hash_key=key)
+    options = {"timezone": timezone, "card_number": card_number, "hash_key": key}
     sources = {}
     for name in FLAT_SOURCES:
         path = paths.silver(name)
@@ -333,29 +358,50 @@ def _columns(spark: SparkSession, paths: LakePaths) -> list[str]:
     return delta_io.read_table(spark, path).columns if delta_io.table_exists(spark, path) else []
 
 
-def _rebuild_flat(spark: SparkSession, paths: LakePaths, sources: dict[str, str], fingerprint: int,
-                  options: dict, run_id: str) -> TableCounts:
+def _rebuild_flat(
+    spark: SparkSession,
+    paths: LakePaths,
+    sources: dict[str, str],
+    fingerprint: int,
+    options: dict,
+    run_id: str,
+) -> TableCounts:
     """Replace the whole table (one commit) from the silver tables' latest versions."""
     from lake.gold import incremental
 
     versions = {source: delta_io.table_version(spark, path) for source, path in sources.items()}
-    tables = {name: delta_io.read_table(spark, sources[FLAT_SOURCES[name]], version=versions[FLAT_SOURCES[name]])
-              for name in FLAT_SOURCES}
+    tables = {
+        name: delta_io.read_table(spark, sources[FLAT_SOURCES[name]], version=versions[FLAT_SOURCES[name]])
+        for name in FLAT_SOURCES
+    }
     movimento, read = observe_rows(tables.pop("movimento"), "flat_in")
-    joined, left_out = observe_rows(_joined(movimento, **tables), "flat_joined",
-                                    dropped=F.sum(F.when(~_complete(), 1).otherwise(0)))
+    joined, left_out = observe_rows(
+        _joined(movimento, **tables), "flat_joined", dropped=F.sum(F.when(~_complete(), 1).otherwise(0))
+    )
     df = _flat_table(joined.where(_complete()), **options)
     fault_point("gold.write.before:movimento_flat")
     metrics = delta_io.overwrite(spark, df, paths.gold("movimento_flat"))
     fault_point("gold.write.after:movimento_flat")
     incremental.record(spark, paths, ["movimento_flat"], {**versions, FORMAT_SOURCE: fingerprint}, run_id)
     rows, _ = commit_rows(metrics)
-    return TableCounts("movimento_flat", "gold", rows_in=observed(read).get("rows", -1), written=rows,
-                       dropped=observed(left_out).get("dropped", -1))
+    return TableCounts(
+        "movimento_flat",
+        "gold",
+        rows_in=observed(read).get("rows", -1),
+        written=rows,
+        dropped=observed(left_out).get("dropped", -1),
+    )
 
 
-def _update_flat(spark: SparkSession, paths: LakePaths, sources: dict[str, str], after: dict[str, int],
-                 fingerprint: int, options: dict, run_id: str) -> TableCounts:
+def _update_flat(
+    spark: SparkSession,
+    paths: LakePaths,
+    sources: dict[str, str],
+    after: dict[str, int],
+    fingerprint: int,
+    options: dict,
+    run_id: str,
+) -> TableCounts:
     """MERGE the rows of the transactions the changes affect."""
     from lake import ledger
     from lake.gold import incremental
@@ -366,14 +412,20 @@ def _update_flat(spark: SparkSession, paths: LakePaths, sources: dict[str, str],
     if all(df is None for df in changed.values()):
         log.info("gold.movimento_flat: no change in its silver tables")
         return TableCounts("movimento_flat", "gold", 0, 0)
-    tables = {name: delta_io.read_table(spark, sources[source], version=versions[source])
-              for name, source in FLAT_SOURCES.items()}
+    tables = {
+        name: delta_io.read_table(spark, sources[source], version=versions[source])
+        for name, source in FLAT_SOURCES.items()
+    }
     scope = affected_movimentos(changed, tables["cartao"], tables["conta"], tables["movimento"])
     movimento = incremental.in_scope(tables.pop("movimento"), F.col("id"), scope, "id")
     desired = flat_rows(movimento, **tables, **options)
-    current = incremental.in_scope(delta_io.read_table(spark, paths.gold("movimento_flat")), F.col(FLAT_KEY), scope, "id")
+    current = incremental.in_scope(
+        delta_io.read_table(spark, paths.gold("movimento_flat")), F.col(FLAT_KEY), scope, "id"
+    )
     compared = incremental.compare_rows(current, desired, [FLAT_KEY])
-    return incremental.merge_and_record(spark, paths, run_id, "movimento_flat", compared, [FLAT_KEY], versions)
+    return incremental.merge_and_record(
+        spark, paths, run_id, "movimento_flat", compared, [FLAT_KEY], versions
+    )
 
 
 # --------------------------------------------------------------------------- export
@@ -399,13 +451,15 @@ def _rename_over(spark: SparkSession, fs, src, dst) -> None:
         return
     jvm = spark._jvm
     try:
-        fc = jvm.org.apache.hadoop.fs.FileContext.getFileContext(dst.toUri(), spark._jsc.hadoopConfiguration())
+        fc = jvm.org.apache.hadoop.fs.FileContext.getFileContext(
+            dst.toUri(), spark._jsc.hadoopConfiguration()
+        )
         opts = jvm.org.apache.hadoop.fs.Options.Rename
         arr = spark.sparkContext._gateway.new_array(opts, 1)
         arr[0] = opts.OVERWRITE
         fc.rename(src, dst, arr)
         return
-    except Exception as exc:  # noqa: BLE001 - stores without an overwriting rename
+    except Exception as exc:
         log.debug("overwriting rename unavailable (%s); replacing by delete + rename", exc)
     # Object stores: no atomic replace exists; the window is one delete.
     fs.delete(dst, False)
@@ -421,17 +475,25 @@ def _remove_leftovers(fs, out, parent, file_name: str) -> None:
     patterns = [(out, f".{file_name}.*.tmp"), (parent, f".{out.getName() or 'root'}.lake-staging-*")]
     for folder, pattern in patterns:
         try:
-            stale = [st.getPath() for st in fs.listStatus(folder) if fnmatch.fnmatchcase(st.getPath().getName(), pattern)]
+            stale = [
+                st.getPath()
+                for st in fs.listStatus(folder)
+                if fnmatch.fnmatchcase(st.getPath().getName(), pattern)
+            ]
             for path in stale:
                 log.info("removing %s, left by an interrupted export", path.toString())
                 fs.delete(path, True)
-        except Exception as exc:  # noqa: BLE001 - cleanup never fails an export that succeeded
-            log.warning("could not remove leftovers of an earlier export in %s: %s", folder.toString(), java_cause(exc) or exc)
+        except Exception as exc:
+            log.warning(
+                "could not remove leftovers of an earlier export in %s: %s",
+                folder.toString(),
+                java_cause(exc) or exc,
+            )
 
 
 def export_csv(
     spark: SparkSession,
-    df_or_paths: Union[DataFrame, LakePaths],
+    df_or_paths: DataFrame | LakePaths,
     output_dir: str,
     *,
     file_name: str = ExportOptions.file_name,
@@ -458,8 +520,10 @@ def export_csv(
     fs, out = _hadoop_path(spark, output_dir)
     try:
         made = fs.mkdirs(out) and fs.getFileStatus(out).isDirectory()
-    except Exception as exc:  # noqa: BLE001 - py4j wraps the Hadoop IOException
-        raise PipelineError(f"cannot create the output folder {output_dir}: {java_cause(exc) or exc}") from None
+    except Exception as exc:
+        raise PipelineError(
+            f"cannot create the output folder {output_dir}: {java_cause(exc) or exc}"
+        ) from None
     if not made:
         raise PipelineError(f"cannot create the output folder {output_dir}")
     parent = out.getParent() or out
@@ -481,19 +545,22 @@ def export_csv(
         fault_point("csv.rename.after")
     except PipelineError:
         raise
-    except Exception as exc:  # noqa: BLE001 - disk full, read-only folder, ...: one clear line
+    except Exception as exc:
         cause = java_cause(exc)
         if cause is None:
             raise
-        raise PipelineError(f"cannot write {file_name} into {output_dir}: {cause}; "
-                            f"the previous file, if any, is unchanged") from None
+        raise PipelineError(
+            f"cannot write {file_name} into {output_dir}: {cause}; the previous file, if any, is unchanged"
+        ) from None
     finally:
         try:
             fs.delete(staging, True)
             if fs.exists(temp):
                 fs.delete(temp, False)
-        except Exception as exc:  # noqa: BLE001 - never hide the write's own error
-            log.warning("could not remove the staging files of %s: %s", target.toString(), java_cause(exc) or exc)
+        except Exception as exc:
+            log.warning(
+                "could not remove the staging files of %s: %s", target.toString(), java_cause(exc) or exc
+            )
     _remove_leftovers(fs, out, parent, file_name)
     log.info("exported %s", target.toString())
     return f"{output_dir.rstrip('/')}/{file_name}"

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 # The answers' constants and ``parse_as_of`` are pure Python (lake.gold.rules) so the fast
 # path imports them without pyspark; they are re-exported here.
-from lake.gold.rules import CHANNELS, DEFAULT_TIMEZONE, UNKNOWN_KEY, parse_as_of  # noqa: E402,F401
+from lake.gold.rules import CHANNELS, DEFAULT_TIMEZONE, UNKNOWN_KEY, parse_as_of  # noqa: F401
 
 #: Output pattern of every printed timestamp.
 TS_PATTERN = "yyyy-MM-dd HH:mm:ss"

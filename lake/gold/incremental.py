@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -99,7 +99,9 @@ def in_scope(df: DataFrame, column: Column, scope: DataFrame, scope_column: str)
 # --------------------------------------------------------------------------- I/O
 
 
-def apply_diff(spark: SparkSession, compared: DataFrame, path: str, keys: Iterable[str], table: str) -> TableCounts:
+def apply_diff(
+    spark: SparkSession, compared: DataFrame, path: str, keys: Iterable[str], table: str
+) -> TableCounts:
     """MERGE the rows of ``compared`` (:func:`compare_rows`) that change the target.
 
     The comparison is computed once (cached) and summarized per state (at most four tiny
@@ -112,7 +114,9 @@ def apply_diff(spark: SparkSession, compared: DataFrame, path: str, keys: Iterab
     # on disk, as silver's checked batch: memory-store blocks cannot be evicted for execution
     compared = compared.persist(StorageLevel.DISK_ONLY)
     try:
-        states = {r[STATE]: int(r["n"]) for r in compared.groupBy(STATE).agg(F.count(F.lit(1)).alias("n")).collect()}
+        states = {
+            r[STATE]: int(r["n"]) for r in compared.groupBy(STATE).agg(F.count(F.lit(1)).alias("n")).collect()
+        }
         rows_in = sum(states.values())
         unchanged = states.get("unchanged", 0)
         if rows_in == unchanged:
@@ -123,12 +127,18 @@ def apply_diff(spark: SparkSession, compared: DataFrame, path: str, keys: Iterab
     finally:
         compared.unpersist()
     written, _ = commit_rows(metrics)
-    log.info("gold.%s: %d rows recomputed, %d written (%s), %d unchanged", table, rows_in, written,
-             ", ".join(f"{k} {v}" for k, v in sorted(states.items()) if k != "unchanged"), unchanged)
+    log.info(
+        "gold.%s: %d rows recomputed, %d written (%s), %d unchanged",
+        table,
+        rows_in,
+        written,
+        ", ".join(f"{k} {v}" for k, v in sorted(states.items()) if k != "unchanged"),
+        unchanged,
+    )
     return TableCounts(table, "gold", rows_in=rows_in, written=written, unchanged=unchanged)
 
 
-def ensure_change_feed(spark: SparkSession, path: str) -> Optional[int]:
+def ensure_change_feed(spark: SparkSession, path: str) -> int | None:
     """Turn on ``delta.enableChangeDataFeed`` on an input table that lacks it (a lake written
     before change feeds and not yet through ``lake upgrade``; new tables have it from their
     creation). Returns the version of the commit that turned it on (changes before it cannot
@@ -147,8 +157,14 @@ def ensure_change_feed(spark: SparkSession, path: str) -> Optional[int]:
     return delta_io.table_version(spark, path)
 
 
-def consumed_after(spark: SparkSession, paths: LakePaths, tables: Iterable[str],
-                   sources: Mapping[str, str], *, full: bool = False) -> Optional[dict[str, int]]:
+def consumed_after(
+    spark: SparkSession,
+    paths: LakePaths,
+    tables: Iterable[str],
+    sources: Mapping[str, str],
+    *,
+    full: bool = False,
+) -> dict[str, int] | None:
     """The versions of ``sources`` (name -> path) after which the gold ``tables`` read
     changes, or None when they must be rebuilt (``full``, never consumed, or a change feed
     that does not reach back to a recorded version).
@@ -170,8 +186,15 @@ def consumed_after(spark: SparkSession, paths: LakePaths, tables: Iterable[str],
     return after
 
 
-def merge_and_record(spark: SparkSession, paths: LakePaths, run_id: str, table: str, compared: DataFrame,
-                     keys: Iterable[str], versions: Mapping[str, Optional[int]]) -> TableCounts:
+def merge_and_record(
+    spark: SparkSession,
+    paths: LakePaths,
+    run_id: str,
+    table: str,
+    compared: DataFrame,
+    keys: Iterable[str],
+    versions: Mapping[str, int | None],
+) -> TableCounts:
     """One gold consumer's step: MERGE the diff, then record the versions it consumed (with
     the ``gold.write.before/after:<table>`` fault points around the write; ``after`` lies
     between the write and the ledger entry)."""
@@ -184,8 +207,13 @@ def merge_and_record(spark: SparkSession, paths: LakePaths, run_id: str, table: 
     return counts
 
 
-def record(spark: SparkSession, paths: LakePaths, tables: Iterable[str], versions: Mapping[str, Optional[int]],
-           run_id: str) -> None:
+def record(
+    spark: SparkSession,
+    paths: LakePaths,
+    tables: Iterable[str],
+    versions: Mapping[str, int | None],
+    run_id: str,
+) -> None:
     """Record ``versions`` as consumed by each gold table of ``tables``."""
     for t in tables:
         ledger.record_consumed(spark, paths, consumer(t), versions, run_id)

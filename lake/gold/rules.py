@@ -25,8 +25,9 @@ import datetime as _dt
 import io
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 #: The zone of every source timestamp and of printed answers (``cfg.lake.timezone``).

@@ -105,7 +105,9 @@ def customer_versions(interactions: DataFrame) -> DataFrame:
         "customer_email",
         "started_at",
         *[
-            F.coalesce(F.last(f"_p_{a}", ignorenulls=True).over(upto), F.last(f"_a_{a}", ignorenulls=True).over(upto)).alias(a)
+            F.coalesce(
+                F.last(f"_p_{a}", ignorenulls=True).over(upto), F.last(f"_a_{a}", ignorenulls=True).over(upto)
+            ).alias(a)
             for a in attrs
         ],
     )
@@ -113,15 +115,17 @@ def customer_versions(interactions: DataFrame) -> DataFrame:
     same_as_before = F.lit(True)
     for a in attrs:
         same_as_before = same_as_before & F.lag(F.col(a)).over(ordered).eqNullSafe(F.col(a))
-    starts = known.withColumn(
-        "_starts", F.lag("started_at").over(ordered).isNull() | ~same_as_before
-    ).where("_starts")
+    starts = known.withColumn("_starts", F.lag("started_at").over(ordered).isNull() | ~same_as_before).where(
+        "_starts"
+    )
     return starts.select(
         _key("customer", F.col("customer_email"), F.unix_micros("started_at")).alias("customer_key"),
         "customer_email",
         *attrs,
         F.col("started_at").alias("valid_from"),
-        F.coalesce(F.lead("started_at").over(ordered), F.lit(END_OF_TIME).cast("timestamp")).alias("valid_to"),
+        F.coalesce(F.lead("started_at").over(ordered), F.lit(END_OF_TIME).cast("timestamp")).alias(
+            "valid_to"
+        ),
         F.lead("started_at").over(ordered).isNull().alias("is_current"),
         F.row_number().over(ordered).alias("version"),
     )
@@ -251,7 +255,9 @@ def fact_interaction(
         "*",
         normalize_email("customer_email").alias("_email"),
         channel_key.alias("channel_key"),
-        F.when(agent_nk.isNotNull(), _key("agent", agent_nk)).otherwise(F.lit(UNKNOWN_KEY).cast("long")).alias("agent_key"),
+        F.when(agent_nk.isNotNull(), _key("agent", agent_nk))
+        .otherwise(F.lit(UNKNOWN_KEY).cast("long"))
+        .alias("agent_key"),
         date_key_of(local_date("started_at", timezone)).alias("date_key"),
     )
     versions = customers.where(F.col("customer_key") != UNKNOWN_KEY).select(
@@ -262,7 +268,11 @@ def fact_interaction(
         F.col("is_current").alias("_cur"),
     )
     on = (F.col("_email") == F.col("_v_email")) & (
-        (F.col("started_at").isNotNull() & (F.col("_vf") <= F.col("started_at")) & (F.col("started_at") < F.col("_vt")))
+        (
+            F.col("started_at").isNotNull()
+            & (F.col("_vf") <= F.col("started_at"))
+            & (F.col("started_at") < F.col("_vt"))
+        )
         | (F.col("started_at").isNull() & F.col("_cur"))
     )
     return facts.join(versions, on, "left").select(
@@ -321,13 +331,16 @@ def build_star(
         return rebuild_star(spark, paths, run_id, timezone=timezone)
     changes, upto = ledger.changes(spark, source, after[SOURCE])
     if changes is None:
-        log.info("run %s: gold star: no change in silver.interactions after version %d", run_id, after[SOURCE])
+        log.info(
+            "run %s: gold star: no change in silver.interactions after version %d", run_id, after[SOURCE]
+        )
         return [TableCounts(name, "gold", 0, 0) for name in STAR_TABLES]
     return update_star(spark, paths, run_id, changes, upto, timezone=timezone)
 
 
-def rebuild_star(spark: SparkSession, paths: LakePaths, run_id: str, *,
-                 timezone: str = DEFAULT_TIMEZONE) -> list[TableCounts]:
+def rebuild_star(
+    spark: SparkSession, paths: LakePaths, run_id: str, *, timezone: str = DEFAULT_TIMEZONE
+) -> list[TableCounts]:
     """Rebuild every star table from ``silver/interactions`` at its latest version (each
     replaced in one commit) and record that version in the ledger."""
     source = paths.silver("interactions")
@@ -358,7 +371,9 @@ def rebuild_star(spark: SparkSession, paths: LakePaths, run_id: str, *,
     rows, _ = commit_rows(delta_io.overwrite(spark, facts, paths.gold("fact_interaction")))
     fault_point("gold.write.after:fact_interaction")
     incremental.record(spark, paths, ["fact_interaction"], {SOURCE: upto}, run_id)
-    counts.append(TableCounts("fact_interaction", "gold", rows_in=observed(read).get("rows", -1), written=rows))
+    counts.append(
+        TableCounts("fact_interaction", "gold", rows_in=observed(read).get("rows", -1), written=rows)
+    )
     log.info("run %s: gold.fact_interaction rebuilt (%d rows)", run_id, rows)
     return counts
 
@@ -392,8 +407,15 @@ def fact_scope(snapshot: DataFrame, ids: DataFrame, emails: DataFrame) -> DataFr
     )
 
 
-def update_star(spark: SparkSession, paths: LakePaths, run_id: str, changes: DataFrame, upto: int, *,
-                timezone: str = DEFAULT_TIMEZONE) -> list[TableCounts]:
+def update_star(
+    spark: SparkSession,
+    paths: LakePaths,
+    run_id: str,
+    changes: DataFrame,
+    upto: int,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> list[TableCounts]:
     """MERGE the star from a batch of ``silver/interactions`` changes (up to version ``upto``).
 
     Scope of each table: ``dim_customer``, every version of a touched customer (type 2
@@ -422,18 +444,34 @@ def update_star(spark: SparkSession, paths: LakePaths, run_id: str, changes: Dat
 
         counts = []
         scope = incremental.in_scope(snapshot, normalize_email("customer_email"), emails, "_email")
-        counts.append(merge("dim_customer", incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email"),
-                            customer_versions(scope), ["customer_key"]))
+        counts.append(
+            merge(
+                "dim_customer",
+                incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email"),
+                customer_versions(scope),
+                ["customer_key"],
+            )
+        )
         counts.append(TableCounts("dim_channel", "gold", 0, 0))  # fixed members, written by the rebuild
         scope = incremental.in_scope(snapshot, normalize_name("agent"), agents, "_agent_nk")
-        counts.append(merge("dim_agent", incremental.in_scope(gold("dim_agent"), col("agent_nk"), agents, "_agent_nk"),
-                            agent_members(scope), ["agent_key"]))
-        counts.append(merge("dim_date", gold("dim_date"), dim_date(snapshot, timezone=timezone), ["date_key"]))
+        counts.append(
+            merge(
+                "dim_agent",
+                incremental.in_scope(gold("dim_agent"), col("agent_nk"), agents, "_agent_nk"),
+                agent_members(scope),
+                ["agent_key"],
+            )
+        )
+        counts.append(
+            merge("dim_date", gold("dim_date"), dim_date(snapshot, timezone=timezone), ["date_key"])
+        )
         # the fact joins the persisted versions (just merged), as the rebuild does
         customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
         desired = fact_interaction(fact_scope(snapshot, ids, emails), customers, timezone=timezone)
         keys = ids.unionByName(desired.select("interaction_id"))
-        current = incremental.in_scope(gold("fact_interaction"), col("interaction_id"), keys, "interaction_id")
+        current = incremental.in_scope(
+            gold("fact_interaction"), col("interaction_id"), keys, "interaction_id"
+        )
         counts.append(merge("fact_interaction", current, desired, ["interaction_id"]))
     finally:
         touched.unpersist()

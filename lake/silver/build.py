@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -50,18 +50,32 @@ CHANGE_COLUMNS = (ledger.CHANGE_TYPE, ledger.COMMIT_VERSION)
 
 #: The unified interactions table: column -> type (docs/contracts.md).
 INTERACTION_COLUMNS: dict[str, str] = {
-    "interaction_id": "string", "channel": "string", "customer_email": "string",
-    "customer_name": "string", "started_at": "timestamp", "ended_at": "timestamp",
-    "wait_seconds": "long", "handle_seconds": "long", "total_seconds": "long", "agent": "string",
-    "answered": "boolean", "classification": "string", "sub_classification": "string",
-    "feedback_score": "int", "feedback_comment": "string", "phone": "string", "state": "string",
+    "interaction_id": "string",
+    "channel": "string",
+    "customer_email": "string",
+    "customer_name": "string",
+    "started_at": "timestamp",
+    "ended_at": "timestamp",
+    "wait_seconds": "long",
+    "handle_seconds": "long",
+    "total_seconds": "long",
+    "agent": "string",
+    "answered": "boolean",
+    "classification": "string",
+    "sub_classification": "string",
+    "feedback_score": "int",
+    "feedback_comment": "string",
+    "phone": "string",
+    "state": "string",
 }
 
 
 # --------------------------------------------------------------------------- standardize
 
 
-def _choice_column(df: DataFrame, table: SilverTable, name: str, per_file: Mapping[str | None, int]) -> Column:
+def _choice_column(
+    df: DataFrame, table: SilverTable, name: str, per_file: Mapping[str | None, int]
+) -> Column:
     """A candidate column read, per source file, with the candidate the evidence chose."""
     rule = table.columns[name]
     types = {f.name: f.dataType for f in df.schema.fields}
@@ -78,12 +92,16 @@ def _choice_column(df: DataFrame, table: SilverTable, name: str, per_file: Mappi
     return out.otherwise(F.lit(None).cast(output_type(rule)))
 
 
-def _standard_column(df: DataFrame, table: SilverTable, name: str, choices: Mapping[str, Mapping], types: Mapping) -> Column:
+def _standard_column(
+    df: DataFrame, table: SilverTable, name: str, choices: Mapping[str, Mapping], types: Mapping
+) -> Column:
     rule = table.columns[name]
     return _choice_column(df, table, name, choices[name]) if name in choices else column_expr(rule, types)
 
 
-def silver_columns(df: DataFrame, table: SilverTable, choices: Mapping[str, Mapping] | None = None) -> list[Column]:
+def silver_columns(
+    df: DataFrame, table: SilverTable, choices: Mapping[str, Mapping] | None = None
+) -> list[Column]:
     """The configured columns (and ``<col>_problem`` reasons) of ``table`` over bronze ``df``."""
     types = {f.name: f.dataType for f in df.schema.fields}
     choices = choices or {}
@@ -99,19 +117,24 @@ def silver_columns(df: DataFrame, table: SilverTable, choices: Mapping[str, Mapp
 def silver_column_names(table: SilverTable) -> list[str]:
     """Names of the configured columns, each followed by its ``_problem`` column if any."""
     return [
-        n for name, rule in table.columns.items()
+        n
+        for name, rule in table.columns.items()
         for n in [name] + ([f"{name}_problem"] if problem_expr(rule) is not None else [])
     ]
 
 
 def _lineage(df: DataFrame) -> list[Column]:
     return [
-        (col(c) if c in df.columns else F.lit(None).cast("timestamp" if c == "_ingested_at" else "string")).alias(c)
+        (
+            col(c) if c in df.columns else F.lit(None).cast("timestamp" if c == "_ingested_at" else "string")
+        ).alias(c)
         for c in LINEAGE
     ]
 
 
-def standardize(df: DataFrame, table: SilverTable, *, choices: Mapping[str, Mapping] | None = None) -> DataFrame:
+def standardize(
+    df: DataFrame, table: SilverTable, *, choices: Mapping[str, Mapping] | None = None
+) -> DataFrame:
     """One select building every configured column from bronze, keeping the lineage.
 
     Args:
@@ -137,8 +160,10 @@ def parse_errors(df: DataFrame, table: SilverTable, choices: Mapping[str, Mappin
     """
     types = {f.name: f.dataType for f in df.schema.fields}
     found = [
-        err for name, rule in table.columns.items()
-        if (err := unparsed_error(name, rule, _standard_column(df, table, name, choices or {}, types), types)) is not None
+        err
+        for name, rule in table.columns.items()
+        if (err := unparsed_error(name, rule, _standard_column(df, table, name, choices or {}, types), types))
+        is not None
     ]
     if not found:
         return F.expr(f"cast(array() as {quality.ERROR_TYPE})")
@@ -158,25 +183,37 @@ def _wide(df: DataFrame, table: SilverTable, decision: Decision) -> DataFrame:
     """Standardized columns plus the bronze row kept whole (for quarantine), the reasons
     found while reading it (``_read_errors``: a refused file, an unparseable value), its
     operation (``_op``) and the bronze version that committed it (``_commit_version``)."""
-    malformed = F.coalesce(col("_is_malformed"), F.lit(False)) if "_is_malformed" in df.columns else F.lit(False)
+    malformed = (
+        F.coalesce(col("_is_malformed"), F.lit(False)) if "_is_malformed" in df.columns else F.lit(False)
+    )
     bronze = F.struct(*[col(c) for c in df.columns if c not in CHANGE_COLUMNS])
     read_errors = F.concat(file_errors(decision.refused), parse_errors(df, table, decision.choices))
     op = F.coalesce(col(OP), F.lit("upsert")) if OP in df.columns else F.lit("upsert")
     version = col(ledger.COMMIT_VERSION) if ledger.COMMIT_VERSION in df.columns else F.lit(None).cast("long")
     if BRONZE_VERSION in df.columns:  # a mutable JDBC row knows its bronze version even in a full read
         version = F.coalesce(col(BRONZE_VERSION), version)
-    return df.select(*silver_columns(df, table, decision.choices), *_lineage(df), malformed.alias("_is_malformed"),
-                     bronze.alias(BRONZE), read_errors.alias("_read_errors"), op.alias(OP),
-                     version.alias(ledger.COMMIT_VERSION))
+    return df.select(
+        *silver_columns(df, table, decision.choices),
+        *_lineage(df),
+        malformed.alias("_is_malformed"),
+        bronze.alias(BRONZE),
+        read_errors.alias("_read_errors"),
+        op.alias(OP),
+        version.alias(ledger.COMMIT_VERSION),
+    )
 
 
 def spare_tombstones(checked: DataFrame) -> DataFrame:
     """Tombstones (``_op = 'delete'``) pass every rule: they carry a key, not a row to check."""
     tomb = F.col(OP) == F.lit(OP_DELETE)
-    return checked.withColumns({
-        c: F.when(tomb, F.expr(f"cast(array() as {checked.schema[c].dataType.simpleString()})")).otherwise(F.col(c))
-        for c in ("_errors", "_dropped_by", "_warned_by", "_failed_by")
-    })
+    return checked.withColumns(
+        {
+            c: F.when(
+                tomb, F.expr(f"cast(array() as {checked.schema[c].dataType.simpleString()})")
+            ).otherwise(F.col(c))
+            for c in ("_errors", "_dropped_by", "_warned_by", "_failed_by")
+        }
+    )
 
 
 # --------------------------------------------------------------------------- referential rules
@@ -206,16 +243,25 @@ def cooperative_refs(spark: SparkSession, paths: LakePaths, table: SilverTable, 
     if name == "conta":
         members = _parent(spark, paths, "associado", "id long").select(F.col("id").alias("_ref_member"))
         out = df.join(members, df["id_associado"] == members["_ref_member"], "left")
-        err = F.when(F.col("_ref_member").isNull(), F.array(quality.error("member_not_found", "conta.id_associado IN associado.id")))
+        err = F.when(
+            F.col("_ref_member").isNull(),
+            F.array(quality.error("member_not_found", "conta.id_associado IN associado.id")),
+        )
         return out.withColumn("_ref_errors", err.otherwise(none)).drop("_ref_member")
     if name == "cartao":
         accounts = _parent(spark, paths, "conta", "id long, id_associado long").select(
-            F.col("id").alias("_ref_account"), F.col("id_associado").alias("_ref_account_member"))
+            F.col("id").alias("_ref_account"), F.col("id_associado").alias("_ref_account_member")
+        )
         out = df.join(accounts, df["id_conta"] == accounts["_ref_account"], "left")
         err = (
-            F.when(F.col("_ref_account").isNull(), F.array(quality.error("account_not_found", "cartao.id_conta IN conta.id")))
-            .when(~F.col("id_associado").eqNullSafe(F.col("_ref_account_member")),
-                  F.array(quality.error("card_member_mismatch", "cartao.id_associado = conta.id_associado")))
+            F.when(
+                F.col("_ref_account").isNull(),
+                F.array(quality.error("account_not_found", "cartao.id_conta IN conta.id")),
+            )
+            .when(
+                ~F.col("id_associado").eqNullSafe(F.col("_ref_account_member")),
+                F.array(quality.error("card_member_mismatch", "cartao.id_associado = conta.id_associado")),
+            )
             .otherwise(none)
         )
         return out.withColumn("_ref_errors", err).drop("_ref_account", "_ref_account_member")
@@ -226,17 +272,20 @@ def cooperative_refs(spark: SparkSession, paths: LakePaths, table: SilverTable, 
             mismatched = (
                 delta_io.read_table(spark, qpath)
                 .filter(F.exists("_errors", lambda e: e["rule"] == "card_member_mismatch"))
-                .groupBy(F.col("id").cast("long").alias("_ref_bad_card")).agg(F.lit(True).alias("_ref_bad"))
+                .groupBy(F.col("id").cast("long").alias("_ref_bad_card"))
+                .agg(F.lit(True).alias("_ref_bad"))
             )
         else:
             mismatched = spark.createDataFrame([], "_ref_bad_card long, _ref_bad boolean")
-        out = (
-            df.join(cards, df["id_cartao"] == cards["_ref_card"], "left")
-            .join(mismatched, df["id_cartao"] == mismatched["_ref_bad_card"], "left")
+        out = df.join(cards, df["id_cartao"] == cards["_ref_card"], "left").join(
+            mismatched, df["id_cartao"] == mismatched["_ref_bad_card"], "left"
         )
         err = (
             F.when(F.col("_ref_card").isNotNull(), none)
-            .when(F.col("_ref_bad"), F.array(quality.error("card_member_mismatch", "cartao.id_associado = conta.id_associado")))
+            .when(
+                F.col("_ref_bad"),
+                F.array(quality.error("card_member_mismatch", "cartao.id_associado = conta.id_associado")),
+            )
             .otherwise(F.array(quality.error("card_not_found", "movimento.id_cartao IN cartao.id")))
         )
         return out.withColumn("_ref_errors", err).drop("_ref_card", "_ref_bad_card", "_ref_bad")
@@ -255,7 +304,8 @@ def dedupe_latest(df: DataFrame, keys: tuple[str, ...] | list[str]) -> DataFrame
     """
     order = [F.col(ledger.COMMIT_VERSION).desc_nulls_last()] if ledger.COMMIT_VERSION in df.columns else []
     w = Window.partitionBy(*[col(k) for k in keys]).orderBy(
-        *order, F.col("_ingested_at").desc_nulls_last(), F.col("_row_id").desc_nulls_last())
+        *order, F.col("_ingested_at").desc_nulls_last(), F.col("_row_id").desc_nulls_last()
+    )
     return df.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").drop("_rn")
 
 
@@ -270,7 +320,8 @@ def quarantine_frame(checked: DataFrame, bronze_columns: list[str], run_id: str)
 def _quarantine_select(rows: DataFrame, bronze_columns: list[str], run_id: str) -> DataFrame:
     keep = [
         F.col(BRONZE).getField(c).alias("_bronze_run_id" if c == "_run_id" else c)
-        for c in bronze_columns if c != "_source_file"
+        for c in bronze_columns
+        if c != "_source_file"
     ]
     return rows.select(*keep, "_errors", F.lit(run_id).alias("_run_id"), F.col("_source_file"))
 
@@ -289,13 +340,16 @@ def mark_latest_states(checked: DataFrame, silver_keys: DataFrame | None, keys: 
     Example:
         >>> mark_latest_states(checked, delta_io.read_table(spark, paths.silver("cartao")).select("id"), ["id"])
     """
-    w = Window.partitionBy("_row_id").orderBy(F.col(ledger.COMMIT_VERSION).desc_nulls_last(),
-                                              F.col("_ingested_at").desc_nulls_last())
+    w = Window.partitionBy("_row_id").orderBy(
+        F.col(ledger.COMMIT_VERSION).desc_nulls_last(), F.col("_ingested_at").desc_nulls_last()
+    )
     marked = checked.withColumn(LATEST, F.row_number().over(w) == 1)
     if silver_keys is None:
         return marked.withColumn(IN_SILVER, F.lit(False))
     held = silver_keys.groupBy(*[col(k) for k in keys]).agg(F.lit(True).alias(IN_SILVER))
-    return marked.join(held, list(keys), "left").withColumn(IN_SILVER, F.coalesce(col(IN_SILVER), F.lit(False)))
+    return marked.join(held, list(keys), "left").withColumn(
+        IN_SILVER, F.coalesce(col(IN_SILVER), F.lit(False))
+    )
 
 
 def retracted() -> Column:
@@ -390,7 +444,11 @@ def build_silver_table(
     spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
     bronze_path = paths.bronze(table.source)
     if not delta_io.table_exists(spark, bronze_path):
-        log.info("silver %s: bronze %r has no table yet (no file or row delivered); nothing to do", table_name, table.source)
+        log.info(
+            "silver %s: bronze %r has no table yet (no file or row delivered); nothing to do",
+            table_name,
+            table.source,
+        )
         return TableCounts(table_name, "silver", 0, 0)
 
     consumer, source = f"silver.{table_name}", f"bronze.{table.source}"
@@ -399,8 +457,13 @@ def build_silver_table(
     if found.df is None:
         log.info("silver %s: no new bronze commit after version %s", table_name, after)
         return TableCounts(table_name, "silver", 0, 0)
-    log.info("silver %s: reading bronze %s (%s, up to version %s)", table_name, bronze_path,
-             "full" if found.full else f"changes after version {after}", found.upto)
+    log.info(
+        "silver %s: reading bronze %s (%s, up to version %s)",
+        table_name,
+        bronze_path,
+        "full" if found.full else f"changes after version {after}",
+        found.upto,
+    )
     # bronze is append-only: its own deletes are rewrites (a full reload), not source deletes
     bronze = found.df.where(F.col(ledger.CHANGE_TYPE).isin(*ledger.UPSERTS)).drop(ledger.CHANGE_TYPE)
     bronze, read = observe_rows(bronze, f"silver_{table_name}_in")
@@ -412,14 +475,23 @@ def build_silver_table(
     if refused is not None:
         refused += decision.refused
     wide = _wide(bronze, table, decision)
-    wide = cooperative_refs(spark, paths, table, wide) if table.pipeline == Pipeline.COOPERATIVE else wide.withColumn(
-        "_ref_errors", F.lit(None).cast(quality.ERROR_TYPE))
-    extra = F.concat(F.col("_read_errors"), F.coalesce(F.col("_ref_errors"), F.expr(f"cast(array() as {quality.ERROR_TYPE})")))
+    wide = (
+        cooperative_refs(spark, paths, table, wide)
+        if table.pipeline == Pipeline.COOPERATIVE
+        else wide.withColumn("_ref_errors", F.lit(None).cast(quality.ERROR_TYPE))
+    )
+    extra = F.concat(
+        F.col("_read_errors"),
+        F.coalesce(F.col("_ref_errors"), F.expr(f"cast(array() as {quality.ERROR_TYPE})")),
+    )
     checked = quality.evaluate(wide, table.expectations, extra_errors=extra)
     if has_op:  # a mutable source: only each key's latest state counts (docs/databases.md)
         silver_path = paths.silver(table_name)
-        held = (delta_io.read_table(spark, silver_path).select(*table.keys)
-                if delta_io.table_exists(spark, silver_path) else None)
+        held = (
+            delta_io.read_table(spark, silver_path).select(*table.keys)
+            if delta_io.table_exists(spark, silver_path)
+            else None
+        )
         checked = mark_latest_states(spare_tombstones(checked), held, table.keys)
     # Read three times (counts, quarantine, MERGE), so cached, but on disk: blocks in the
     # memory store below its protected share, and the unroll memory a block holds while it is
@@ -429,14 +501,26 @@ def build_silver_table(
     checked = checked.persist(StorageLevel.DISK_ONLY)
     try:
         passing = ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
-        agg = quality.quality_counts(checked, table.expectations, extra={
-            "passed": F.count(F.when(passing, F.lit(1))),
-            "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
-            "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
-            **(latest_state_counts(table.keys) if has_op else {}),
-        }).first()
-        sums = ("rows_in", "quarantined", "dropped", "warned", "passed", "passed_keys", "quarantined_ids",
-                *(latest_state_counts(table.keys) if has_op else ()))
+        agg = quality.quality_counts(
+            checked,
+            table.expectations,
+            extra={
+                "passed": F.count(F.when(passing, F.lit(1))),
+                "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
+                "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
+                **(latest_state_counts(table.keys) if has_op else {}),
+            },
+        ).first()
+        sums = (
+            "rows_in",
+            "quarantined",
+            "dropped",
+            "warned",
+            "passed",
+            "passed_keys",
+            "quarantined_ids",
+            *(latest_state_counts(table.keys) if has_op else ()),
+        )
         counts = {**agg.asDict(), **{k: int(agg[k] or 0) for k in sums}}  # a sum over no rows is null
         quality.raise_on_failures(table_name, counts, table.expectations)
         rows_in = observed(read).get("rows", -1)
@@ -445,10 +529,14 @@ def build_silver_table(
             ledger.record_consumed(spark, paths, consumer, {source: found.upto}, run_id)
             return TableCounts(table_name, "silver", 0, 0)
         if has_op:  # each key's latest state survives, the earlier states are superseded
-            superseded = (counts["rows_in"] - counts["latest"]) + (counts["latest_passed"] - counts["latest_passed_keys"])
+            superseded = (counts["rows_in"] - counts["latest"]) + (
+                counts["latest_passed"] - counts["latest_passed_keys"]
+            )
             dropped = counts["latest_dropped"] + superseded
         else:  # one row per key (per _row_id in quarantine) survives; the others are superseded
-            superseded = (counts["passed"] - counts["passed_keys"]) + (counts["quarantined"] - counts["quarantined_ids"])
+            superseded = (counts["passed"] - counts["passed_keys"]) + (
+                counts["quarantined"] - counts["quarantined_ids"]
+            )
             dropped = counts["dropped"] + superseded
 
         silver_cols = silver_column_names(table)
@@ -457,7 +545,10 @@ def build_silver_table(
         qpath = paths.quarantine(table_name)
         if has_op:  # the latest states: quarantined ones upserted, the others' keys cleared
             quarantined = quarantine_changes(checked, bronze_columns, run_id)
-            qdeletes = {"delete_when": f"s.{QUARANTINE_OP} = '{OP_DELETE}'", "control_columns": [QUARANTINE_OP]}
+            qdeletes = {
+                "delete_when": f"s.{QUARANTINE_OP} = '{OP_DELETE}'",
+                "control_columns": [QUARANTINE_OP],
+            }
             qmerge = counts["latest_quarantined"] > 0 or delta_io.table_exists(spark, qpath)
         else:
             quarantined = dedupe_latest(quarantine_frame(checked, bronze_columns, run_id), ["_row_id"])
@@ -467,20 +558,29 @@ def build_silver_table(
             skip = ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id", QUARANTINE_OP)
             qcols = [c for c in quarantined.columns if c not in skip]
             fault_point(f"silver.quarantine.before:{table_name}")
-            metrics = delta_io.merge_upsert(spark, quarantined, qpath, ["_row_id"], compare_columns=qcols, **qdeletes)
+            metrics = delta_io.merge_upsert(
+                spark, quarantined, qpath, ["_row_id"], compare_columns=qcols, **qdeletes
+            )
             fault_point(f"silver.quarantine.after:{table_name}")
             to_quarantine = counts["latest_quarantined"] if has_op else metrics.get("numSourceRows", 0)
             log.info("silver %s: %d rows quarantined", table_name, to_quarantine)
 
-        changes = silver_changes(checked, table.keys) if has_op else dedupe_latest(quality.passed(checked), table.keys)
-        good = changes.select(*silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"), *([OP] if has_op else []))
+        changes = (
+            silver_changes(checked, table.keys)
+            if has_op
+            else dedupe_latest(quality.passed(checked), table.keys)
+        )
+        good = changes.select(
+            *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"), *([OP] if has_op else [])
+        )
         deletes = {"delete_when": DELETE_WHEN, "control_columns": [OP]} if has_op else {}
         written = unchanged = 0
         if (counts["latest_passed"] + counts["retractions"]) if has_op else counts["passed"]:
             compare = [c for c in silver_cols if c not in table.keys]
             fault_point(f"silver.merge.before:{table_name}")
-            metrics = delta_io.merge_upsert(spark, good, paths.silver(table_name), table.keys, compare_columns=compare,
-                                            **deletes)
+            metrics = delta_io.merge_upsert(
+                spark, good, paths.silver(table_name), table.keys, compare_columns=compare, **deletes
+            )
             fault_point(f"silver.merge.after:{table_name}")
             written, unchanged = commit_rows(metrics)
             if has_op:  # a retraction is counted once, as quarantined or dropped, not by this MERGE
@@ -488,11 +588,19 @@ def build_silver_table(
                 unchanged -= counts["retractions"] - counts["retraction_hits"]
         else:
             delta_io.create_if_missing(spark, good.drop(OP), paths.silver(table_name))
-        log.info("silver %s: %d rows written (deletes included), %d unchanged", table_name, written, unchanged)
+        log.info(
+            "silver %s: %d rows written (deletes included), %d unchanged", table_name, written, unchanged
+        )
         ledger.record_consumed(spark, paths, consumer, {source: found.upto}, run_id)
         return TableCounts(
-            table_name, "silver", rows_in, written, quarantined=to_quarantine,
-            dropped=dropped, warned=counts["warned"], unchanged=unchanged,
+            table_name,
+            "silver",
+            rows_in,
+            written,
+            quarantined=to_quarantine,
+            dropped=dropped,
+            warned=counts["warned"],
+            unchanged=unchanged,
         )
     finally:
         checked.unpersist()
@@ -504,8 +612,10 @@ def _refuse_type_changes(spark: SparkSession, table_name: str, path: str, new: D
     changes = delta_io.type_changes(spark, path, new)
     if changes:
         what = ", ".join(f"{c} is {held} there, the config builds {wanted}" for c, held, wanted in changes)
-        raise PipelineError(f"silver table {table_name!r} at {path} holds other column types ({what}); "
-                            "remove it and rebuild it with --full-reload (docs/model.md, 'Upgrading a lake')")
+        raise PipelineError(
+            f"silver table {table_name!r} at {path} holds other column types ({what}); "
+            "remove it and rebuild it with --full-reload (docs/model.md, 'Upgrading a lake')"
+        )
 
 
 def check_evidence(bronze: DataFrame, table: SilverTable) -> Decision:
@@ -519,7 +629,11 @@ def check_evidence(bronze: DataFrame, table: SilverTable) -> Decision:
         >>> check_evidence(bronze, cfg.silver["ura"])
         Decision(choices={}, refused=())
     """
-    ok = bronze.filter(~F.coalesce(col("_is_malformed"), F.lit(False))) if "_is_malformed" in bronze.columns else bronze
+    ok = (
+        bronze.filter(~F.coalesce(col("_is_malformed"), F.lit(False)))
+        if "_is_malformed" in bronze.columns
+        else bronze
+    )
     summary = evidence_summary(ok, table)
     if summary is None:
         return Decision({})
@@ -554,8 +668,14 @@ def interactions_frame(df: DataFrame, table: SilverTable, run_id: str) -> DataFr
             expr = F.lit(None)
         out.append(expr.cast(type_).alias(name))
     op = [F.col(OP)] if OP in df.columns else []  # a change batch's operation, for the MERGE
-    return df.select(*out, F.lit(table.name).alias("_source_table"), F.col("_source_file"),
-                     F.col("_silver_run_id"), F.lit(run_id).alias("_run_id"), *op)
+    return df.select(
+        *out,
+        F.lit(table.name).alias("_source_table"),
+        F.col("_source_file"),
+        F.col("_silver_run_id"),
+        F.lit(run_id).alias("_run_id"),
+        *op,
+    )
 
 
 def channel_changes(changes: DataFrame, table: SilverTable) -> DataFrame:
@@ -573,8 +693,9 @@ def channel_changes(changes: DataFrame, table: SilverTable) -> DataFrame:
 INTERACTIONS_CONSUMER = "silver.interactions"
 
 
-def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, run_id: str, *,
-                       full: bool = False) -> TableCounts:
+def build_interactions(
+    spark: SparkSession, cfg: LakeConfig, paths: LakePaths, run_id: str, *, full: bool = False
+) -> TableCounts:
     """MERGE the channel silver tables' changes (those with ``channel``) into ``silver/interactions``.
 
     Each channel table is read from the version the ledger records for
@@ -606,8 +727,11 @@ def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, r
         frames.append(interactions_frame(df, t, run_id))
 
     if not frames:  # nothing new (or no channel has delivered yet: an empty table, so gold answers "nothing")
-        empty = spark.createDataFrame([], ", ".join(f"{n} {t}" for n, t in INTERACTION_COLUMNS.items())
-                                      + ", _source_table string, _source_file string, _silver_run_id string, _run_id string")
+        empty = spark.createDataFrame(
+            [],
+            ", ".join(f"{n} {t}" for n, t in INTERACTION_COLUMNS.items())
+            + ", _source_table string, _source_file string, _silver_run_id string, _run_id string",
+        )
         delta_io.create_if_missing(spark, empty, paths.silver("interactions"))
         log.info("silver interactions: no channel change to merge")
         return TableCounts("interactions", "silver", 0, 0)
@@ -617,9 +741,16 @@ def build_interactions(spark: SparkSession, cfg: LakeConfig, paths: LakePaths, r
     compare = [c for c in union.columns if c not in ("interaction_id", "_run_id", "_silver_run_id", OP)]
     gone = f"t._source_table IN ({', '.join(repr(n) for n in whole)})" if whole else None
     fault_point("silver.merge.before:interactions")
-    metrics = delta_io.merge_upsert(spark, union, paths.silver("interactions"), ["interaction_id"],
-                                    compare_columns=compare, delete_when=DELETE_WHEN, delete_missing_when=gone,
-                                    control_columns=[OP])
+    metrics = delta_io.merge_upsert(
+        spark,
+        union,
+        paths.silver("interactions"),
+        ["interaction_id"],
+        compare_columns=compare,
+        delete_when=DELETE_WHEN,
+        delete_missing_when=gone,
+        control_columns=[OP],
+    )
     fault_point("silver.merge.after:interactions")
     written, unchanged = commit_rows(metrics)
     measured = [observed(r).get("rows", -1) for r in reads]

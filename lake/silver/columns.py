@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -32,7 +32,12 @@ def all_formats(rule: ColumnRule) -> tuple[str, ...]:
 
 def _parses_text(rule: ColumnRule, types: Mapping[str, DataType]) -> bool:
     """Whether the rule reads text into a datetime or a duration (not a value the source typed)."""
-    if rule.source is None or rule.type not in (ColumnType.TIMESTAMP, ColumnType.TIMESTAMP_NTZ, ColumnType.DATE, ColumnType.DURATION):
+    if rule.source is None or rule.type not in (
+        ColumnType.TIMESTAMP,
+        ColumnType.TIMESTAMP_NTZ,
+        ColumnType.DATE,
+        ColumnType.DURATION,
+    ):
         return False
     return not isinstance(types.get(rule.source), (TimestampType, TimestampNTZType, DateType))
 
@@ -50,7 +55,9 @@ def readable(rule: ColumnRule, types: Mapping[str, DataType] | None = None) -> C
     return column_expr(rule, types, formats=all_formats(rule)).isNotNull()
 
 
-def unparsed_error(name: str, rule: ColumnRule, value: Column, types: Mapping[str, DataType] | None = None) -> Column | None:
+def unparsed_error(
+    name: str, rule: ColumnRule, value: Column, types: Mapping[str, DataType] | None = None
+) -> Column | None:
     """The quarantine reason of a row whose datetime or duration text is present but does not
     parse (``<name>_unparseable``), else null; ``None`` for rules that parse no text.
 
@@ -63,7 +70,11 @@ def unparsed_error(name: str, rule: ColumnRule, value: Column, types: Mapping[st
     types = types or {}
     if not _parses_text(rule, types):
         return None
-    what = "a duration (H:MM:SS)" if rule.type == ColumnType.DURATION else f"one of {' | '.join(all_formats(rule))}"
+    what = (
+        "a duration (H:MM:SS)"
+        if rule.type == ColumnType.DURATION
+        else f"one of {' | '.join(all_formats(rule))}"
+    )
     reason = F.struct(
         F.lit(f"{name}_unparseable").alias("rule"),
         F.lit(f"`{rule.source}` reads as {what}").alias("expr"),

@@ -25,13 +25,13 @@ Example:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lake.config import ColumnType, EvidenceKind, Evidence, SilverTable
+from lake.config import ColumnType, Evidence, EvidenceKind, SilverTable
 from lake.silver import functions as sf
 from lake.silver.columns import col, column_expr, raw_source, readable, rule_formats
 
@@ -114,10 +114,16 @@ def _check_columns(table: SilverTable, check: Check, types: Mapping) -> tuple[Co
     """
     ev, assign = check.evidence, dict(check.assignment)
     if ev.kind == EvidenceKind.WEEKDAY:
-        stated = col(ev.weekday_column) if ev.weekday_column not in table.columns else _value(table, ev.weekday_column, types, assign)
+        stated = (
+            col(ev.weekday_column)
+            if ev.weekday_column not in table.columns
+            else _value(table, ev.weekday_column, types, assign)
+        )
         present = _raw(table, ev.column).isNotNull() & sf.weekday_number(stated, ev.style).isNotNull()
         readable_ = _readable(table, ev.column, types)
-        agrees = F.coalesce(sf.weekday_matches(_value(table, ev.column, types, assign), stated, ev.style), F.lit(False))
+        agrees = F.coalesce(
+            sf.weekday_matches(_value(table, ev.column, types, assign), stated, ev.style), F.lit(False)
+        )
         shown = _shown(table, ev.column) + [(ev.weekday_column, stated.cast("string"))]
     else:
         start, end = _value(table, ev.start, types, assign), _value(table, ev.end, types, assign)
@@ -173,20 +179,22 @@ def evidence_summary(df: DataFrame, table: SilverTable) -> DataFrame | None:
             F.max(bad).alias(f"t{i}"),
         ]
     per_file = df.groupBy(file_col.alias("_source_file")).agg(*aggs)
-    rows = F.array(*[
-        F.struct(
-            F.lit(c.evidence.name).alias("evidence"),
-            F.lit(c.evidence.kind.value).alias("kind"),
-            F.lit(",".join(dict.fromkeys(c.subjects))).alias("columns"),
-            F.lit(c.variant).alias("variant"),
-            F.coalesce(F.col(f"c{i}"), F.lit(0)).alias("checked"),
-            F.coalesce(F.col(f"a{i}"), F.lit(0)).alias("agreed"),
-            F.coalesce(F.col(f"u{i}"), F.lit(0)).alias("unreadable"),
-            F.array_distinct(F.array_compact(F.array(F.col(f"s{i}"), F.col(f"t{i}")))).alias("samples"),
-            F.lit(float(c.evidence.min_agreement)).alias("min_agreement"),
-        )
-        for i, c in enumerate(checks)
-    ])
+    rows = F.array(
+        *[
+            F.struct(
+                F.lit(c.evidence.name).alias("evidence"),
+                F.lit(c.evidence.kind.value).alias("kind"),
+                F.lit(",".join(dict.fromkeys(c.subjects))).alias("columns"),
+                F.lit(c.variant).alias("variant"),
+                F.coalesce(F.col(f"c{i}"), F.lit(0)).alias("checked"),
+                F.coalesce(F.col(f"a{i}"), F.lit(0)).alias("agreed"),
+                F.coalesce(F.col(f"u{i}"), F.lit(0)).alias("unreadable"),
+                F.array_distinct(F.array_compact(F.array(F.col(f"s{i}"), F.col(f"t{i}")))).alias("samples"),
+                F.lit(float(c.evidence.min_agreement)).alias("min_agreement"),
+            )
+            for i, c in enumerate(checks)
+        ]
+    )
     return per_file.select("_source_file", F.inline(rows))
 
 
@@ -270,8 +278,14 @@ def decide(table: SilverTable, rows: Iterable[Mapping]) -> Decision:
         if configured:
             r = configured[0]
             first = r["columns"].split(",")[0]
-            refused.append(Refusal(table.name, file, f"format_refuted:{r['evidence']}",
-                                   _describe(table, r, rule_formats(table.columns[first]))))
+            refused.append(
+                Refusal(
+                    table.name,
+                    file,
+                    f"format_refuted:{r['evidence']}",
+                    _describe(table, r, rule_formats(table.columns[first])),
+                )
+            )
             continue
         if not cands:
             continue
@@ -279,7 +293,8 @@ def decide(table: SilverTable, rows: Iterable[Mapping]) -> Decision:
         for combo in itertools.product(*[range(len(table.columns[c].candidates)) for c in cands]):
             assign = dict(zip(cands, combo))
             relevant = [
-                r for r in frows
+                r
+                for r in frows
                 if r["variant"] != CONFIGURED
                 and all(assign[c] == int(i) for c, i in (p.split("=") for p in r["variant"].split(",")))
             ]
@@ -295,19 +310,37 @@ def decide(table: SilverTable, rows: Iterable[Mapping]) -> Decision:
             samples = [s for r in frows for s in (r["samples"] or [])][:4]
             failed.sort(key=lambda f: -f[0])
             reason = f"format_refuted:{failed[0][1]}" if failed else f"format_ambiguous:{label}"
-            refused.append(Refusal(table.name, file, reason, (
-                f"silver table {table.name!r}: no candidate format of {label} is supported by the "
-                f"evidence in file {file!r} (candidates: "
-                f"{ {c: [list(x) for x in table.columns[c].candidates] for c in cands} }); samples: {samples}"
-            )))
+            refused.append(
+                Refusal(
+                    table.name,
+                    file,
+                    reason,
+                    (
+                        f"silver table {table.name!r}: no candidate format of {label} is supported by the "
+                        f"evidence in file {file!r} (candidates: "
+                        f"{ {c: [list(x) for x in table.columns[c].candidates] for c in cands} }); samples: {samples}"
+                    ),
+                )
+            )
             continue
         scored.sort(key=lambda s: -s[0])
         if len(scored) > 1 and scored[0][0] == scored[1][0]:
-            tied = [{c: list(table.columns[c].candidates[i]) for c, i in s[1].items()} for s in scored if s[0] == scored[0][0]]
-            refused.append(Refusal(table.name, file, f"format_ambiguous:{label}", (
-                f"silver table {table.name!r}: the evidence in file {file!r} is ambiguous for {label}: "
-                f"candidates {tied} agree equally ({scored[0][0]:.0%})"
-            )))
+            tied = [
+                {c: list(table.columns[c].candidates[i]) for c, i in s[1].items()}
+                for s in scored
+                if s[0] == scored[0][0]
+            ]
+            refused.append(
+                Refusal(
+                    table.name,
+                    file,
+                    f"format_ambiguous:{label}",
+                    (
+                        f"silver table {table.name!r}: the evidence in file {file!r} is ambiguous for {label}: "
+                        f"candidates {tied} agree equally ({scored[0][0]:.0%})"
+                    ),
+                )
+            )
             continue
         for c, i in scored[0][1].items():
             choices[c][file] = i

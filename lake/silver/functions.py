@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -289,12 +289,36 @@ def to_decimal(col: Column, precision: int, scale: int) -> Column:
 
 
 _PT_WEEKDAYS = {
-    "segunda": 1, "terca": 2, "quarta": 3, "quinta": 4, "sexta": 5, "sabado": 6, "domingo": 7,
-    "seg": 1, "ter": 2, "qua": 3, "qui": 4, "sex": 5, "sab": 6, "dom": 7,
+    "segunda": 1,
+    "terca": 2,
+    "quarta": 3,
+    "quinta": 4,
+    "sexta": 5,
+    "sabado": 6,
+    "domingo": 7,
+    "seg": 1,
+    "ter": 2,
+    "qua": 3,
+    "qui": 4,
+    "sex": 5,
+    "sab": 6,
+    "dom": 7,
 }
 _EN_WEEKDAYS = {
-    "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6, "sunday": 7,
-    "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7,
+    "monday": 1,
+    "tuesday": 2,
+    "wednesday": 3,
+    "thursday": 4,
+    "friday": 5,
+    "saturday": 6,
+    "sunday": 7,
+    "mon": 1,
+    "tue": 2,
+    "wed": 3,
+    "thu": 4,
+    "fri": 5,
+    "sat": 6,
+    "sun": 7,
 }
 
 

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -75,14 +75,20 @@ def evaluate(
     if extra_errors is not None:
         errors = F.concat(errors, F.coalesce(extra_errors, _empty(ERROR_TYPE)))
     names = {a: _failures([(failed[e.name], F.lit(e.name)) for e in by[a]], "array<string>") for a in Action}
-    malformed = F.coalesce(F.col("_is_malformed"), F.lit(False)) if "_is_malformed" in df.columns else F.lit(False)
+    malformed = (
+        F.coalesce(F.col("_is_malformed"), F.lit(False)) if "_is_malformed" in df.columns else F.lit(False)
+    )
     none = _empty("array<string>")
-    return df.withColumns({
-        "_errors": F.when(malformed, F.array(error(MALFORMED_RULE, "_is_malformed = false"))).otherwise(errors),
-        "_dropped_by": F.when(malformed, none).otherwise(names[Action.DROP]),
-        "_warned_by": F.when(malformed, none).otherwise(names[Action.WARN]),
-        "_failed_by": F.when(malformed, none).otherwise(names[Action.FAIL]),
-    })
+    return df.withColumns(
+        {
+            "_errors": F.when(malformed, F.array(error(MALFORMED_RULE, "_is_malformed = false"))).otherwise(
+                errors
+            ),
+            "_dropped_by": F.when(malformed, none).otherwise(names[Action.DROP]),
+            "_warned_by": F.when(malformed, none).otherwise(names[Action.WARN]),
+            "_failed_by": F.when(malformed, none).otherwise(names[Action.FAIL]),
+        }
+    )
 
 
 def is_quarantined() -> Column:
@@ -103,7 +109,9 @@ def quarantined_rows(df: DataFrame) -> DataFrame:
     return df.filter(is_quarantined())
 
 
-def quality_counts(df: DataFrame, expectations: Sequence[Expectation] = (), *, extra: Mapping[str, Column] | None = None) -> DataFrame:
+def quality_counts(
+    df: DataFrame, expectations: Sequence[Expectation] = (), *, extra: Mapping[str, Column] | None = None
+) -> DataFrame:
     """One row: ``rows_in``, ``quarantined``, ``dropped``, ``warned`` (written rows failing a
     warn rule) and ``failures`` (array of ``struct(rule, rows)`` for fail rules), in one
     aggregation; ``extra`` adds more aggregate columns (e.g. a watermark's max).
@@ -113,10 +121,21 @@ def quality_counts(df: DataFrame, expectations: Sequence[Expectation] = (), *, e
     """
     fail_rules = [e.name for e in expectations if e.action == Action.FAIL]
     written = ~is_quarantined() & (F.size("_dropped_by") == 0)
-    failures = F.array(*[
-        F.struct(F.lit(n).alias("rule"), F.sum(F.when(F.array_contains("_failed_by", n), 1).otherwise(0)).cast("long").alias("rows"))
-        for n in fail_rules
-    ]) if fail_rules else F.expr("cast(array() as array<struct<rule:string,rows:long>>)")
+    failures = (
+        F.array(
+            *[
+                F.struct(
+                    F.lit(n).alias("rule"),
+                    F.sum(F.when(F.array_contains("_failed_by", n), 1).otherwise(0))
+                    .cast("long")
+                    .alias("rows"),
+                )
+                for n in fail_rules
+            ]
+        )
+        if fail_rules
+        else F.expr("cast(array() as array<struct<rule:string,rows:long>>)")
+    )
     aggs = [
         F.count(F.lit(1)).alias("rows_in"),
         F.sum(F.when(is_quarantined(), 1).otherwise(0)).cast("long").alias("quarantined"),
