@@ -9,7 +9,7 @@ from lake import delta_io
 from lake.gold.functions import format_local
 from lake.gold.star import END_OF_TIME, build_star
 from lake.paths import LakePaths
-from tests.gold_helpers import TZ, interaction, norm_email, write_interactions
+from tests.gold_helpers import CHANNELS, TZ, interaction, norm_email, write_interactions
 
 ROWS = [
     interaction("1", "phone", "ana@x.com", "2019-10-01 08:00:00", "2019-10-01 08:10:00",
@@ -65,7 +65,7 @@ def star(spark, tmp_path_factory):
     in the file, extends it."""
     paths = LakePaths(str(tmp_path_factory.mktemp("gold-star")))
     write_interactions(spark, paths, ROWS)
-    counts = build_star(spark, paths, "run-1", timezone=TZ)
+    counts = build_star(spark, paths, "run-1", channels=CHANNELS, timezone=TZ)
     return paths, counts
 
 
@@ -131,7 +131,7 @@ def test_surrogate_keys_stable_across_rerun_and_incremental_load(spark, star):
         return cust, agent, fact
 
     first = snapshot()
-    build_star(spark, paths, "run-2", timezone=TZ)
+    build_star(spark, paths, "run-2", channels=CHANNELS, timezone=TZ)
     assert snapshot() == first
 
     new = [
@@ -139,7 +139,7 @@ def test_surrogate_keys_stable_across_rerun_and_incremental_load(spark, star):
         interaction("12", "chat", "ana@x.com", "2019-10-06 10:00:00", agent="Bruno Lima"),
     ]
     write_interactions(spark, paths, new, mode="append")
-    build_star(spark, paths, "run-3", timezone=TZ)
+    build_star(spark, paths, "run-3", channels=CHANNELS, timezone=TZ)
     cust, agent, fact = snapshot()
     assert {k: cust[k] for k in first[0]} == first[0]
     assert {k: agent[k] for k in first[1]} == first[1]
