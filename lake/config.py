@@ -267,6 +267,26 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class SilverTable:
+    source: str
+    pipeline: Pipeline
+    keys: tuple[str, ...]
+    columns: dict[str, ColumnRule]
+    channel: str | None = None
+    expectations: tuple[Expectation, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    on_refuted: RefutedPolicy = RefutedPolicy.QUARANTINE
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    card_number: CardNumberMode = CardNumberMode.AS_STORED
+    hash_key_env: str = "LAKE_CARD_HASH_KEY"
+    file_name: str = "movimento_flat.csv"
+
+
+@dataclass(frozen=True)
 class Channel:
     """A customer-experience channel (``channels.<name>``; docs/configuration.md, "How to
     add a channel"). Silver tables name it in ``channel:``; gold keys and ranks it.
@@ -285,26 +305,6 @@ class Channel:
 
 #: ``dim_channel.priority`` of the unknown channel (key ``-1``): after every configured one.
 UNKNOWN_CHANNEL_PRIORITY = 99
-
-
-@dataclass(frozen=True)
-class SilverTable:
-    source: str
-    pipeline: Pipeline
-    keys: tuple[str, ...]
-    columns: dict[str, ColumnRule]
-    channel: str | None = None
-    expectations: tuple[Expectation, ...] = ()
-    evidence: tuple[Evidence, ...] = ()
-    on_refuted: RefutedPolicy = RefutedPolicy.QUARANTINE
-    name: str = ""
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    card_number: CardNumberMode = CardNumberMode.AS_STORED
-    hash_key_env: str = "LAKE_CARD_HASH_KEY"
-    file_name: str = "movimento_flat.csv"
 
 
 @dataclass(frozen=True)
