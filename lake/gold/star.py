@@ -58,8 +58,7 @@ END_OF_TIME = "9999-12-31 23:59:59"
 
 STAR_TABLES = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
 
-#: The star's ledger source, and the tables that consume it (``dim_channel`` follows the
-#: configured channels, :func:`sync_dim_channel`).
+#: The star's ledger source, and the tables that consume it (``dim_channel`` is fixed).
 SOURCE = "silver.interactions"
 CONSUMING_TABLES = ("dim_customer", "dim_agent", "dim_date", "fact_interaction")
 
