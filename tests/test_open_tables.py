@@ -219,7 +219,9 @@ def _spark_sql(spark, paths, name, as_of):
 
 
 def _spark_dataframe_api(spark, paths, name, as_of):
-    return getattr(answers, name)(answers.gold_interactions(spark, paths), as_of=as_of, timezone=TZ)
+    # a DataFrame's last_interaction takes the channel priorities from the configuration
+    extra = {"channels": CHANNELS} if name == "last_interaction" else {}
+    return getattr(answers, name)(answers.gold_interactions(spark, paths), as_of=as_of, timezone=TZ, **extra)
 
 
 def _check_parity(spark, paths, as_ofs, *, dataframe_api=()) -> list[int]:

@@ -253,7 +253,8 @@ def last_interaction(
     ``channels``, which it requires), then the smallest ``interaction_id``.
 
     Example:
-        >>> last_interaction(silver_df, as_of="2019-10-02 00:00:00", channels=cfg.channels.values()).first()
+        >>> last_interaction(silver_df, as_of="2019-10-02 00:00:00",
+        ...                  channels=cfg.channels.values()).first()
         Row(customer_email='ana@x.com', channel='phone', started_at=datetime(...))
     """
     if isinstance(source, SparkSession):

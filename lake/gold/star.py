@@ -77,8 +77,9 @@ def customer_versions(interactions: DataFrame, *, channels: Collection[Channel])
 
     Attributes known at a moment: for each of name, phone and state, the latest non-null
     value from the ``customer_attributes_first`` channels up to that moment, else the latest
-    non-null value from any channel. Interactions starting at the same instant are taken together (within one, the
-    greatest ``interaction_id`` wins), so versions never share a ``valid_from``.
+    non-null value from any channel. Interactions starting at the same instant are taken
+    together (within one, the greatest ``interaction_id`` wins), so versions never share a
+    ``valid_from``.
 
     Example:
         >>> customer_versions(spark.read.format("delta").load("lake/silver/interactions"),
