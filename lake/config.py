@@ -287,6 +287,27 @@ class ExportOptions:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A customer-experience channel (``channels.<name>``; docs/configuration.md, "How to
+    add a channel"). Silver tables name it in ``channel:``; gold keys and ranks it.
+
+    ``key`` is the channel's fixed ``dim_channel.channel_key`` (facts keep it: never reuse or
+    change it). ``priority`` breaks ties in ``last_interaction`` (1 first).
+    ``customer_attributes_first``: the customer's name, phone and state are taken from such
+    a channel first (the latest non-null value), else from any channel.
+    """
+
+    key: int
+    priority: int
+    customer_attributes_first: bool = False
+    name: str = ""
+
+
+#: ``dim_channel.priority`` of the unknown channel (key ``-1``): after every configured one.
+UNKNOWN_CHANNEL_PRIORITY = 99
+
+
+@dataclass(frozen=True)
 class LakeSettings:
     root: str = "lake-data"
     landing: str = "data/landing"
@@ -301,6 +322,8 @@ class LakeConfig:
     sources: dict[str, FileSource | JdbcSource]
     silver: dict[str, SilverTable]
     export: ExportOptions = ExportOptions()
+    #: the customer-experience channels by name (:class:`Channel`)
+    channels: dict[str, Channel] = field(default_factory=dict)
     file: str = ""
 
     def file_sources(self, pipeline: Pipeline | None = None) -> list[FileSource]:
@@ -427,7 +450,13 @@ def _convert(tp: Any, value: Any, file: str, path: str) -> Any:
 
 def _derived() -> dict[type, tuple[str, ...]]:
     # Fields filled from the mapping key or by the loader, never written in YAML.
-    return {FileSource: ("name",), JdbcSource: ("name",), SilverTable: ("name",), LakeConfig: ("file",)}
+    return {
+        FileSource: ("name",),
+        JdbcSource: ("name",),
+        SilverTable: ("name",),
+        Channel: ("name",),
+        LakeConfig: ("file",),
+    }
 
 
 def _build(cls: Any, data: Any, file: str, path: str) -> Any:
@@ -486,7 +515,7 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
     if not isinstance(raw, dict):
         raise ConfigError(file, "(top level)", f"expected a mapping; found {raw!r}")
     raw = _interpolate(raw, file, "")
-    allowed = {"lake", "jdbc", "sources", "silver", "export"}
+    allowed = {"lake", "jdbc", "sources", "silver", "export", "channels"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ConfigError(file, unknown[0], f"unknown key (expected one of: {', '.join(sorted(allowed))})")
@@ -496,6 +525,7 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
     lake = _build(LakeSettings, raw.get("lake"), file, "lake")
     jdbc = _build(JdbcConnection, raw["jdbc"], file, "jdbc")
     export = _build(ExportOptions, raw.get("export"), file, "export")
+    channels = _channels(raw.get("channels"), file)
     if not isinstance(raw["sources"], dict):
         raise ConfigError(file, "sources", "expected a mapping of source name to source")
     sources: dict[str, FileSource | JdbcSource] = {}
@@ -517,6 +547,11 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
         table = dataclasses.replace(_build(SilverTable, body, file, key), name=str(name))
         if table.source not in sources:
             raise ConfigError(file, f"{key}.source", f"unknown source {table.source!r}")
+        if table.channel is not None and table.channel not in channels:
+            configured = ", ".join(sorted(channels)) or "none"
+            raise ConfigError(
+                file, f"{key}.channel", f"unknown channel {table.channel!r} (channels: {configured})"
+            )
         for col in table.keys:
             if col not in table.columns:
                 raise ConfigError(file, f"{key}.keys", f"key {col!r} is not one of the table's columns")
@@ -544,7 +579,46 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
                             f"a timestamp_ntz column is naive; format {fmt!r} reads a zone or offset",
                         )
         silver[str(name)] = table
-    return LakeConfig(lake=lake, jdbc=jdbc, sources=sources, silver=silver, export=export, file=file)
+    return LakeConfig(
+        lake=lake, jdbc=jdbc, sources=sources, silver=silver, export=export, channels=channels, file=file
+    )
+
+
+def _channels(raw: Any, file: str) -> dict[str, Channel]:
+    """``channels:``: unique positive keys, unique priorities ranked before the unknown channel."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "channels", "expected a mapping of channel name to channel")
+    channels: dict[str, Channel] = {}
+    keys: dict[int, str] = {}
+    priorities: dict[int, str] = {}
+    for name, body in raw.items():
+        key = f"channels.{name}"
+        channel = dataclasses.replace(_build(Channel, body, file, key), name=str(name))
+        if channel.name == "unknown":
+            raise ConfigError(file, key, "'unknown' is the name of dim_channel's unknown member")
+        if channel.key < 1:
+            raise ConfigError(file, f"{key}.key", f"expected a positive integer; found {channel.key}")
+        if channel.key in keys:
+            raise ConfigError(
+                file, f"{key}.key", f"key {channel.key} is also channel {keys[channel.key]!r}'s"
+            )
+        if not 1 <= channel.priority < UNKNOWN_CHANNEL_PRIORITY:
+            raise ConfigError(
+                file,
+                f"{key}.priority",
+                f"expected 1 to {UNKNOWN_CHANNEL_PRIORITY - 1}; found {channel.priority}",
+            )
+        if channel.priority in priorities:
+            raise ConfigError(
+                file,
+                f"{key}.priority",
+                f"priority {channel.priority} is also channel {priorities[channel.priority]!r}'s",
+            )
+        keys[channel.key] = priorities[channel.priority] = channel.name
+        channels[channel.name] = channel
+    return channels
 
 
 def _check_change_detection(src: JdbcSource, file: str, key: str) -> None:

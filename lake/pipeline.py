@@ -152,7 +152,10 @@ def run_gold(
         from lake.gold.star import build_star
 
         stage = _Stage("gold star")
-        counts = stage.done(build_star(spark, paths, run_id, timezone=cfg.lake.timezone, full=full), sink)
+        star = build_star(
+            spark, paths, run_id, channels=cfg.channels.values(), timezone=cfg.lake.timezone, full=full
+        )
+        counts = stage.done(star, sink)
         stage = _Stage("gold answers")
         return counts + stage.done(
             refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone, run_id=run_id, full=full),

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from lake import delta_io
+from lake.config import load_config
 
 TZ = "America/Sao_Paulo"
 SP = ZoneInfo(TZ)
+
+#: The committed configuration's channels (what a pipeline run passes to gold).
+CHANNELS = tuple(load_config(Path(__file__).resolve().parents[1] / "conf" / "lake.yml").channels.values())
 
 INTERACTIONS_SCHEMA = (
     "interaction_id string, channel string, customer_email string, customer_name string, "

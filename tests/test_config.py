@@ -37,10 +37,14 @@ BASE = textwrap.dedent(
         pipeline: cooperative
         table: movimento
         columns: [id]
+    channels:
+      phone: {key: 1, priority: 1, customer_attributes_first: true}
+      chat: {key: 2, priority: 2}
     silver:
       ura:
         source: ura
         pipeline: customer_experience
+        channel: phone
         keys: [interaction_id]
         columns:
           interaction_id: {type: string, source: _row_id}
@@ -64,11 +68,18 @@ def test_committed_config_loads(monkeypatch):
     assert cfg.jdbc.url.startswith("jdbc:sqlite:")
     assert isinstance(cfg.sources["ura"], FileSource)
     assert isinstance(cfg.sources["movimento"], JdbcSource)
+    # today's channels: the committed config is their one definition
+    assert {n: (c.key, c.priority, c.customer_attributes_first) for n, c in cfg.channels.items()} == {
+        "phone": (1, 1, True), "chat": (2, 2, False), "whatsapp": (3, 3, False), "email": (4, 4, False)}
+    assert {t.name: t.channel for t in cfg.silver.values() if t.channel} == {
+        "ura": "phone", "chat": "chat", "whatsapp": "whatsapp", "email": "email"}
 
 
 def test_valid_file_with_env(tmp_path, monkeypatch):
     monkeypatch.setenv("LAKE_TEST_SECRET", "s3cret")
     cfg = load_config(write(tmp_path, BASE))
+    assert [(c.name, c.key, c.priority, c.customer_attributes_first) for c in cfg.channels.values()] == [
+        ("phone", 1, 1, True), ("chat", 2, 2, False)]
     assert cfg.jdbc.password == "s3cret"
     assert "s3cret" not in repr(cfg.jdbc)
     assert cfg.silver["ura"].expectations[0].action is Action.QUARANTINE
@@ -109,6 +120,19 @@ def test_env_default(tmp_path, monkeypatch):
          "silver.ura.columns.interaction_id.whitespace", "expected one of 'trim', 'collapse', 'single_line'"),
         ("{type: string, source: _row_id}", "{type: string, source: _row_id, whitespace: single_line}",
          "silver.ura.columns.interaction_id.whitespace", "only a text or name column takes whitespace"),
+        ("channel: phone", "channel: fax", "silver.ura.channel", "unknown channel 'fax' (channels: chat, phone)"),
+        ("chat: {key: 2,", "chat: {key: 1,", "channels.chat.key", "key 1 is also channel 'phone'"),
+        ("chat: {key: 2, priority: 2}", "chat: {key: 2, priority: 1}", "channels.chat.priority",
+         "priority 1 is also channel 'phone'"),
+        ("chat: {key: 2, priority: 2}", "chat: {key: -1, priority: 2}", "channels.chat.key",
+         "expected a positive integer"),
+        ("chat: {key: 2, priority: 2}", "chat: {key: 2, priority: 99}", "channels.chat.priority",
+         "expected 1 to 98"),
+        ("chat: {key: 2, priority: 2}", "chat: {key: 2, priority: 2, colour: red}", "channels.chat.colour",
+         "unknown key"),
+        ("chat: {key: 2, priority: 2}", "chat: {key: 2}", "channels.chat.priority", "missing required key"),
+        ("chat: {key: 2, priority: 2}", "unknown: {key: 2, priority: 2}", "channels.unknown",
+         "dim_channel's unknown member"),
         ("{type: timestamp, source: data, formats: [\"MM/dd/yyyy\"]}",
          "{type: timestamp_ntz, source: data, formats: [\"MM/dd/yyyy\", \"MM/dd/yyyy HH:mm XXX\"]}",
          "silver.ura.columns.started_at.formats", "format 'MM/dd/yyyy HH:mm XXX' reads a zone or offset"),

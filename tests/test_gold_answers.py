@@ -26,7 +26,7 @@ from lake.gold.answers import (
 from lake.gold.functions import format_local
 from lake.gold.star import build_star
 from lake.paths import LakePaths
-from tests.gold_helpers import TZ, fmt, interaction, norm_email, t, write_interactions
+from tests.gold_helpers import CHANNELS, TZ, fmt, interaction, norm_email, t, write_interactions
 
 AS_OF = "2019-10-02 00:00:00"
 
@@ -120,7 +120,7 @@ def silver_df(spark, tmp_path_factory):
 def gold(spark, tmp_path_factory):
     paths = LakePaths(str(tmp_path_factory.mktemp("gold-answers")))
     write_interactions(spark, paths, ROWS)
-    build_star(spark, paths, "run-1", timezone=TZ)
+    build_star(spark, paths, "run-1", channels=CHANNELS, timezone=TZ)
     return paths
 
 
@@ -135,14 +135,14 @@ def test_answers_from_silver_dataframe(silver_df, as_of):
     at = t(as_of)
     assert rows_of(contacts_24h(silver_df, as_of=as_of, timezone=TZ)) == expected_contacts(at)
     assert rows_of(interactions_by_channel(silver_df, as_of=as_of, timezone=TZ)) == expected_by_channel(at)
-    assert rows_of(last_interaction(silver_df, as_of=as_of, timezone=TZ)) == expected_last(at)
+    assert rows_of(last_interaction(silver_df, as_of=as_of, timezone=TZ, channels=CHANNELS)) == expected_last(at)
 
 
 def test_boundaries_and_ties_spelled_out(silver_df):
     contacts = dict(rows_of(contacts_24h(silver_df, as_of=AS_OF, timezone=TZ)).elements())
     assert contacts["a@x.com"] == 2  # a2 and a3; not a1 (exactly 24 h before), not a4 (after)
     assert "f@x.com" not in contacts and None not in contacts
-    last_rows = rows_of(last_interaction(silver_df, as_of=AS_OF, timezone=TZ))
+    last_rows = rows_of(last_interaction(silver_df, as_of=AS_OF, timezone=TZ, channels=CHANNELS))
     assert set(last_rows.values()) == {1}  # one row per customer
     last = {e: (c, s) for e, c, s in last_rows}
     assert last["a@x.com"] == ("whatsapp", "2019-10-02 00:00:00")
@@ -155,15 +155,15 @@ def test_boundaries_and_ties_spelled_out(silver_df):
 
 def test_last_interaction_id_tie_break(spark, silver_df):
     # d1 and d2 are identical but for the id: the smallest id wins, whatever the input order
-    df = last_interaction(silver_df.where("customer_email = 'd@x.com'").orderBy("interaction_id"), as_of=AS_OF, timezone=TZ)
+    df = last_interaction(silver_df.where("customer_email = 'd@x.com'").orderBy("interaction_id"), as_of=AS_OF, timezone=TZ, channels=CHANNELS)
     assert rows_of(df) == Counter([("d@x.com", "whatsapp", "2019-10-01 14:00:00")])
-    e = last_interaction(silver_df.where("customer_email = 'e@x.com'"), as_of=AS_OF, timezone=TZ)
+    e = last_interaction(silver_df.where("customer_email = 'e@x.com'"), as_of=AS_OF, timezone=TZ, channels=CHANNELS)
     assert rows_of(e) == Counter([("e@x.com", "email", "2019-10-01 15:00:00")])
 
 
 def test_default_as_of_is_now(silver_df):
     assert contacts_24h(silver_df, timezone=TZ).count() == 0
-    assert rows_of(last_interaction(silver_df, timezone=TZ)) == expected_last(dt.datetime.now(dt.timezone.utc))
+    assert rows_of(last_interaction(silver_df, timezone=TZ, channels=CHANNELS)) == expected_last(dt.datetime.now(dt.timezone.utc))
 
 
 def test_pivot(silver_df):
@@ -172,7 +172,7 @@ def test_pivot(silver_df):
     for email, r in _known(at):
         expected[email][r["channel"]] += 1
     want = Counter((e, *[v[c] for c in PRIORITY], sum(v.values())) for e, v in expected.items())
-    df = interactions_pivot(silver_df, as_of=AS_OF, timezone=TZ)
+    df = interactions_pivot(silver_df, channels=CHANNELS, as_of=AS_OF, timezone=TZ)
     assert df.columns == ["customer_email", "phone", "chat", "whatsapp", "email", "total"]
     assert rows_of(df) == want
 
@@ -208,7 +208,7 @@ def test_refresh_answers_tables(spark, gold):
 
 def test_format_answer(silver_df):
     at = t(AS_OF)
-    df = last_interaction(silver_df, as_of=AS_OF, timezone=TZ)
+    df = last_interaction(silver_df, as_of=AS_OF, timezone=TZ, channels=CHANNELS)
     text = format_answer(df, "csv", timezone=TZ)
     parsed = list(csv.reader(io.StringIO(text)))
     assert parsed[0] == ["customer_email", "channel", "started_at"]

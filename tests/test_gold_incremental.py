@@ -17,7 +17,7 @@ from lake.gold.answers import ANSWER_TABLES, refresh_answers
 from lake.gold.flat import FLAT_COLUMNS, build_movimento_flat, export_csv
 from lake.gold.star import STAR_TABLES, build_star
 from lake.paths import LakePaths
-from tests.gold_helpers import INTERACTIONS_SCHEMA, TZ, interaction, t, write_interactions
+from tests.gold_helpers import CHANNELS, INTERACTIONS_SCHEMA, TZ, interaction, t, write_interactions
 
 BEFORE = [
     interaction("1", "phone", "ana@x.com", "2019-10-01 08:00:00", "2019-10-01 08:10:00",
@@ -90,7 +90,7 @@ def _same_tables(spark, got, want, names):
 def test_star_and_answers_merged_equal_a_rebuild(spark, tmp_path, monkeypatch):
     inc = LakePaths(str(tmp_path / "incremental"))
     write_interactions(spark, inc, BEFORE)
-    build_star(spark, inc, "r1", timezone=TZ)
+    build_star(spark, inc, "r1", channels=CHANNELS, timezone=TZ)
     refresh_answers(spark, inc, timezone=TZ, run_id="r1")
     # as of the latest interaction, 8 (of an unknown customer: no contact in its window)
     assert ledger.consumed(spark, inc, "gold.answer_contacts_24h", "as_of") == _micros("2019-10-05 23:30:00")
@@ -101,14 +101,14 @@ def test_star_and_answers_merged_equal_a_rebuild(spark, tmp_path, monkeypatch):
     monkeypatch.setenv("LAKE_FAULT", "raise@gold.write.after:fact_interaction")
     faults.reset()
     with pytest.raises(faults.FaultInjected):
-        build_star(spark, inc, "r2", timezone=TZ)
+        build_star(spark, inc, "r2", channels=CHANNELS, timezone=TZ)
     monkeypatch.delenv("LAKE_FAULT")
     silver_version = delta_io.table_version(spark, inc.silver("interactions"))
     consumed = ledger.consumed(spark, inc, "gold.fact_interaction", "silver.interactions")
     assert consumed is not None and consumed < silver_version  # its changes are to be read again
     merged = _versions(spark, inc, STAR_TABLES)
 
-    counts = {c.table: c for c in build_star(spark, inc, "r3", timezone=TZ)}
+    counts = {c.table: c for c in build_star(spark, inc, "r3", channels=CHANNELS, timezone=TZ)}
     assert _versions(spark, inc, STAR_TABLES) == merged  # the same changes again: no commit
     assert all(c.written == 0 and c.reconciles for c in counts.values()), counts
     # only the touched scope was recomputed: the facts of ana, eve, bia and dan (1, 2, n1, n2,
@@ -123,12 +123,12 @@ def test_star_and_answers_merged_equal_a_rebuild(spark, tmp_path, monkeypatch):
 
     full = LakePaths(str(tmp_path / "rebuilt"))
     write_interactions(spark, full, _after_changes())
-    build_star(spark, full, "f1", timezone=TZ)
+    build_star(spark, full, "f1", channels=CHANNELS, timezone=TZ)
     refresh_answers(spark, full, timezone=TZ, run_id="f1")
     _same_tables(spark, inc, full, STAR_TABLES + tuple(ANSWER_TABLES))
 
     before = _versions(spark, inc, STAR_TABLES + tuple(ANSWER_TABLES))
-    again = build_star(spark, inc, "r4", timezone=TZ) + refresh_answers(spark, inc, timezone=TZ, run_id="r4")
+    again = build_star(spark, inc, "r4", channels=CHANNELS, timezone=TZ) + refresh_answers(spark, inc, timezone=TZ, run_id="r4")
     assert [(c.rows_in, c.written) for c in again] == [(0, 0)] * len(again)
     assert _versions(spark, inc, STAR_TABLES + tuple(ANSWER_TABLES)) == before
 

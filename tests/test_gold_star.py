@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pyspark.sql import functions as F
 
 from lake import delta_io
+from lake.config import Channel
 from lake.gold.functions import format_local
-from lake.gold.star import END_OF_TIME, build_star
+from lake.gold.star import END_OF_TIME, build_star, customer_versions
 from lake.paths import LakePaths
-from tests.gold_helpers import TZ, interaction, norm_email, write_interactions
+from tests.gold_helpers import CHANNELS, TZ, interaction, norm_email, write_interactions
 
 ROWS = [
     interaction("1", "phone", "ana@x.com", "2019-10-01 08:00:00", "2019-10-01 08:10:00",
@@ -65,7 +68,7 @@ def star(spark, tmp_path_factory):
     in the file, extends it."""
     paths = LakePaths(str(tmp_path_factory.mktemp("gold-star")))
     write_interactions(spark, paths, ROWS)
-    counts = build_star(spark, paths, "run-1", timezone=TZ)
+    counts = build_star(spark, paths, "run-1", channels=CHANNELS, timezone=TZ)
     return paths, counts
 
 
@@ -131,18 +134,49 @@ def test_surrogate_keys_stable_across_rerun_and_incremental_load(spark, star):
         return cust, agent, fact
 
     first = snapshot()
-    build_star(spark, paths, "run-2", timezone=TZ)
+    build_star(spark, paths, "run-2", channels=CHANNELS, timezone=TZ)
     assert snapshot() == first
 
     new = [
         interaction("11", "phone", "dan@w.com", "2019-10-06 09:00:00", name="Dan", agent="Zeca"),
         interaction("12", "chat", "ana@x.com", "2019-10-06 10:00:00", agent="Bruno Lima"),
+        interaction("13", "sms", "eve@v.com", "2019-10-06 11:00:00"),  # a channel just configured
     ]
     write_interactions(spark, paths, new, mode="append")
-    build_star(spark, paths, "run-3", timezone=TZ)
+    sms = Channel(key=7, priority=9, name="sms")
+    counts = build_star(spark, paths, "run-3", channels=(*CHANNELS, sms), timezone=TZ)
+    # the incremental run brings dim_channel up to the configuration: the unknown member, four, sms
+    assert [(c.rows_in, c.written) for c in counts if c.table == "dim_channel"] == [(6, 6)]
+    dim = delta_io.read_table(spark, paths.gold("dim_channel")).collect()
+    assert sorted(tuple(r) for r in dim) == [(-1, "unknown", 99), (1, "phone", 1), (2, "chat", 2),
+                                             (3, "whatsapp", 3), (4, "email", 4), (7, "sms", 9)]
     cust, agent, fact = snapshot()
+    assert fact["13"][2] == 7
     assert {k: cust[k] for k in first[0]} == first[0]
     assert {k: agent[k] for k in first[1]} == first[1]
     assert {k: fact[k] for k in first[2]} == first[2]
     assert ("dan@w.com", "2019-10-06 09:00:00") in cust
     assert fact["12"][0] == cust[("ana@x.com", "2019-10-03 11:00:00")]
+
+
+def test_customer_attributes_follow_the_configured_flag(spark):
+    """The "attributes first" channel is config: moved from phone to chat, chat's name wins
+    from its first interaction on (phone's while chat has none yet)."""
+    from tests.gold_helpers import INTERACTIONS_SCHEMA
+
+    rows = [interaction("p", "phone", "ana@x.com", "2019-10-01 08:00:00", name="Ana Silva"),
+            interaction("c", "chat", "ana@x.com", "2019-10-01 09:00:00", name="Ana S."),
+            interaction("p2", "phone", "ana@x.com", "2019-10-01 10:00:00", name="Ana Silva")]
+    cols = [c.split()[0] for c in INTERACTIONS_SCHEMA.split(", ")]
+    df = spark.createDataFrame([tuple(r[c] for c in cols) for r in rows], INTERACTIONS_SCHEMA)
+
+    def names(channels):
+        got = customer_versions(df, channels=channels).select("customer_name", format_local("valid_from", TZ))
+        return sorted(map(tuple, got.collect()))
+
+    assert names(CHANNELS) == [("Ana Silva", "2019-10-01 08:00:00")]  # phone first: one version
+    chat_first = [dataclasses.replace(c, customer_attributes_first=c.name == "chat") for c in CHANNELS]
+    assert names(chat_first) == [("Ana S.", "2019-10-01 09:00:00"), ("Ana Silva", "2019-10-01 08:00:00")]
+    none_first = [dataclasses.replace(c, customer_attributes_first=False) for c in CHANNELS]
+    assert names(none_first) == [("Ana S.", "2019-10-01 09:00:00"), ("Ana Silva", "2019-10-01 08:00:00"),
+                                 ("Ana Silva", "2019-10-01 10:00:00")]  # the latest of any channel

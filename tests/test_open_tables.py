@@ -32,7 +32,7 @@ from lake.gold import answers, fast
 from lake.gold.rules import ANSWERS
 from lake.gold.star import build_star
 from lake.paths import LakePaths
-from tests.gold_helpers import TZ, write_interactions
+from tests.gold_helpers import CHANNELS, TZ, write_interactions
 
 deltalake = pytest.importorskip("deltalake")
 
@@ -118,7 +118,7 @@ def edge_lake(spark, tmp_path_factory):
 
     paths = LakePaths(str(tmp_path_factory.mktemp("open-edge")))
     write_interactions(spark, paths, ROWS)
-    build_star(spark, paths, "run-1", timezone=TZ)
+    build_star(spark, paths, "run-1", channels=CHANNELS, timezone=TZ)
     return paths
 
 
@@ -219,7 +219,9 @@ def _spark_sql(spark, paths, name, as_of):
 
 
 def _spark_dataframe_api(spark, paths, name, as_of):
-    return getattr(answers, name)(answers.gold_interactions(spark, paths), as_of=as_of, timezone=TZ)
+    # a DataFrame's last_interaction takes the channel priorities from the configuration
+    extra = {"channels": CHANNELS} if name == "last_interaction" else {}
+    return getattr(answers, name)(answers.gold_interactions(spark, paths), as_of=as_of, timezone=TZ, **extra)
 
 
 def _check_parity(spark, paths, as_ofs, *, dataframe_api=()) -> list[int]:
@@ -321,7 +323,7 @@ def test_upgrade_makes_an_old_lake_plain_and_keeps_every_row(spark, tmp_path, mo
     spark.conf.set("spark.sql.parquet.outputTimestampType", "INT96")
     try:
         write_interactions(spark, paths, ROWS)
-        build_star(spark, paths, "run-1", timezone=TZ)
+        build_star(spark, paths, "run-1", channels=CHANNELS, timezone=TZ)
         system = spark.createDataFrame([("r1", 3, dt.datetime(2019, 10, 1, 12, 0))], "run_id string, n long, at timestamp")
         delta_io.append(spark, system, paths.system("runs"))
         delta_io.append(spark, system.limit(0), paths.bronze("ura"))

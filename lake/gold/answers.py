@@ -18,8 +18,8 @@ Rules shared by the answers (also in ``docs/model.md``):
   the source time zone); default: now. Only interactions with ``started_at <= as_of`` count;
 * ``contacts_24h`` counts ``as_of - 24 hours < started_at <= as_of`` (24 elapsed hours);
 * ``last_interaction`` ties: latest ``started_at``, then latest ``ended_at`` (null last),
-  then channel priority ``phone, chat, whatsapp, email``, then the smallest
-  ``interaction_id``.
+  then the configured channel ``priority`` (``channels:``, as ``dim_channel.priority``),
+  then the smallest ``interaction_id``.
 
 Example:
     >>> from lake.gold.answers import contacts_24h, format_answer
@@ -33,19 +33,21 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
+from collections.abc import Collection
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import TimestampNTZType, TimestampType
 
 from lake import delta_io, ledger
+from lake.config import UNKNOWN_CHANNEL_PRIORITY, Channel
 from lake.faults import fault_point
 from lake.gold import rules
 from lake.gold.functions import (
-    CHANNELS,
     DEFAULT_TIMEZONE,
     UNKNOWN_KEY,
     as_of_literal,
+    channel_value,
     format_local,
     normalize_email,
     parse_as_of,
@@ -201,18 +203,21 @@ def interactions_by_channel(
 def interactions_pivot(
     source: Source,
     *,
+    channels: Collection[Channel],
     as_of: AsOf = None,
     timezone: str = DEFAULT_TIMEZONE,
     paths: LakePaths | None = None,
 ) -> DataFrame:
-    """Per-customer counts, one column per channel (0 when unused), plus ``total``.
+    """Per-customer counts, one column per configured channel in priority order (0 when
+    unused), plus ``total`` (which also counts channels not configured).
 
     Example:
-        >>> interactions_pivot(silver_df).columns
+        >>> interactions_pivot(silver_df, channels=cfg.channels.values()).columns  # conf/lake.yml
         ['customer_email', 'phone', 'chat', 'whatsapp', 'email', 'total']
     """
     df, _ = _up_to(_interactions(source, paths), as_of, timezone)
-    counts = [F.count(F.when(F.col("channel") == c, F.lit(1))).alias(c) for c in CHANNELS]
+    ordered = sorted(channels, key=lambda c: c.priority)
+    counts = [F.count(F.when(F.col("channel") == c.name, F.lit(1))).alias(c.name) for c in ordered]
     return df.groupBy("customer_email").agg(*counts, F.count(F.lit(1)).alias("total"))
 
 
@@ -239,22 +244,26 @@ def last_interaction(
     as_of: AsOf = None,
     timezone: str = DEFAULT_TIMEZONE,
     paths: LakePaths | None = None,
+    channels: Collection[Channel] | None = None,
 ) -> DataFrame:
     """Each customer's latest interaction up to ``as_of``: ``customer_email, channel, started_at``.
 
-    Ties: latest ``started_at``, then latest ``ended_at`` (null last), then channel priority
-    (phone, chat, whatsapp, email), then the smallest ``interaction_id``.
+    Ties: latest ``started_at``, then latest ``ended_at`` (null last), then the channel's
+    configured ``priority`` (from the star's ``dim_channel``; for a DataFrame source, from
+    ``channels``, which it requires), then the smallest ``interaction_id``.
 
     Example:
-        >>> last_interaction(silver_df, as_of="2019-10-02 00:00:00").first()
+        >>> last_interaction(silver_df, as_of="2019-10-02 00:00:00",
+        ...                  channels=cfg.channels.values()).first()
         Row(customer_email='ana@x.com', channel='phone', started_at=datetime(...))
     """
     if isinstance(source, SparkSession):
         return _star_answer(source, "last_interaction", as_of, timezone, paths)
+    if channels is None:
+        raise ValueError("last_interaction of a DataFrame needs channels= (cfg.channels.values())")
     df, _ = _up_to(_interactions(source, paths), as_of, timezone)
-    priority = F.lit(99)  # unknown channels last, as dim_channel.priority
-    for i, c in reversed(list(enumerate(CHANNELS))):
-        priority = F.when(F.col("channel") == c, F.lit(i + 1)).otherwise(priority)
+    # a channel not configured ranks last, as the unknown member of dim_channel
+    priority = channel_value("channel", {c.name: c.priority for c in channels}, UNKNOWN_CHANNEL_PRIORITY)
     w = Window.partitionBy("customer_email").orderBy(
         F.col("started_at").desc(),
         F.col("ended_at").desc_nulls_last(),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 # The answers' constants and ``parse_as_of`` are pure Python (lake.gold.rules) so the fast
 # path imports them without pyspark; they are re-exported here.
-from lake.gold.rules import CHANNELS, DEFAULT_TIMEZONE, UNKNOWN_KEY, parse_as_of  # noqa: F401
+from lake.gold.rules import DEFAULT_TIMEZONE, UNKNOWN_KEY, parse_as_of  # noqa: F401
 
 #: Output pattern of every printed timestamp.
 TS_PATTERN = "yyyy-MM-dd HH:mm:ss"
@@ -83,3 +84,21 @@ def local_date(col: Column | str, timezone: str) -> Column:
 def as_of_literal(as_of: str | _dt.datetime | None, timezone: str) -> Column:
     """``as_of`` (see :func:`parse_as_of`) as a timestamp literal (an exact instant)."""
     return F.lit(parse_as_of(as_of, timezone)).cast("timestamp")
+
+
+def channel_value(col: Column | str, values: Mapping[str, int], default: int) -> Column:
+    """The integer ``values`` gives a channel name (a key, a priority); ``default`` for any
+    other name and for null. ``values`` comes from the configured channels (``cfg.channels``).
+
+    Example:
+        >>> df.select(channel_value("channel", {"phone": 1, "chat": 2}, -1))  # 'chat' -> 2
+    """
+    c = F.col(col) if isinstance(col, str) else col
+    out: Column | None = None
+    for name, value in values.items():
+        out = (
+            F.when(c == F.lit(name), F.lit(value))
+            if out is None
+            else out.when(c == F.lit(name), F.lit(value))
+        )
+    return F.lit(default) if out is None else out.otherwise(F.lit(default))

@@ -33,10 +33,6 @@ from zoneinfo import ZoneInfo
 #: The zone of every source timestamp and of printed answers (``cfg.lake.timezone``).
 DEFAULT_TIMEZONE = "America/Sao_Paulo"
 
-#: Channels in priority order: the order breaks ties in ``last_interaction`` and numbers
-#: the fixed ``dim_channel`` keys (1 = phone ... 4 = email).
-CHANNELS: tuple[str, ...] = ("phone", "chat", "whatsapp", "email")
-
 #: Surrogate key of every "unknown" member row (customer, channel, agent, date).
 UNKNOWN_KEY = -1
 

@@ -3,12 +3,14 @@
 Tables (``{root}/gold/...``, design in ``docs/model.md``):
 
 * ``dim_customer``: one row per customer *version* (type 2). Natural key: the normalized
-  e-mail. Name, phone and state come from the phone channel (the URA) when it has them,
-  else from the most recent non-null value of any channel, as known at each interaction.
+  e-mail. Name, phone and state come from the channels configured with
+  ``customer_attributes_first`` when they have them, else from the most recent non-null
+  value of any channel, as known at each interaction.
   A new version starts at the first interaction whose known attributes differ from the
   previous ones; ``valid_from`` is that interaction's ``started_at``, ``valid_to`` the next
   version's ``valid_from`` (``9999-12-31 23:59:59`` for the current one).
-* ``dim_channel``: the four channels plus "unknown"; fixed keys 1..4 (priority order).
+* ``dim_channel``: the configured channels (``channels:`` of the configuration: fixed key,
+  priority) plus "unknown".
 * ``dim_agent``: one row per normalized agent name.
 * ``dim_date``: every day between the first and the last fact date (source time zone).
 * ``fact_interaction``: one row per interaction, pointing at the customer version valid
@@ -22,23 +24,26 @@ agent, channel or date points there, so no fact is lost.
 
 Example:
     >>> from lake.gold.star import build_star
-    >>> counts = build_star(spark, LakePaths("lake-data"), run_id, timezone="America/Sao_Paulo")
+    >>> counts = build_star(spark, LakePaths("lake-data"), run_id, channels=cfg.channels.values(),
+    ...                     timezone="America/Sao_Paulo")
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lake import delta_io, ledger
+from lake.config import UNKNOWN_CHANNEL_PRIORITY, Channel
 from lake.faults import fault_point
 from lake.gold import incremental
 from lake.gold.functions import (
-    CHANNELS,
     DEFAULT_TIMEZONE,
     UNKNOWN_KEY,
+    channel_value,
     local_date,
     normalize_email,
     normalize_name,
@@ -67,25 +72,28 @@ def _key(kind: str, *cols: Column) -> Column:
 # --------------------------------------------------------------------------- customers
 
 
-def customer_versions(interactions: DataFrame) -> DataFrame:
+def customer_versions(interactions: DataFrame, *, channels: Collection[Channel]) -> DataFrame:
     """Type-2 versions of each customer (``dim_customer`` without the unknown row).
 
     Attributes known at a moment: for each of name, phone and state, the latest non-null
-    value from the phone channel up to that moment, else the latest non-null value from any
-    channel. Interactions starting at the same instant are taken together (within one, the
-    greatest ``interaction_id`` wins), so versions never share a ``valid_from``.
+    value from the ``customer_attributes_first`` channels up to that moment, else the latest
+    non-null value from any channel. Interactions starting at the same instant are taken
+    together (within one, the greatest ``interaction_id`` wins), so versions never share a
+    ``valid_from``.
 
     Example:
-        >>> customer_versions(spark.read.format("delta").load("lake/silver/interactions"))
+        >>> customer_versions(spark.read.format("delta").load("lake/silver/interactions"),
+        ...                   channels=cfg.channels.values())
         ... # customer_key, customer_email, customer_name, phone, state, valid_from, valid_to,
         ... # is_current, version
     """
     attrs = ("customer_name", "phone", "state")
+    first = [c.name for c in channels if c.customer_attributes_first]
     rows = interactions.select(
         normalize_email("customer_email").alias("customer_email"),
         "started_at",
         "interaction_id",
-        (F.col("channel") == "phone").alias("_is_phone"),
+        (F.col("channel").isin(first) if first else F.lit(False)).alias("_first"),
         *[F.when(F.length(F.trim(a)) > 0, F.trim(a)).alias(a) for a in attrs],
     ).where(F.col("customer_email").isNotNull() & F.col("started_at").isNotNull())
 
@@ -93,7 +101,7 @@ def customer_versions(interactions: DataFrame) -> DataFrame:
         return F.max_by(col, F.when(col.isNotNull(), F.col("interaction_id")))
 
     per_instant = rows.groupBy("customer_email", "started_at").agg(
-        *[latest(F.when(F.col("_is_phone"), F.col(a))).alias(f"_p_{a}") for a in attrs],
+        *[latest(F.when(F.col("_first"), F.col(a))).alias(f"_p_{a}") for a in attrs],
         *[latest(F.col(a)).alias(f"_a_{a}") for a in attrs],
     )
     upto = (
@@ -141,23 +149,49 @@ def unknown_customer(spark: SparkSession) -> DataFrame:
     )
 
 
-def dim_customer(interactions: DataFrame) -> DataFrame:
+def dim_customer(interactions: DataFrame, *, channels: Collection[Channel]) -> DataFrame:
     """``dim_customer``: the customer versions plus the unknown member."""
-    return customer_versions(interactions).unionByName(unknown_customer(interactions.sparkSession))
+    return customer_versions(interactions, channels=channels).unionByName(
+        unknown_customer(interactions.sparkSession)
+    )
 
 
 # --------------------------------------------------------------------------- small dims
 
 
-def dim_channel(spark: SparkSession) -> DataFrame:
-    """``dim_channel``: fixed keys, ``priority`` 1 (highest) .. 4, and the unknown member.
+def channel_rows(channels: Collection[Channel]) -> list[tuple[int, str, int]]:
+    """``dim_channel``'s rows (``channel_key, channel, priority``): the configured channels
+    and the unknown member, which ranks after every one of them."""
+    rows = [(c.key, c.name, c.priority) for c in channels]
+    return sorted([(UNKNOWN_KEY, "unknown", UNKNOWN_CHANNEL_PRIORITY), *rows])
+
+
+def dim_channel(spark: SparkSession, channels: Collection[Channel]) -> DataFrame:
+    """``dim_channel``: each configured channel with its fixed key and ``priority`` (1 ranks
+    first), and the unknown member.
 
     Example:
-        >>> dim_channel(spark).orderBy("channel_key").first().channel
+        >>> dim_channel(spark, cfg.channels.values()).orderBy("channel_key").first().channel
         'unknown'
     """
-    rows = [(UNKNOWN_KEY, "unknown", 99)] + [(i + 1, c, i + 1) for i, c in enumerate(CHANNELS)]
-    return spark.createDataFrame(rows, "channel_key long, channel string, priority int")
+    return spark.createDataFrame(channel_rows(channels), "channel_key long, channel string, priority int")
+
+
+def sync_dim_channel(
+    spark: SparkSession, paths: LakePaths, channels: Collection[Channel], run_id: str
+) -> TableCounts:
+    """Rewrite ``dim_channel`` when the configured channels differ from the table's, so a
+    channel added to the configuration reaches an existing star without ``--full`` (a tiny
+    bookkeeping read: one row per channel). Nothing is committed when they agree."""
+    path = paths.gold("dim_channel")
+    want = channel_rows(channels)
+    if delta_io.table_exists(spark, path):
+        have = delta_io.read_table(spark, path).select("channel_key", "channel", "priority").collect()
+        if sorted(tuple(r) for r in have) == want:
+            return TableCounts("dim_channel", "gold", 0, 0)
+    rows, _ = commit_rows(delta_io.overwrite(spark, dim_channel(spark, channels), path))
+    log.info("run %s: gold.dim_channel rewritten from the configured channels (%d rows)", run_id, rows)
+    return TableCounts("dim_channel", "gold", rows_in=len(want), written=rows)
 
 
 def dim_agent(interactions: DataFrame) -> DataFrame:
@@ -236,20 +270,20 @@ def fact_interaction(
     interactions: DataFrame,
     customers: DataFrame,
     *,
+    channels: Collection[Channel],
     timezone: str = DEFAULT_TIMEZONE,
 ) -> DataFrame:
     """``fact_interaction``: one row per silver interaction, with surrogate keys.
 
     The customer key is the version valid at ``started_at``
-    (``valid_from <= started_at < valid_to``); without a usable e-mail it is ``-1``.
+    (``valid_from <= started_at < valid_to``); without a usable e-mail it is ``-1``. The
+    channel key is the configured channel's; a channel not configured is ``-1``.
 
     Example:
-        >>> fact_interaction(silver, customer_versions(silver)).columns[:5]
+        >>> fact_interaction(silver, dim_customer(silver, channels=chs), channels=chs).columns[:5]
         ['interaction_id', 'customer_key', 'channel_key', 'agent_key', 'date_key']
     """
-    channel_key = F.lit(UNKNOWN_KEY).cast("long")
-    for i, c in reversed(list(enumerate(CHANNELS))):
-        channel_key = F.when(F.col("channel") == c, F.lit(i + 1).cast("long")).otherwise(channel_key)
+    channel_key = channel_value("channel", {c.name: c.key for c in channels}, UNKNOWN_KEY).cast("long")
     agent_nk = normalize_name("agent")
     facts = interactions.select(
         "*",
@@ -303,6 +337,7 @@ def build_star(
     paths: LakePaths,
     run_id: str,
     *,
+    channels: Collection[Channel],
     timezone: str = DEFAULT_TIMEZONE,
     full: bool = False,
 ) -> list[TableCounts]:
@@ -314,6 +349,7 @@ def build_star(
     difference is MERGEd. ``full=True``, a star never built, or a ledger the change feed
     does not reach back to rebuilds every table (each replaced in one commit). Hash keys make
     both paths give the same keys, so an incremental star equals a rebuilt one.
+    ``dim_channel`` follows the configured ``channels`` (:func:`sync_dim_channel`).
 
     Counts: rebuilt, a dimension's ``rows_in`` is the rows its transform produced and the
     fact's the ``silver/interactions`` rows read (one fact per interaction); incremental,
@@ -322,34 +358,40 @@ def build_star(
 
     Example:
         >>> build_star(spark, LakePaths("lake-data"), "20261125T173000-1a2b3c4d",
-        ...            timezone="America/Sao_Paulo")
+        ...            channels=cfg.channels.values(), timezone="America/Sao_Paulo")
         [TableCounts(table='dim_customer', layer='gold', ...), ...]
     """
     source = paths.silver("interactions")
     after = incremental.consumed_after(spark, paths, CONSUMING_TABLES, {SOURCE: source}, full=full)
     if after is None:
-        return rebuild_star(spark, paths, run_id, timezone=timezone)
+        return rebuild_star(spark, paths, run_id, channels=channels, timezone=timezone)
     changes, upto = ledger.changes(spark, source, after[SOURCE])
     if changes is None:
         log.info(
             "run %s: gold star: no change in silver.interactions after version %d", run_id, after[SOURCE]
         )
-        return [TableCounts(name, "gold", 0, 0) for name in STAR_TABLES]
-    return update_star(spark, paths, run_id, changes, upto, timezone=timezone)
+        channel_counts = sync_dim_channel(spark, paths, channels, run_id)
+        return [channel_counts if n == "dim_channel" else TableCounts(n, "gold", 0, 0) for n in STAR_TABLES]
+    return update_star(spark, paths, run_id, changes, upto, channels=channels, timezone=timezone)
 
 
 def rebuild_star(
-    spark: SparkSession, paths: LakePaths, run_id: str, *, timezone: str = DEFAULT_TIMEZONE
+    spark: SparkSession,
+    paths: LakePaths,
+    run_id: str,
+    *,
+    channels: Collection[Channel],
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> list[TableCounts]:
     """Rebuild every star table from ``silver/interactions`` at its latest version (each
     replaced in one commit) and record that version in the ledger."""
     source = paths.silver("interactions")
     upto = delta_io.table_version(spark, source)
     silver = delta_io.read_table(spark, source, version=upto)
-    customers = dim_customer(silver)
+    customers = dim_customer(silver, channels=channels)
     tables = {
         "dim_customer": customers,
-        "dim_channel": dim_channel(spark),
+        "dim_channel": dim_channel(spark, channels),
         "dim_agent": dim_agent(silver),
         "dim_date": dim_date(silver, timezone=timezone),
     }
@@ -366,7 +408,7 @@ def rebuild_star(
     # the fact joins the persisted versions, so it points at exactly the keys just written
     persisted = delta_io.read_table(spark, paths.gold("dim_customer"))
     interactions, read = observe_rows(silver, "fact_interaction_in")
-    facts = fact_interaction(interactions, persisted, timezone=timezone)
+    facts = fact_interaction(interactions, persisted, channels=channels, timezone=timezone)
     fault_point("gold.write.before:fact_interaction")
     rows, _ = commit_rows(delta_io.overwrite(spark, facts, paths.gold("fact_interaction")))
     fault_point("gold.write.after:fact_interaction")
@@ -414,6 +456,7 @@ def update_star(
     changes: DataFrame,
     upto: int,
     *,
+    channels: Collection[Channel],
     timezone: str = DEFAULT_TIMEZONE,
 ) -> list[TableCounts]:
     """MERGE the star from a batch of ``silver/interactions`` changes (up to version ``upto``).
@@ -448,11 +491,11 @@ def update_star(
             merge(
                 "dim_customer",
                 incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email"),
-                customer_versions(scope),
+                customer_versions(scope, channels=channels),
                 ["customer_key"],
             )
         )
-        counts.append(TableCounts("dim_channel", "gold", 0, 0))  # fixed members, written by the rebuild
+        counts.append(sync_dim_channel(spark, paths, channels, run_id))
         scope = incremental.in_scope(snapshot, normalize_name("agent"), agents, "_agent_nk")
         counts.append(
             merge(
@@ -467,7 +510,9 @@ def update_star(
         )
         # the fact joins the persisted versions (just merged), as the rebuild does
         customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
-        desired = fact_interaction(fact_scope(snapshot, ids, emails), customers, timezone=timezone)
+        desired = fact_interaction(
+            fact_scope(snapshot, ids, emails), customers, channels=channels, timezone=timezone
+        )
         keys = ids.unionByName(desired.select("interaction_id"))
         current = incremental.in_scope(
             gold("fact_interaction"), col("interaction_id"), keys, "interaction_id"

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS dim_channel (
   priority    INT         NOT NULL
 ) ENGINE = InnoDB;
 
+-- The members are the channels configured in conf/lake.yml (channels:), as lake.gold.star
+-- writes them; these are the committed configuration's, plus the unknown member.
 INSERT IGNORE INTO dim_channel (channel_key, channel, priority) VALUES
   (-1, 'unknown', 99), (1, 'phone', 1), (2, 'chat', 2), (3, 'whatsapp', 3), (4, 'email', 4);
 

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS gold.dim_customer (
 TBLPROPERTIES ('delta.minReaderVersion' = '1', 'delta.minWriterVersion' = '2', 'delta.enableDeletionVectors' = 'false');
 
 CREATE TABLE IF NOT EXISTS gold.dim_channel (
-  channel_key BIGINT NOT NULL COMMENT '1 phone, 2 chat, 3 whatsapp, 4 email, -1 unknown',
+  channel_key BIGINT NOT NULL COMMENT 'the channel key configured in channels: (conf/lake.yml); -1 unknown',
   channel     STRING NOT NULL,
   priority    INT    NOT NULL COMMENT 'tie-break order of last_interaction (1 first; 99 unknown)'
 ) USING DELTA LOCATION '${root}/gold/dim_channel'

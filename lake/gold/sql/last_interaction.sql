@@ -5,7 +5,7 @@
 -- Placeholder (lake.gold.rules.render_query): ${as_of} = CAST('yyyy-MM-ddTHH:mm:ss.ffffffZ'
 -- AS TIMESTAMP), an exact UTC instant.
 -- Ties: latest started_at, then latest ended_at (null last), then channel priority
--- (dim_channel.priority: phone 1, chat 2, whatsapp 3, email 4), then smallest interaction_id.
+-- (dim_channel.priority, from the configuration's channels: 1 first), then smallest interaction_id.
 WITH ranked AS (
   SELECT c.customer_email,
          ch.channel,
