@@ -635,8 +635,12 @@ def _check_references(
                 f"found {', '.join(ref.join.values()) or 'none'}",
             )
         for c in ref.columns:
-            if c not in parent.columns or c in REFERENCE_FIELDS:
+            if c not in parent.columns:
                 raise ConfigError(file, f"{where}.columns", f"{c!r} is not a column of {ref.table!r}")
+            if c in REFERENCE_FIELDS:
+                raise ConfigError(
+                    file, f"{where}.columns", f"{c!r} is a field every reference adds; it cannot be copied"
+                )
         if ref.name in table.columns or ref.name in names:
             raise ConfigError(
                 file, f"{where}.alias", f"{ref.name!r} is already a column or reference of the table"
