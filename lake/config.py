@@ -23,6 +23,7 @@ import os
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,35 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A join from a silver table to a parent silver table, for referential expectations.
+
+    Each row gets a struct column named ``alias`` (default: the parent's name) holding
+    ``found`` (a row of the current silver parent matches ``join``), the parent's
+    ``columns`` (null when none matches) and, with ``with_quarantine``, ``quarantined_for``
+    (the rules the parent key is quarantined for; empty when it is not). The referential
+    rules are ordinary expectations over it, e.g. ``conta.found`` or
+    ``NOT conta.found OR id_associado <=> conta.id_associado``.
+    """
+
+    table: str
+    #: this table's column -> the parent's column; the parent columns are the parent's keys
+    join: dict[str, str]
+    columns: tuple[str, ...] = ()
+    alias: str | None = None
+    with_quarantine: bool = False
+
+    @property
+    def name(self) -> str:
+        """The struct column the join adds."""
+        return self.alias or self.table
+
+
+#: Fields of a reference's struct column besides the parent's columns.
+REFERENCE_FIELDS = ("found", "quarantined_for")
+
+
+@dataclass(frozen=True)
 class SilverTable:
     source: str
     pipeline: Pipeline
@@ -276,6 +306,8 @@ class SilverTable:
     expectations: tuple[Expectation, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     on_refuted: RefutedPolicy = RefutedPolicy.QUARANTINE
+    #: joins to parent silver tables that referential expectations read (:class:`Reference`)
+    references: tuple[Reference, ...] = ()
     name: str = ""
 
 
@@ -578,6 +610,7 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
                             f"{key}.columns.{cname}.formats",
                             f"a timestamp_ntz column is naive; format {fmt!r} reads a zone or offset",
                         )
+        _check_references(table, silver, set(map(str, raw["silver"])), file, key)
         silver[str(name)] = table
     return LakeConfig(
         lake=lake, jdbc=jdbc, sources=sources, silver=silver, export=export, channels=channels, file=file
@@ -643,6 +676,50 @@ def _check_change_detection(src: JdbcSource, file: str, key: str) -> None:
             raise ConfigError(
                 file, f"{key}.key", f"key column {missing[0]!r} is not one of the source's columns"
             )
+
+
+def _check_references(
+    table: SilverTable, earlier: Mapping[str, SilverTable], every: set[str], file: str, key: str
+) -> None:
+    """A reference names a silver table defined before this one (so it is built first),
+    joins on the parent's keys with columns both tables have, and adds a new column."""
+    names: set[str] = set()
+    for i, ref in enumerate(table.references):
+        where = f"{key}.references[{i}]"
+        parent = earlier.get(ref.table)
+        if parent is None:
+            why = "is not defined before this table" if ref.table in every else "is not a silver table"
+            raise ConfigError(
+                file,
+                f"{where}.table",
+                f"{ref.table!r} {why} (a parent must be a silver table defined before its children)",
+            )
+        for mine, theirs in ref.join.items():
+            if mine not in table.columns:
+                raise ConfigError(file, f"{where}.join", f"{mine!r} is not one of the table's columns")
+            if theirs not in parent.columns:
+                raise ConfigError(
+                    file, f"{where}.join.{mine}", f"{theirs!r} is not a column of {ref.table!r}"
+                )
+        if sorted(ref.join.values()) != sorted(parent.keys):
+            raise ConfigError(
+                file,
+                f"{where}.join",
+                f"must map to the keys of {ref.table!r} ({', '.join(parent.keys)}); "
+                f"found {', '.join(ref.join.values()) or 'none'}",
+            )
+        for c in ref.columns:
+            if c not in parent.columns:
+                raise ConfigError(file, f"{where}.columns", f"{c!r} is not a column of {ref.table!r}")
+            if c in REFERENCE_FIELDS:
+                raise ConfigError(
+                    file, f"{where}.columns", f"{c!r} is a field every reference adds; it cannot be copied"
+                )
+        if ref.name in table.columns or ref.name in names:
+            raise ConfigError(
+                file, f"{where}.alias", f"{ref.name!r} is already a column or reference of the table"
+            )
+        names.add(ref.name)
 
 
 def _pattern_letters(fmt: str) -> str:

@@ -1,9 +1,14 @@
 """Build silver tables from bronze: standardize, check evidence and expectations, MERGE.
 
-:func:`build_silver_table` reads like its table of contents: read the new bronze rows, check
-the format evidence, standardize, apply referential rules and expectations, dedupe, MERGE
-into ``{root}/silver/{table}``, upsert quarantined rows into ``{root}/quarantine/{table}``,
-record the bronze version consumed in the ledger (:mod:`lake.ledger`).
+:func:`build_silver_table` reads like its table of contents: read the new bronze rows
+(:func:`read_bronze_changes`), check the format evidence (:func:`check_evidence`), read the
+references' parents (:func:`lake.silver.references.read_parents`), check the batch with a
+chain of pure ``DataFrame -> DataFrame`` steps (:func:`check_batch`: standardize with the
+read errors, join the references, evaluate the expectations, mark each key's latest state),
+count it in one aggregation (:func:`batch_counts`), upsert the quarantined rows into
+``{root}/quarantine/{table}`` (:func:`write_quarantine`), MERGE the passing rows into
+``{root}/silver/{table}`` (:func:`write_silver`) and record the bronze version consumed in
+the ledger (:mod:`lake.ledger`).
 
 Example:
     >>> from lake.silver.build import build_silver_table
@@ -16,13 +21,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lake import delta_io, ledger
-from lake.config import LakeConfig, Pipeline, RefutedPolicy, SilverTable
+from lake.config import LakeConfig, RefutedPolicy, SilverTable
 from lake.errors import PipelineError, QualityError
 from lake.faults import fault_point
 from lake.paths import LakePaths
@@ -30,6 +37,7 @@ from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 from lake.silver import quality
 from lake.silver.columns import col, column_expr, output_type, problem_expr, rule_formats, unparsed_error
 from lake.silver.evidence import Decision, Refusal, decide, evidence_summary
+from lake.silver.references import Parent, drop_references, join_references, read_parents
 
 log = logging.getLogger(__name__)
 
@@ -216,82 +224,6 @@ def spare_tombstones(checked: DataFrame) -> DataFrame:
     )
 
 
-# --------------------------------------------------------------------------- referential rules
-
-
-def _parent(spark: SparkSession, paths: LakePaths, name: str, schema: str) -> DataFrame:
-    path = paths.silver(name)
-    if delta_io.table_exists(spark, path):
-        return delta_io.read_table(spark, path)
-    return spark.createDataFrame([], schema)
-
-
-def cooperative_refs(spark: SparkSession, paths: LakePaths, table: SilverTable, df: DataFrame) -> DataFrame:
-    """Add ``_ref_errors`` (quarantine reasons) for the cooperative's referential rules.
-
-    ``conta`` whose member does not exist -> ``member_not_found``; ``cartao`` whose account does
-    not exist -> ``account_not_found``, or whose ``id_associado`` differs from its account's ->
-    ``card_member_mismatch``; ``movimento`` whose card is quarantined for a member mismatch ->
-    ``card_member_mismatch``, whose card does not exist -> ``card_not_found``. Parents are the
-    current silver tables (build ``associado``, ``conta``, ``cartao``, ``movimento`` in order).
-
-    Example:
-        >>> cooperative_refs(spark, paths, cfg.silver["movimento"], std).select("_ref_errors")
-    """
-    none = F.lit(None).cast(quality.ERROR_TYPE)
-    name = table.name
-    if name == "conta":
-        members = _parent(spark, paths, "associado", "id long").select(F.col("id").alias("_ref_member"))
-        out = df.join(members, df["id_associado"] == members["_ref_member"], "left")
-        err = F.when(
-            F.col("_ref_member").isNull(),
-            F.array(quality.error("member_not_found", "conta.id_associado IN associado.id")),
-        )
-        return out.withColumn("_ref_errors", err.otherwise(none)).drop("_ref_member")
-    if name == "cartao":
-        accounts = _parent(spark, paths, "conta", "id long, id_associado long").select(
-            F.col("id").alias("_ref_account"), F.col("id_associado").alias("_ref_account_member")
-        )
-        out = df.join(accounts, df["id_conta"] == accounts["_ref_account"], "left")
-        err = (
-            F.when(
-                F.col("_ref_account").isNull(),
-                F.array(quality.error("account_not_found", "cartao.id_conta IN conta.id")),
-            )
-            .when(
-                ~F.col("id_associado").eqNullSafe(F.col("_ref_account_member")),
-                F.array(quality.error("card_member_mismatch", "cartao.id_associado = conta.id_associado")),
-            )
-            .otherwise(none)
-        )
-        return out.withColumn("_ref_errors", err).drop("_ref_account", "_ref_account_member")
-    if name == "movimento":
-        cards = _parent(spark, paths, "cartao", "id long").select(F.col("id").alias("_ref_card"))
-        qpath = paths.quarantine("cartao")
-        if delta_io.table_exists(spark, qpath):
-            mismatched = (
-                delta_io.read_table(spark, qpath)
-                .filter(F.exists("_errors", lambda e: e["rule"] == "card_member_mismatch"))
-                .groupBy(F.col("id").cast("long").alias("_ref_bad_card"))
-                .agg(F.lit(True).alias("_ref_bad"))
-            )
-        else:
-            mismatched = spark.createDataFrame([], "_ref_bad_card long, _ref_bad boolean")
-        out = df.join(cards, df["id_cartao"] == cards["_ref_card"], "left").join(
-            mismatched, df["id_cartao"] == mismatched["_ref_bad_card"], "left"
-        )
-        err = (
-            F.when(F.col("_ref_card").isNotNull(), none)
-            .when(
-                F.col("_ref_bad"),
-                F.array(quality.error("card_member_mismatch", "cartao.id_associado = conta.id_associado")),
-            )
-            .otherwise(F.array(quality.error("card_not_found", "movimento.id_cartao IN cartao.id")))
-        )
-        return out.withColumn("_ref_errors", err).drop("_ref_card", "_ref_bad_card", "_ref_bad")
-    return df.withColumn("_ref_errors", none)
-
-
 # --------------------------------------------------------------------------- batch helpers
 
 
@@ -399,6 +331,222 @@ def quarantine_changes(checked: DataFrame, bronze_columns: list[str], run_id: st
     return _quarantine_select(latest, bronze_columns, run_id).withColumn(QUARANTINE_OP, op)
 
 
+# --------------------------------------------------------------------------- check (pure)
+
+
+def check_batch(
+    bronze: DataFrame,
+    table: SilverTable,
+    decision: Decision,
+    parents: Mapping[str, Parent],
+    silver_keys: DataFrame | None = None,
+) -> DataFrame:
+    """Every row of a bronze batch with its fate: standardized (with the reasons found while
+    reading it), joined to its references' parents, checked by the expectations and, for a
+    source with ``_op``, marked with each key's latest state. Pure transform.
+
+    Args:
+        bronze: the batch (:func:`read_bronze_changes`).
+        table: the silver table's config.
+        decision: the format evidence's choices and refused files (:func:`check_evidence`).
+        parents: the references' parents by alias (:func:`lake.silver.references.read_parents`).
+        silver_keys: the keys silver holds now (``_op`` sources; None: no silver table yet).
+
+    Example:
+        >>> check_batch(bronze, cfg.silver["conta"], Decision({}), parents).select("id", "_errors")
+    """
+    checked = (
+        bronze.transform(_wide, table, decision)
+        .transform(join_references, table.references, parents)
+        .transform(quality.evaluate, table.expectations, extra_errors=F.col("_read_errors"))
+        .transform(drop_references, table.references)
+    )
+    if OP not in bronze.columns:
+        return checked
+    # a mutable source: only each key's latest state counts (docs/databases.md)
+    return checked.transform(spare_tombstones).transform(mark_latest_states, silver_keys, table.keys)
+
+
+def batch_counts(checked: DataFrame, table: SilverTable, *, has_op: bool) -> dict[str, Any]:
+    """The checked batch's counts in one aggregation (a small read at the edge): the quality
+    counts, the rows and distinct keys passing, the distinct quarantined ``_row_id`` and,
+    for a source with ``_op`` (``has_op``), :func:`latest_state_counts`."""
+    passing = ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
+    latest = latest_state_counts(table.keys) if has_op else {}
+    agg = quality.quality_counts(
+        checked,
+        table.expectations,
+        extra={
+            "passed": F.count(F.when(passing, F.lit(1))),
+            "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
+            "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
+            **latest,
+        },
+    ).first()
+    assert agg is not None  # an aggregation without grouping returns one row
+    sums = (
+        "rows_in",
+        "quarantined",
+        "dropped",
+        "warned",
+        "passed",
+        "passed_keys",
+        "quarantined_ids",
+        *latest,
+    )
+    return {**agg.asDict(), **{k: int(agg[k] or 0) for k in sums}}  # a sum over no rows is null
+
+
+def dropped_rows(counts: Mapping[str, Any], *, has_op: bool) -> int:
+    """Rows dropped by a ``drop`` rule plus the states superseded within the batch: for a
+    source with ``_op`` each key's latest state survives, otherwise one row per key (per
+    ``_row_id`` in quarantine)."""
+    if has_op:
+        superseded = (counts["rows_in"] - counts["latest"]) + (
+            counts["latest_passed"] - counts["latest_passed_keys"]
+        )
+        return int(counts["latest_dropped"] + superseded)
+    superseded = (counts["passed"] - counts["passed_keys"]) + (
+        counts["quarantined"] - counts["quarantined_ids"]
+    )
+    return int(counts["dropped"] + superseded)
+
+
+# --------------------------------------------------------------------------- read and write (the edges)
+
+
+@dataclass(frozen=True)
+class BronzeBatch:
+    """The bronze rows a silver table has not consumed yet (upserts, counted by ``seen`` as
+    they are read) and the ledger entry to record once they are written."""
+
+    df: DataFrame
+    seen: Observation
+    consumer: str
+    source: str
+    upto: int | None
+
+    @property
+    def has_op(self) -> bool:
+        """A mutable (JDBC) source: its rows carry ``_op``; only each key's latest state counts."""
+        return OP in self.df.columns
+
+
+def read_bronze_changes(
+    spark: SparkSession, paths: LakePaths, table: SilverTable, *, full: bool = False
+) -> BronzeBatch | None:
+    """The rows bronze committed after the version ``table`` last consumed (the ledger's
+    ``silver.<table>`` / ``bronze.<source>``; the whole table with ``full`` or when never
+    consumed); None when the source has no bronze table yet or no new commit."""
+    bronze_path = paths.bronze(table.source)
+    if not delta_io.table_exists(spark, bronze_path):
+        log.info(
+            "silver %s: bronze %r has no table yet (no file or row delivered); nothing to do",
+            table.name,
+            table.source,
+        )
+        return None
+    consumer, source = f"silver.{table.name}", f"bronze.{table.source}"
+    after = None if full else ledger.consumed(spark, paths, consumer, source)
+    found = ledger.read_changes(spark, bronze_path, after, full=full)
+    if found.df is None:
+        log.info("silver %s: no new bronze commit after version %s", table.name, after)
+        return None
+    log.info(
+        "silver %s: reading bronze %s (%s, up to version %s)",
+        table.name,
+        bronze_path,
+        "full" if found.full else f"changes after version {after}",
+        found.upto,
+    )
+    # bronze is append-only: its own deletes are rewrites (a full reload), not source deletes
+    bronze = found.df.where(F.col(ledger.CHANGE_TYPE).isin(*ledger.UPSERTS)).drop(ledger.CHANGE_TYPE)
+    bronze, seen = observe_rows(bronze, f"silver_{table.name}_in")
+    return BronzeBatch(bronze, seen, consumer, source, found.upto)
+
+
+def read_silver_keys(spark: SparkSession, paths: LakePaths, table: SilverTable) -> DataFrame | None:
+    """The keys ``table``'s silver holds now (None: no table yet)."""
+    path = paths.silver(table.name)
+    return (
+        delta_io.read_table(spark, path).select(*table.keys) if delta_io.table_exists(spark, path) else None
+    )
+
+
+def write_quarantine(
+    spark: SparkSession,
+    checked: DataFrame,
+    table: SilverTable,
+    paths: LakePaths,
+    run_id: str,
+    counts: Mapping[str, Any],
+    bronze_columns: list[str],
+    *,
+    has_op: bool,
+) -> int:
+    """Upsert the quarantined rows (keyed by ``_row_id``) into ``{root}/quarantine/{table}``;
+    for a source with ``_op``, the keys whose latest state is not quarantined leave it.
+    Returns the rows quarantined."""
+    qpath = paths.quarantine(table.name)
+    if has_op:  # the latest states: quarantined ones upserted, the others' keys cleared
+        quarantined = quarantine_changes(checked, bronze_columns, run_id)
+        qdeletes: dict[str, Any] = {
+            "delete_when": f"s.{QUARANTINE_OP} = '{OP_DELETE}'",
+            "control_columns": [QUARANTINE_OP],
+        }
+        if not (counts["latest_quarantined"] > 0 or delta_io.table_exists(spark, qpath)):
+            return 0
+    else:
+        quarantined = dedupe_latest(quarantine_frame(checked, bronze_columns, run_id), ["_row_id"])
+        qdeletes = {}
+        if not counts["quarantined"]:
+            return 0
+    skip = ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id", QUARANTINE_OP)
+    qcols = [c for c in quarantined.columns if c not in skip]
+    fault_point(f"silver.quarantine.before:{table.name}")
+    metrics = delta_io.merge_upsert(spark, quarantined, qpath, ["_row_id"], compare_columns=qcols, **qdeletes)
+    fault_point(f"silver.quarantine.after:{table.name}")
+    rows = int(counts["latest_quarantined"]) if has_op else metrics.get("numSourceRows", 0)
+    log.info("silver %s: %d rows quarantined", table.name, rows)
+    return rows
+
+
+def write_silver(
+    spark: SparkSession,
+    checked: DataFrame,
+    table: SilverTable,
+    paths: LakePaths,
+    run_id: str,
+    counts: Mapping[str, Any],
+    *,
+    has_op: bool,
+) -> tuple[int, int]:
+    """MERGE the passing rows (one per key) into ``{root}/silver/{table}`` without rewriting
+    unchanged rows; a tombstone, or for a source with ``_op`` a key whose latest state is
+    quarantined or dropped, deletes its key. Returns ``(written, unchanged)``."""
+    silver_cols = silver_column_names(table)
+    changes = (
+        silver_changes(checked, table.keys) if has_op else dedupe_latest(quality.passed(checked), table.keys)
+    )
+    good = changes.select(
+        *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"), *([OP] if has_op else [])
+    )
+    path = paths.silver(table.name)
+    if not ((counts["latest_passed"] + counts["retractions"]) if has_op else counts["passed"]):
+        delta_io.create_if_missing(spark, good.drop(OP), path)
+        return 0, 0
+    deletes: dict[str, Any] = {"delete_when": DELETE_WHEN, "control_columns": [OP]} if has_op else {}
+    compare = [c for c in silver_cols if c not in table.keys]
+    fault_point(f"silver.merge.before:{table.name}")
+    metrics = delta_io.merge_upsert(spark, good, path, table.keys, compare_columns=compare, **deletes)
+    fault_point(f"silver.merge.after:{table.name}")
+    written, unchanged = commit_rows(metrics)
+    if has_op:  # a retraction is counted once, as quarantined or dropped, not by this MERGE
+        written -= counts["retraction_hits"]
+        unchanged -= counts["retractions"] - counts["retraction_hits"]
+    return written, unchanged
+
+
 # --------------------------------------------------------------------------- orchestration
 
 
@@ -420,7 +568,8 @@ def build_silver_table(
     without a file is empty, not an error), checks the format evidence (a file whose every reading is
     refuted is quarantined whole, or raises :class:`~lake.errors.QualityError` with
     ``on_refuted: fail``; the refused files are appended to ``refused``), standardizes,
-    quarantines unparseable datetimes and durations, applies referential rules and expectations, dedupes
+    quarantines unparseable datetimes and durations, joins the references' parents (the
+    current silver tables) and evaluates the expectations (the referential rules among them), dedupes
     on the keys (latest bronze commit, then ``_ingested_at``, then ``_row_id``), MERGEs into
     silver without rewriting unchanged rows (a tombstone, ``_op = 'delete'``, deletes its
     key), upserts quarantined rows (keyed by ``_row_id``) and then records the bronze version
@@ -442,168 +591,58 @@ def build_silver_table(
     """
     table = cfg.silver[table_name]
     spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
-    bronze_path = paths.bronze(table.source)
-    if not delta_io.table_exists(spark, bronze_path):
-        log.info(
-            "silver %s: bronze %r has no table yet (no file or row delivered); nothing to do",
-            table_name,
-            table.source,
-        )
+    batch = read_bronze_changes(spark, paths, table, full=full)
+    if batch is None:
         return TableCounts(table_name, "silver", 0, 0)
-
-    consumer, source = f"silver.{table_name}", f"bronze.{table.source}"
-    after = None if full else ledger.consumed(spark, paths, consumer, source)
-    found = ledger.read_changes(spark, bronze_path, after, full=full)
-    if found.df is None:
-        log.info("silver %s: no new bronze commit after version %s", table_name, after)
-        return TableCounts(table_name, "silver", 0, 0)
-    log.info(
-        "silver %s: reading bronze %s (%s, up to version %s)",
-        table_name,
-        bronze_path,
-        "full" if found.full else f"changes after version {after}",
-        found.upto,
-    )
-    # bronze is append-only: its own deletes are rewrites (a full reload), not source deletes
-    bronze = found.df.where(F.col(ledger.CHANGE_TYPE).isin(*ledger.UPSERTS)).drop(ledger.CHANGE_TYPE)
-    bronze, read = observe_rows(bronze, f"silver_{table_name}_in")
-    has_op = OP in bronze.columns
-
-    decision = check_evidence(bronze, table)
-    for r in decision.refused:
-        log.warning("silver %s: file %s quarantined whole (%s): %s", table_name, r.file, r.reason, r.message)
-    if refused is not None:
-        refused += decision.refused
-    wide = _wide(bronze, table, decision)
-    wide = (
-        cooperative_refs(spark, paths, table, wide)
-        if table.pipeline == Pipeline.COOPERATIVE
-        else wide.withColumn("_ref_errors", F.lit(None).cast(quality.ERROR_TYPE))
-    )
-    extra = F.concat(
-        F.col("_read_errors"),
-        F.coalesce(F.col("_ref_errors"), F.expr(f"cast(array() as {quality.ERROR_TYPE})")),
-    )
-    checked = quality.evaluate(wide, table.expectations, extra_errors=extra)
-    if has_op:  # a mutable source: only each key's latest state counts (docs/databases.md)
-        silver_path = paths.silver(table_name)
-        held = (
-            delta_io.read_table(spark, silver_path).select(*table.keys)
-            if delta_io.table_exists(spark, silver_path)
-            else None
-        )
-        checked = mark_latest_states(spare_tombstones(checked), held, table.keys)
+    decision = check_evidence(batch.df, table)
+    _note_refused(table_name, decision, refused)
+    parents = read_parents(spark, paths, cfg.silver, table)
+    held = read_silver_keys(spark, paths, table) if batch.has_op else None
     # Read three times (counts, quarantine, MERGE), so cached, but on disk: blocks in the
     # memory store below its protected share, and the unroll memory a block holds while it is
     # built, cannot be evicted for execution, and with a batch as large as the storage pool
     # (two 200 MB partitions of bronze/ura at 1M rows, 1 GiB driver) the counts' aggregation
     # was left without a page: AGGREGATE_OUT_OF_MEMORY. A disk block is written as a stream.
-    checked = checked.persist(StorageLevel.DISK_ONLY)
+    checked = check_batch(batch.df, table, decision, parents, held).persist(StorageLevel.DISK_ONLY)
     try:
-        passing = ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
-        agg = quality.quality_counts(
-            checked,
-            table.expectations,
-            extra={
-                "passed": F.count(F.when(passing, F.lit(1))),
-                "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
-                "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
-                **(latest_state_counts(table.keys) if has_op else {}),
-            },
-        ).first()
-        sums = (
-            "rows_in",
-            "quarantined",
-            "dropped",
-            "warned",
-            "passed",
-            "passed_keys",
-            "quarantined_ids",
-            *(latest_state_counts(table.keys) if has_op else ()),
-        )
-        counts = {**agg.asDict(), **{k: int(agg[k] or 0) for k in sums}}  # a sum over no rows is null
+        counts = batch_counts(checked, table, has_op=batch.has_op)
         quality.raise_on_failures(table_name, counts, table.expectations)
-        rows_in = observed(read).get("rows", -1)
+        rows_in = observed(batch.seen).get("rows", -1)
         if counts["rows_in"] == 0 and rows_in == 0:
             log.info("silver %s: no new bronze rows", table_name)
-            ledger.record_consumed(spark, paths, consumer, {source: found.upto}, run_id)
+            ledger.record_consumed(spark, paths, batch.consumer, {batch.source: batch.upto}, run_id)
             return TableCounts(table_name, "silver", 0, 0)
-        if has_op:  # each key's latest state survives, the earlier states are superseded
-            superseded = (counts["rows_in"] - counts["latest"]) + (
-                counts["latest_passed"] - counts["latest_passed_keys"]
-            )
-            dropped = counts["latest_dropped"] + superseded
-        else:  # one row per key (per _row_id in quarantine) survives; the others are superseded
-            superseded = (counts["passed"] - counts["passed_keys"]) + (
-                counts["quarantined"] - counts["quarantined_ids"]
-            )
-            dropped = counts["dropped"] + superseded
-
-        silver_cols = silver_column_names(table)
-        _refuse_type_changes(spark, table_name, paths.silver(table_name), checked.select(*silver_cols))
-        bronze_columns = [c for c in bronze.columns if c not in CHANGE_COLUMNS]
-        qpath = paths.quarantine(table_name)
-        if has_op:  # the latest states: quarantined ones upserted, the others' keys cleared
-            quarantined = quarantine_changes(checked, bronze_columns, run_id)
-            qdeletes = {
-                "delete_when": f"s.{QUARANTINE_OP} = '{OP_DELETE}'",
-                "control_columns": [QUARANTINE_OP],
-            }
-            qmerge = counts["latest_quarantined"] > 0 or delta_io.table_exists(spark, qpath)
-        else:
-            quarantined = dedupe_latest(quarantine_frame(checked, bronze_columns, run_id), ["_row_id"])
-            qdeletes, qmerge = {}, counts["quarantined"] > 0
-        to_quarantine = 0
-        if qmerge:
-            skip = ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id", QUARANTINE_OP)
-            qcols = [c for c in quarantined.columns if c not in skip]
-            fault_point(f"silver.quarantine.before:{table_name}")
-            metrics = delta_io.merge_upsert(
-                spark, quarantined, qpath, ["_row_id"], compare_columns=qcols, **qdeletes
-            )
-            fault_point(f"silver.quarantine.after:{table_name}")
-            to_quarantine = counts["latest_quarantined"] if has_op else metrics.get("numSourceRows", 0)
-            log.info("silver %s: %d rows quarantined", table_name, to_quarantine)
-
-        changes = (
-            silver_changes(checked, table.keys)
-            if has_op
-            else dedupe_latest(quality.passed(checked), table.keys)
+        _refuse_type_changes(
+            spark, table_name, paths.silver(table_name), checked.select(*silver_column_names(table))
         )
-        good = changes.select(
-            *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"), *([OP] if has_op else [])
+        bronze_columns = [c for c in batch.df.columns if c not in CHANGE_COLUMNS]
+        quarantined = write_quarantine(
+            spark, checked, table, paths, run_id, counts, bronze_columns, has_op=batch.has_op
         )
-        deletes = {"delete_when": DELETE_WHEN, "control_columns": [OP]} if has_op else {}
-        written = unchanged = 0
-        if (counts["latest_passed"] + counts["retractions"]) if has_op else counts["passed"]:
-            compare = [c for c in silver_cols if c not in table.keys]
-            fault_point(f"silver.merge.before:{table_name}")
-            metrics = delta_io.merge_upsert(
-                spark, good, paths.silver(table_name), table.keys, compare_columns=compare, **deletes
-            )
-            fault_point(f"silver.merge.after:{table_name}")
-            written, unchanged = commit_rows(metrics)
-            if has_op:  # a retraction is counted once, as quarantined or dropped, not by this MERGE
-                written -= counts["retraction_hits"]
-                unchanged -= counts["retractions"] - counts["retraction_hits"]
-        else:
-            delta_io.create_if_missing(spark, good.drop(OP), paths.silver(table_name))
+        written, unchanged = write_silver(spark, checked, table, paths, run_id, counts, has_op=batch.has_op)
         log.info(
             "silver %s: %d rows written (deletes included), %d unchanged", table_name, written, unchanged
         )
-        ledger.record_consumed(spark, paths, consumer, {source: found.upto}, run_id)
+        ledger.record_consumed(spark, paths, batch.consumer, {batch.source: batch.upto}, run_id)
         return TableCounts(
             table_name,
             "silver",
             rows_in,
             written,
-            quarantined=to_quarantine,
-            dropped=dropped,
+            quarantined=quarantined,
+            dropped=dropped_rows(counts, has_op=batch.has_op),
             warned=counts["warned"],
             unchanged=unchanged,
         )
     finally:
         checked.unpersist()
+
+
+def _note_refused(table_name: str, decision: Decision, refused: list[Refusal] | None) -> None:
+    for r in decision.refused:
+        log.warning("silver %s: file %s quarantined whole (%s): %s", table_name, r.file, r.reason, r.message)
+    if refused is not None:
+        refused += decision.refused
 
 
 def _refuse_type_changes(spark: SparkSession, table_name: str, path: str, new: DataFrame) -> None:
