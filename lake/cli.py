@@ -398,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     from lake.errors import ConfigError, LakeError, LakeLockedError, PreflightError, java_cause
 
+    err: Exception
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:

@@ -99,9 +99,9 @@ def run_bronze(
         stage = _Stage(f"bronze {source.name}")
         result = ingest_files(spark, source, cfg.lake.landing, paths, run_id, full_reload=full_reload)
         counts += stage.done([result.table_counts()], sink)
-    for source in cfg.jdbc_sources(pipeline):
-        stage = _Stage(f"bronze {source.name}")
-        result = ingest_table(spark, source, cfg.jdbc, paths, run_id, full_reload=full_reload)
+    for table in cfg.jdbc_sources(pipeline):
+        stage = _Stage(f"bronze {table.name}")
+        result = ingest_table(spark, table, cfg.jdbc, paths, run_id, full_reload=full_reload)
         counts += stage.done([result.table_counts()], sink)
     return counts
 

@@ -54,10 +54,10 @@ def describe_plan(cfg: LakeConfig, *, pipeline: str = "all") -> str:
                 f"    {s.name}: {cfg.lake.landing}/{'|'.join(s.patterns)} [{s.format.value}] "
                 f"({shown}) -> {paths.bronze(s.name)}"
             )
-        for s in cfg.jdbc_sources(p):
-            mode = f"incremental on {s.incremental_column}" if s.incremental_column else "full"
+        for j in cfg.jdbc_sources(p):
+            mode = f"incremental on {j.incremental_column}" if j.incremental_column else "full"
             out.append(
-                f"    {s.name}: {redact_url(cfg.jdbc.url)} table {s.table} ({mode}) -> {paths.bronze(s.name)}"
+                f"    {j.name}: {redact_url(cfg.jdbc.url)} table {j.table} ({mode}) -> {paths.bronze(j.name)}"
             )
         out.append("  silver")
         for t in cfg.silver_tables(p):

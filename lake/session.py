@@ -31,9 +31,13 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lake import versions
-from lake.errors import PreflightError
+from lake.errors import LakeError, PreflightError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -416,10 +420,10 @@ def _submitted_conf() -> dict[str, str]:
 def _check_submitted_driver(spark) -> None:
     """Under spark-submit, fail with one sentence when the driver cannot load Delta or runs
     in another time zone than the sources' (JDBC timestamps would be shifted)."""
-    jvm = spark.sparkContext._jvm
-    loader = jvm.Thread.currentThread().getContextClassLoader()
+    java = jvm(spark)
+    loader = java.Thread.currentThread().getContextClassLoader()
     try:
-        jvm.java.lang.Class.forName("org.apache.spark.sql.delta.catalog.DeltaCatalog", False, loader)
+        java.java.lang.Class.forName("org.apache.spark.sql.delta.catalog.DeltaCatalog", False, loader)
     except Exception as exc:
         raise PreflightError(
             "Delta Lake is not on the spark-submit driver's classpath; run "
@@ -427,7 +431,7 @@ def _check_submitted_driver(spark) -> None:
             f"{spark_home() / 'conf' / 'spark-defaults.conf'}) or pass "
             f"--packages {','.join(versions.SPARK_PACKAGES)}."
         ) from exc
-    zone = jvm.java.util.TimeZone.getDefault().getID()
+    zone = java.java.util.TimeZone.getDefault().getID()
     if zone != _SOURCE_TZ:
         raise PreflightError(
             f"The spark-submit driver JVM runs in time zone {zone}, but the sources' zone is "
@@ -438,6 +442,18 @@ def _check_submitted_driver(spark) -> None:
 
 
 # --------------------------------------------------------------------------- session
+
+
+def jvm(spark: SparkSession) -> Any:
+    """The driver's py4j view of the JVM (``jvm.org.apache.hadoop.fs.Path``, ...).
+
+    Raises:
+        LakeError: the session has no JVM on this side (Spark Connect).
+    """
+    gateway = spark.sparkContext._jvm
+    if gateway is None:
+        raise LakeError("this needs a classic Spark session with a driver JVM, not Spark Connect")
+    return gateway
 
 
 def _under_spark_submit() -> bool:

@@ -291,7 +291,7 @@ def _rows(table: str, df: pandas.DataFrame, *, millis: bool = False) -> Iterator
         raise SourceError(f"{table}: expected columns {names}; found {list(map(str, df.columns))}")
     kinds = [kind for _, kind in columns]
     for ordinal, raw in enumerate(df[names].itertuples(index=False, name=None)):
-        out = []
+        out: list[object] = []
         for name, kind, value in zip(names, kinds, raw):
             if _is_null(value):
                 out.append(None)

@@ -42,6 +42,7 @@ from lake.faults import fault_point
 from lake.gold.functions import DEFAULT_TIMEZONE, format_local, format_naive
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
+from lake.session import jvm as session_jvm
 
 log = logging.getLogger(__name__)
 
@@ -406,7 +407,8 @@ def _update_flat(
     from lake import ledger
     from lake.gold import incremental
 
-    changed, versions = {}, {FORMAT_SOURCE: fingerprint}
+    changed: dict[str, DataFrame | None] = {}
+    versions: dict[str, int | None] = {FORMAT_SOURCE: fingerprint}
     for name, source in FLAT_SOURCES.items():
         changed[name], versions[source] = ledger.changes(spark, sources[source], after[source])
     if all(df is None for df in changed.values()):
@@ -418,7 +420,7 @@ def _update_flat(
     }
     scope = affected_movimentos(changed, tables["cartao"], tables["conta"], tables["movimento"])
     movimento = incremental.in_scope(tables.pop("movimento"), F.col("id"), scope, "id")
-    desired = flat_rows(movimento, **tables, **options)
+    desired = flat_rows(movimento, tables["cartao"], tables["conta"], tables["associado"], **options)
     current = incremental.in_scope(
         delta_io.read_table(spark, paths.gold("movimento_flat")), F.col(FLAT_KEY), scope, "id"
     )
@@ -432,7 +434,7 @@ def _update_flat(
 
 
 def _hadoop_path(spark: SparkSession, uri: str):
-    jvm = spark._jvm
+    jvm = session_jvm(spark)
     path = jvm.org.apache.hadoop.fs.Path(uri)
     fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
     if fs.getUri().getScheme() == "file":
@@ -449,13 +451,15 @@ def _rename_over(spark: SparkSession, fs, src, dst) -> None:
     allows: POSIX rename on the local FS, ``Rename.OVERWRITE`` through FileContext (HDFS)."""
     if fs.rename(src, dst):
         return
-    jvm = spark._jvm
+    jvm = session_jvm(spark)
     try:
         fc = jvm.org.apache.hadoop.fs.FileContext.getFileContext(
             dst.toUri(), spark._jsc.hadoopConfiguration()
         )
         opts = jvm.org.apache.hadoop.fs.Options.Rename
-        arr = spark.sparkContext._gateway.new_array(opts, 1)
+        gateway = spark.sparkContext._gateway
+        assert gateway is not None  # set together with the JVM session_jvm returned
+        arr = gateway.new_array(opts, 1)
         arr[0] = opts.OVERWRITE
         fc.rename(src, dst, arr)
         return
@@ -516,7 +520,7 @@ def export_csv(
         df = delta_io.read_table(spark, df_or_paths.gold("movimento_flat")).select(*FLAT_COLUMNS)
     else:
         df = df_or_paths
-    jvm = spark._jvm
+    jvm = session_jvm(spark)
     fs, out = _hadoop_path(spark, output_dir)
     try:
         made = fs.mkdirs(out) and fs.getFileStatus(out).isDirectory()

@@ -330,7 +330,7 @@ def build_star(
     if after is None:
         return rebuild_star(spark, paths, run_id, timezone=timezone)
     changes, upto = ledger.changes(spark, source, after[SOURCE])
-    if changes is None:
+    if changes is None or upto is None:
         log.info(
             "run %s: gold star: no change in silver.interactions after version %d", run_id, after[SOURCE]
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -81,7 +82,7 @@ def _choice_column(
     types = {f.name: f.dataType for f in df.schema.fields}
     if not per_file:
         return column_expr(rule, types)
-    out = None
+    out: Column | None = None
     for idx in sorted(set(per_file.values())):
         files = [f for f, i in per_file.items() if i == idx]
         cond = col("_source_file").isin(*[f for f in files if f is not None])
@@ -89,6 +90,7 @@ def _choice_column(
             cond = cond | col("_source_file").isNull()
         expr = column_expr(rule, types, formats=rule_formats(rule, idx))
         out = F.when(cond, expr) if out is None else out.when(cond, expr)
+    assert out is not None  # per_file is not empty
     return out.otherwise(F.lit(None).cast(output_type(rule)))
 
 
@@ -501,16 +503,18 @@ def build_silver_table(
     checked = checked.persist(StorageLevel.DISK_ONLY)
     try:
         passing = ~quality.is_quarantined() & (F.size("_dropped_by") == 0)
-        agg = quality.quality_counts(
-            checked,
-            table.expectations,
-            extra={
-                "passed": F.count(F.when(passing, F.lit(1))),
-                "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
-                "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
-                **(latest_state_counts(table.keys) if has_op else {}),
-            },
-        ).first()
+        agg = delta_io.one_row(
+            quality.quality_counts(
+                checked,
+                table.expectations,
+                extra={
+                    "passed": F.count(F.when(passing, F.lit(1))),
+                    "passed_keys": F.count_distinct(F.when(passing, F.struct(*[col(k) for k in table.keys]))),
+                    "quarantined_ids": F.count_distinct(F.when(quality.is_quarantined(), F.col("_row_id"))),
+                    **(latest_state_counts(table.keys) if has_op else {}),
+                },
+            )
+        )
         sums = (
             "rows_in",
             "quarantined",
@@ -545,7 +549,7 @@ def build_silver_table(
         qpath = paths.quarantine(table_name)
         if has_op:  # the latest states: quarantined ones upserted, the others' keys cleared
             quarantined = quarantine_changes(checked, bronze_columns, run_id)
-            qdeletes = {
+            qdeletes: dict[str, Any] = {
                 "delete_when": f"s.{QUARANTINE_OP} = '{OP_DELETE}'",
                 "control_columns": [QUARANTINE_OP],
             }
@@ -573,7 +577,7 @@ def build_silver_table(
         good = changes.select(
             *silver_cols, *LINEAGE, F.lit(run_id).alias("_silver_run_id"), *([OP] if has_op else [])
         )
-        deletes = {"delete_when": DELETE_WHEN, "control_columns": [OP]} if has_op else {}
+        deletes: dict[str, Any] = {"delete_when": DELETE_WHEN, "control_columns": [OP]} if has_op else {}
         written = unchanged = 0
         if (counts["latest_passed"] + counts["retractions"]) if has_op else counts["passed"]:
             compare = [c for c in silver_cols if c not in table.keys]
