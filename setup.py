@@ -48,6 +48,9 @@ setup(
             "pymysql>=1.1",
             # the S3-compatible server of the s3a tests (tests/fixtures_s3.py)
             "moto[server]>=5.1,<6",
+            # make lint (part of make test): ruff.toml and mypy.ini hold their rules
+            "ruff>=0.17,<0.18",
+            "mypy>=2.4,<3",
         ],
     },
     entry_points={"console_scripts": ["lake=lake.cli:main"]},
