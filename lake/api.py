@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from lake.config import LakeConfig, load_config
-from lake.errors import PipelineError
+from lake.errors import PipelineError, require_extra
 from lake.paths import LakePaths
 
 LAYERS = ("bronze", "silver", "gold", "quarantine")
@@ -40,6 +40,7 @@ def _to_pandas(table):
     Timestamps beyond pandas' nanosecond range (``dim_customer.valid_to`` = 9999-12-31)
     stay Python datetimes instead of raising.
     """
+    require_extra("pandas", "pandas")
     try:
         return table.to_pandas()
     except Exception:

@@ -1,6 +1,6 @@
 """Create the cooperative's source schema in a database and bulk-load rows into it.
 
-The schema is the one of ``scripts/sql/cooperative_<dialect>[_relaxed].sql``; this module
+The schema is the one of ``lake/datagen/sql/cooperative_<dialect>[_relaxed].sql``; this module
 only picks the file and moves rows. Each database gets its fast path:
 
 * PostgreSQL: ``COPY ... FROM STDIN`` in CSV (psycopg2 ``copy_expert``);
@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "scripts" / "sql"
+#: The DDL files (package data: installed with the package, found next to this module).
+SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 #: Tables in foreign-key order (parents first), each with its columns and their kinds.
 SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
