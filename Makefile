@@ -34,7 +34,7 @@ $(VENV)/.installed: $(BIN)/python setup.py lake/versions.py
 	touch $@
 
 jars: $(VENV)/.installed
-	$(BIN)/python -m lake.session --warm
+	$(BIN)/python -m lake.install --warm
 
 setup: $(VENV)/.installed jars
 

@@ -21,6 +21,7 @@ from typing import Any
 from lake.config import LakeConfig, load_config
 from lake.errors import PipelineError, require_extra
 from lake.paths import LakePaths
+from lake.session import use_timezone
 
 LAYERS = ("bronze", "silver", "gold", "quarantine")
 
@@ -92,7 +93,7 @@ class Lake:
             from lake.session import get_spark
 
             self._spark = get_spark()
-        self._spark.conf.set("spark.sql.session.timeZone", self.config.lake.timezone)
+        use_timezone(self._spark, self.config.lake.timezone)
         return self._spark
 
     # ------------------------------------------------------------------ tables

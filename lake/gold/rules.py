@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-#: The zone of every source timestamp and of printed answers (``cfg.lake.timezone``).
-DEFAULT_TIMEZONE = "America/Sao_Paulo"
+from lake.config import DEFAULT_TIMEZONE
 
 #: Channels in priority order: the order breaks ties in ``last_interaction`` and numbers
 #: the fixed ``dim_channel`` keys (1 = phone ... 4 = email).

@@ -28,6 +28,7 @@ from lake.errors import PipelineError, QualityError
 from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
+from lake.session import use_timezone
 from lake.silver import quality
 from lake.silver.columns import col, column_expr, output_type, problem_expr, rule_formats, unparsed_error
 from lake.silver.evidence import Decision, Refusal, decide, evidence_summary
@@ -443,7 +444,7 @@ def build_silver_table(
         TableCounts(table='chat', layer='silver', rows_in=1, written=1, ...)
     """
     table = cfg.silver[table_name]
-    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    use_timezone(spark, cfg.lake.timezone)
     bronze_path = paths.bronze(table.source)
     if not delta_io.table_exists(spark, bronze_path):
         log.info(
