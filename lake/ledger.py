@@ -47,6 +47,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType, Tim
 from lake import clock, delta_io
 from lake.faults import fault_point
 from lake.paths import LakePaths
+from lake.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -502,17 +503,6 @@ def _schema():
             T.StructField("commit_seq", T.LongType()),
         ]
     )
-
-
-def redact(message: str, secrets: tuple[str | None, ...] = ()) -> str:
-    """``message`` with URL passwords (``password=``, ``//user:pw@``) and the given secrets masked."""
-    from lake.bronze.jdbc import safe_url
-
-    out = safe_url(message)
-    for secret in secrets:
-        if secret:
-            out = out.replace(secret, "***")
-    return out
 
 
 def record_counts(

@@ -8,12 +8,7 @@ import re
 
 from lake.config import FileSource, LakeConfig, Pipeline
 from lake.paths import LakePaths
-
-
-def redact_url(url: str) -> str:
-    """Hide passwords in a JDBC URL (``password=...`` parameters and ``user:pass@`` forms)."""
-    url = re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)
-    return re.sub(r"//([^:/@]+):[^@/]+@", r"//\1:***@", url)
+from lake.redaction import redact
 
 
 def matching_files(source: FileSource, landing: str) -> list[str] | None:
@@ -57,7 +52,7 @@ def describe_plan(cfg: LakeConfig, *, pipeline: str = "all") -> str:
         for j in cfg.jdbc_sources(p):
             mode = f"incremental on {j.incremental_column}" if j.incremental_column else "full"
             out.append(
-                f"    {j.name}: {redact_url(cfg.jdbc.url)} table {j.table} ({mode}) -> {paths.bronze(j.name)}"
+                f"    {j.name}: {redact(cfg.jdbc.url)} table {j.table} ({mode}) -> {paths.bronze(j.name)}"
             )
         out.append("  silver")
         for t in cfg.silver_tables(p):

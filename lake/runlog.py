@@ -22,8 +22,8 @@ from lake.ledger import (  # noqa: F401 - re-exported: the bookkeeping lives in 
     TableCounts,
     latest_runs,
     record_counts,
-    redact,
 )
+from lake.redaction import redact  # noqa: F401 - re-exported: what a run record masks
 
 log = logging.getLogger(__name__)
 

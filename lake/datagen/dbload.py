@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from lake.errors import SourceError
+from lake.redaction import redact
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -136,7 +137,7 @@ def parse_jdbc_url(url: str) -> JdbcTarget:
     if not match:
         raise SourceError(
             "expected a JDBC URL jdbc:postgresql://host[:port]/db, jdbc:mariadb://..., "
-            f"jdbc:mysql://... or jdbc:sqlite:/path; found {_redact(url)!r}"
+            f"jdbc:mysql://... or jdbc:sqlite:/path; found {redact(url)!r}"
         )
     dialect = match["dialect"]
     port = int(match["port"]) if match["port"] else _DEFAULT_PORT[dialect]
@@ -343,10 +344,6 @@ def _describe(target: JdbcTarget) -> str:
     if target.dialect == "sqlite":
         return f"sqlite:{target.database}"
     return f"{target.dialect}://{target.host}:{target.port}/{target.database}"
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)
 
 
 # --------------------------------------------------------------------------- PostgreSQL

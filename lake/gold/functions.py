@@ -15,6 +15,7 @@ from lake.silver import functions as silver_functions
 #: Output pattern of every printed timestamp.
 TS_PATTERN = "yyyy-MM-dd HH:mm:ss"
 
+
 def normalize_email(col: Column | str) -> Column:
     """Trimmed, lower-cased e-mail; null when blank or not a valid address (silver's rule,
     :func:`lake.silver.functions.normalize_email`, the one definition of a valid e-mail).
