@@ -7,6 +7,7 @@ import os
 import re
 
 from lake.config import FileSource, LakeConfig, Pipeline
+from lake.gold.tables import COOPERATIVE_TABLES, CUSTOMER_EXPERIENCE_TABLES
 from lake.paths import LakePaths
 from lake.redaction import redact
 
@@ -65,19 +66,11 @@ def describe_plan(cfg: LakeConfig, *, pipeline: str = "all") -> str:
         if p is Pipeline.CUSTOMER_EXPERIENCE:
             out.append(f"    interactions: channel tables -> {paths.silver('interactions')}")
             out.append("  gold")
-            for g in (
-                "dim_customer",
-                "dim_channel",
-                "dim_agent",
-                "dim_date",
-                "fact_interaction",
-                "answer_contacts_24h",
-                "answer_interactions_by_channel",
-                "answer_last_interaction",
-            ):
+            for g in CUSTOMER_EXPERIENCE_TABLES:
                 out.append(f"    {paths.gold(g)}")
         else:
             out.append("  gold")
-            out.append(f"    {paths.gold('movimento_flat')}")
+            for g in COOPERATIVE_TABLES:
+                out.append(f"    {paths.gold(g)}")
             out.append(f"    {cfg.lake.output_dir.rstrip('/')}/{cfg.export.file_name}")
     return "\n".join(out)

@@ -50,6 +50,7 @@ from lake.gold.functions import (
     normalize_email,
     parse_as_of,
 )
+from lake.gold.tables import ANSWER_TABLES, STAR_TABLES
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 
@@ -59,7 +60,7 @@ Source = SparkSession | DataFrame
 AsOf = str | _dt.datetime | None
 
 #: Gold tables that :func:`register_gold_views` exposes as ``gold.<name>``.
-GOLD_VIEWS = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
+GOLD_VIEWS = STAR_TABLES
 
 INTERACTION_COLUMNS = (
     "interaction_id",
@@ -270,13 +271,6 @@ def last_interaction(
 
 # --------------------------------------------------------------------------- gold tables
 
-
-#: The answer tables: table -> (answer, key columns of one row).
-ANSWER_TABLES = {
-    "answer_contacts_24h": ("contacts_24h", ("customer_email",)),
-    "answer_interactions_by_channel": ("interactions_by_channel", ("customer_email", "channel")),
-    "answer_last_interaction": ("last_interaction", ("customer_email",)),
-}
 
 #: The answer tables' ledger sources: the interactions they are computed from, and the
 #: ``as_of`` instant they hold (its "version": microseconds since the epoch, UTC).
