@@ -58,6 +58,8 @@ setup(
             # make lint (part of make test): ruff.toml and mypy.ini hold their rules
             "ruff>=0.17,<0.18",
             "mypy>=2.4,<3",
+            # tests/test_wheel.py builds the wheel offline (pip wheel --no-build-isolation)
+            "wheel>=0.38",
         ],
     },
     entry_points={"console_scripts": ["lake=lake.cli:main"]},
