@@ -295,9 +295,8 @@ def latest_start(spark: SparkSession, paths: LakePaths) -> _dt.datetime | None:
     """The latest ``started_at`` in ``fact_interaction`` (the default ``as_of`` of the
     answer tables), or None when the star has no interaction. A one-value read."""
     fact = delta_io.read_table(spark, paths.gold("fact_interaction"))
-    value = delta_io.one_row(fact.agg(F.max(F.unix_micros("started_at")).alias("m")))[
-        "m"
-    ]  # exact, in no zone
+    latest = fact.agg(F.max(F.unix_micros("started_at")).alias("m"))  # exact, in no zone
+    value = delta_io.one_row(latest)["m"]
     return None if value is None else _from_micros(value)
 
 
