@@ -13,11 +13,12 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 XDIST  := -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: help setup setup-test jars demo test test-long test-fast test-benchmark clean clean-lake db-start db-stop benchmark notebooks
+.PHONY: help setup setup-test jars demo lint test test-long test-fast test-benchmark clean clean-lake db-start db-stop benchmark notebooks
 
 help:
 	@echo "make demo        set everything up and run the demo (both pipelines, CSV in $(OUTPUT)/)"
-	@echo "make test        set everything up (incl. PostgreSQL and MariaDB) and run the test suite"
+	@echo "make test        set everything up (incl. PostgreSQL and MariaDB), lint and run the test suite"
+	@echo "make lint        ruff (lint + format check) and mypy on lake/"
 	@echo "make test-long   make test plus the long cases (N = 10 deliveries vs one full run)"
 	@echo "make setup       system packages, virtualenv, package and jar cache only"
 	@echo "make benchmark   run scripts/benchmark.py at 1 million rows"
@@ -33,7 +34,7 @@ $(VENV)/.installed: $(BIN)/python setup.py lake/versions.py
 	touch $@
 
 jars: $(VENV)/.installed
-	$(BIN)/python -m lake.session --warm
+	$(BIN)/python -m lake.install --warm
 
 setup: $(VENV)/.installed jars
 
@@ -43,10 +44,16 @@ setup-test: setup
 demo: setup
 	$(BIN)/lake demo --output-dir $(OUTPUT)
 
-test: setup-test
+# lint first: a lint or type error fails make test before the (long) suite starts
+lint: $(VENV)/.installed
+	$(BIN)/ruff check lake
+	$(BIN)/ruff format --check lake
+	$(BIN)/mypy lake
+
+test: setup-test lint
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-test-long: setup-test
+test-long: setup-test lint
 	LAKE_LONG_TESTS=1 $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup

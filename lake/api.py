@@ -19,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from lake.config import LakeConfig, load_config
-from lake.errors import PipelineError
+from lake.errors import PipelineError, require_extra
 from lake.paths import LakePaths
+from lake.session import use_timezone
 
 LAYERS = ("bronze", "silver", "gold", "quarantine")
 
@@ -40,6 +41,7 @@ def _to_pandas(table):
     Timestamps beyond pandas' nanosecond range (``dim_customer.valid_to`` = 9999-12-31)
     stay Python datetimes instead of raising.
     """
+    require_extra("pandas", "pandas")
     try:
         return table.to_pandas()
     except Exception:
@@ -91,7 +93,7 @@ class Lake:
             from lake.session import get_spark
 
             self._spark = get_spark()
-        self._spark.conf.set("spark.sql.session.timeZone", self.config.lake.timezone)
+        use_timezone(self._spark, self.config.lake.timezone)
         return self._spark
 
     # ------------------------------------------------------------------ tables

@@ -303,10 +303,10 @@ def cmd_query(args) -> int:
             )
         )
         return EXIT_OK
-    from lake.session import get_spark
+    from lake.session import get_spark, use_timezone
 
     spark = get_spark()
-    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    use_timezone(spark, cfg.lake.timezone)
     from lake.gold.answers import format_answer
     from lake.pipeline import answer
 
@@ -398,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     from lake.errors import ConfigError, LakeError, LakeLockedError, PreflightError, java_cause
 
+    err: Exception
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:

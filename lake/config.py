@@ -32,6 +32,10 @@ import yaml
 
 from lake.errors import ConfigError
 
+#: The zone of every source timestamp and of printed answers unless ``lake.timezone`` says
+#: otherwise (the one definition: sessions, gold and the CLI take it from here or the config).
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
+
 DEFAULT_CONFIG = "conf/lake.yml"
 
 
@@ -344,7 +348,7 @@ class LakeSettings:
     root: str = "lake-data"
     landing: str = "data/landing"
     output_dir: str = "output"
-    timezone: str = "America/Sao_Paulo"
+    timezone: str = DEFAULT_TIMEZONE
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,24 @@ import logging
 import re
 from collections.abc import Iterable
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
+
+from lake.session import jvm as session_jvm
 
 log = logging.getLogger(__name__)
+
+
+def one_row(df: DataFrame) -> Row:
+    """The first row of a read that always has one (an aggregate, a table's detail or history).
+
+    Raises:
+        ValueError: the read returned no row.
+    """
+    row = df.first()
+    if row is None:
+        raise ValueError("expected a row, found none")
+    return row
+
 
 #: Delta properties of a plain table (silver, gold, ``_system``): protocol reader 1 /
 #: writer 2 and no table feature, so every Delta reader (delta-rs, DuckDB, Trino, ...)
@@ -113,7 +128,7 @@ def _clear_failed_create(spark: SparkSession, location: str) -> None:
     """Remove what a create that never committed left in ``_delta_log`` (a full disk leaves
     hidden temporary files and an empty ``_staged_commits``): Delta takes such a folder for a
     table and refuses to create one there. A log holding any commit or checkpoint is kept."""
-    jvm = spark.sparkContext._jvm
+    jvm = session_jvm(spark)
     folder = jvm.org.apache.hadoop.fs.Path(location.rstrip("/") + "/_delta_log")
     fs = folder.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(folder):
@@ -247,7 +262,7 @@ def table_configuration(spark: SparkSession, path: str) -> dict[str, str]:
 
     if not table_exists(spark, path):
         return {}
-    row = DeltaTable.forPath(spark, path).detail().select("properties").first()
+    row = one_row(DeltaTable.forPath(spark, path).detail().select("properties"))
     return dict(row["properties"] or {})
 
 
@@ -267,7 +282,7 @@ def enable_change_feed(spark: SparkSession, path: str) -> bool:
     if table_configuration(spark, path).get("delta.columnMapping.mode", "none") != "name":
         from delta.tables import DeltaTable
 
-        if DeltaTable.forPath(spark, path).detail().first()["minWriterVersion"] < 4:
+        if one_row(DeltaTable.forPath(spark, path).detail())["minWriterVersion"] < 4:
             props["delta.minWriterVersion"] = "4"
     quoted = path.replace("`", "``")
     settings = ", ".join(f"'{k}' = '{v}'" for k, v in props.items())
@@ -325,7 +340,7 @@ def merge_upsert(
     cols = list(compare_columns) if compare_columns is not None else [c for c in written if c not in keys]
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols) or "false"
-    values = {f"`{c}`": f"s.`{c}`" for c in written}
+    values: dict[str, str | Column] = {f"`{c}`": f"s.`{c}`" for c in written}
     merge = target.alias("t").merge(df.alias("s"), on)
     if delete_when is not None:
         keep = f"NOT coalesce({delete_when}, false)"
@@ -357,7 +372,7 @@ def merge_diff(
     keys = list(keys)
     cols = [c for c in df.columns if c != delete_column]
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    values = {f"`{c}`": f"s.`{c}`" for c in cols}
+    values: dict[str, str | Column] = {f"`{c}`": f"s.`{c}`" for c in cols}
     (
         DeltaTable.forPath(spark, path)
         .alias("t")
@@ -377,8 +392,8 @@ def last_metrics(spark: SparkSession, path: str) -> dict[str, int]:
     """
     from delta.tables import DeltaTable
 
-    row = (
-        DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics").first()
+    row = one_row(
+        DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics")
     )
     metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if str(v).lstrip("-").isdigit()}
     metrics["version"] = int(row["version"])
@@ -390,7 +405,7 @@ def table_version(spark: SparkSession, path: str) -> int | None:
 
     if not table_exists(spark, path):
         return None
-    return int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+    return int(one_row(DeltaTable.forPath(spark, path).history(1))["version"])
 
 
 def next_write_version(spark: SparkSession, path: str, columns: Iterable[str] = ()) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 
 def java_cause(exc: BaseException) -> str | None:
     """The innermost Java exception behind a Py4J/Spark error as one line, e.g.
@@ -40,6 +42,33 @@ class ConfigError(LakeError):
 
 class PreflightError(LakeError):
     """The machine cannot run Spark as configured (Java, pyspark/delta pair, jars)."""
+
+
+class MissingExtraError(PreflightError, ImportError):
+    """An optional part of the package is used without its extra installed.
+
+    Also an :class:`ImportError`, since it is raised where the part is imported.
+    """
+
+
+def require_extra(extra: str, *modules: str) -> None:
+    """Import ``modules`` or fail naming the extra that installs them.
+
+    Raises:
+        MissingExtraError: ``pip install 'lake[<extra>]'`` is missing, e.g.
+            ``the 'datagen' extra is not installed (no module faker): pip install 'lake[datagen]'``.
+    """
+    missing = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError:
+            missing.append(name)
+    if missing:
+        raise MissingExtraError(
+            f"the {extra!r} extra is not installed (no module {', '.join(missing)}): "
+            f"pip install 'lake[{extra}]'"
+        )
 
 
 class SourceError(LakeError):

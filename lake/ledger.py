@@ -47,6 +47,7 @@ from pyspark.sql.types import LongType, StringType, StructField, StructType, Tim
 from lake import clock, delta_io
 from lake.faults import fault_point
 from lake.paths import LakePaths
+from lake.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,8 @@ def batch(spark: SparkSession, paths: LakePaths):
         yield
         return
     path = paths.system(CONSUMERS)
-    token = _ACTIVE.set(_Batch(path, _read_consumed(spark, path)))
+    active = _Batch(path, _read_consumed(spark, path))
+    token = _ACTIVE.set(active)
     failed = False
     try:
         yield
@@ -129,7 +131,6 @@ def batch(spark: SparkSession, paths: LakePaths):
         failed = True
         raise
     finally:
-        active = _ACTIVE.get()
         _ACTIVE.reset(token)
         try:
             _write_consumed(spark, path, active.pending)
@@ -504,17 +505,6 @@ def _schema():
     )
 
 
-def redact(message: str, secrets: tuple[str | None, ...] = ()) -> str:
-    """``message`` with URL passwords (``password=``, ``//user:pw@``) and the given secrets masked."""
-    from lake.bronze.jdbc import safe_url
-
-    out = safe_url(message)
-    for secret in secrets:
-        if secret:
-            out = out.replace(secret, "***")
-    return out
-
-
 def record_counts(
     spark,
     paths,
@@ -532,15 +522,13 @@ def record_counts(
     pipeline itself (layer ``run``, table ``-``) holding the error class and its message,
     redacted (:func:`redact`) and cut to 1000 characters.
     """
-    from pyspark.sql import Row
-
     from lake import delta_io
 
     now = clock.now()
     err_class = type(error).__name__ if error is not None else None
     err_msg = redact(" ".join(str(error).split()), secrets)[:1000] if error is not None else None
-    rows = [
-        Row(
+    rows: list[tuple[object, ...]] = [
+        (
             run_id,
             now,
             pipeline,
@@ -560,13 +548,12 @@ def record_counts(
         for c in counts
     ]
     if error is not None:
-        rows.append(
-            Row(run_id, now, pipeline, "run", "-", 0, 0, 0, 0, 0, True, status, 0, err_class, err_msg)
-        )
+        rows.append((run_id, now, pipeline, "run", "-", 0, 0, 0, 0, 0, True, status, 0, err_class, err_msg))
     if not rows:
         return
     path = paths.system(RUNS_TABLE)
-    seq = (delta_io.table_version(spark, path) if delta_io.table_exists(spark, path) else -1) + 1
+    version = delta_io.table_version(spark, path)  # None: no runs table yet
+    seq = 0 if version is None else version + 1
     df = spark.createDataFrame([(*r, seq) for r in rows], _schema())
     fault_point(f"runs.before:{pipeline}")
     delta_io.append(spark, df, paths.system(RUNS_TABLE), merge_schema=True)

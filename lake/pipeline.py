@@ -17,6 +17,7 @@ from lake.errors import ConfigError
 from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import STATUS_FAILED, TableCounts, log_mismatches, new_run_id, record_counts
+from lake.session import use_timezone
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +100,9 @@ def run_bronze(
         stage = _Stage(f"bronze {source.name}")
         result = ingest_files(spark, source, cfg.lake.landing, paths, run_id, full_reload=full_reload)
         counts += stage.done([result.table_counts()], sink)
-    for source in cfg.jdbc_sources(pipeline):
-        stage = _Stage(f"bronze {source.name}")
-        result = ingest_table(spark, source, cfg.jdbc, paths, run_id, full_reload=full_reload)
+    for table in cfg.jdbc_sources(pipeline):
+        stage = _Stage(f"bronze {table.name}")
+        result = ingest_table(spark, table, cfg.jdbc, paths, run_id, full_reload=full_reload)
         counts += stage.done([result.table_counts()], sink)
     return counts
 
@@ -225,7 +226,7 @@ def run(
     pipelines = _parse_choice(pipeline, Pipeline, "pipeline")
     layers = _parse_choice(layer, Layer, "layer")
     spark = spark or get_spark()
-    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    use_timezone(spark, cfg.lake.timezone)
     paths = LakePaths(cfg.lake.root)
     report = RunReport(run_id=run_id or new_run_id())
     started = time.monotonic()
@@ -326,6 +327,6 @@ def answer(spark, cfg: LakeConfig, name: str, *, as_of=None):
     paths = LakePaths(cfg.lake.root)
     if not delta_io.table_exists(spark, paths.gold("fact_interaction")):
         raise PipelineError(f"the gold star does not exist under {cfg.lake.root}; run 'lake run' first")
-    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    use_timezone(spark, cfg.lake.timezone)
     func = getattr(answers, QUERIES[name])
     return func(spark, as_of=as_of, timezone=cfg.lake.timezone, paths=paths)

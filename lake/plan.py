@@ -7,13 +7,9 @@ import os
 import re
 
 from lake.config import FileSource, LakeConfig, Pipeline
+from lake.gold.tables import COOPERATIVE_TABLES, CUSTOMER_EXPERIENCE_TABLES
 from lake.paths import LakePaths
-
-
-def redact_url(url: str) -> str:
-    """Hide passwords in a JDBC URL (``password=...`` parameters and ``user:pass@`` forms)."""
-    url = re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)
-    return re.sub(r"//([^:/@]+):[^@/]+@", r"//\1:***@", url)
+from lake.redaction import redact
 
 
 def matching_files(source: FileSource, landing: str) -> list[str] | None:
@@ -54,10 +50,10 @@ def describe_plan(cfg: LakeConfig, *, pipeline: str = "all") -> str:
                 f"    {s.name}: {cfg.lake.landing}/{'|'.join(s.patterns)} [{s.format.value}] "
                 f"({shown}) -> {paths.bronze(s.name)}"
             )
-        for s in cfg.jdbc_sources(p):
-            mode = f"incremental on {s.incremental_column}" if s.incremental_column else "full"
+        for j in cfg.jdbc_sources(p):
+            mode = f"incremental on {j.incremental_column}" if j.incremental_column else "full"
             out.append(
-                f"    {s.name}: {redact_url(cfg.jdbc.url)} table {s.table} ({mode}) -> {paths.bronze(s.name)}"
+                f"    {j.name}: {redact(cfg.jdbc.url)} table {j.table} ({mode}) -> {paths.bronze(j.name)}"
             )
         out.append("  silver")
         for t in cfg.silver_tables(p):
@@ -70,19 +66,11 @@ def describe_plan(cfg: LakeConfig, *, pipeline: str = "all") -> str:
         if p is Pipeline.CUSTOMER_EXPERIENCE:
             out.append(f"    interactions: channel tables -> {paths.silver('interactions')}")
             out.append("  gold")
-            for g in (
-                "dim_customer",
-                "dim_channel",
-                "dim_agent",
-                "dim_date",
-                "fact_interaction",
-                "answer_contacts_24h",
-                "answer_interactions_by_channel",
-                "answer_last_interaction",
-            ):
+            for g in CUSTOMER_EXPERIENCE_TABLES:
                 out.append(f"    {paths.gold(g)}")
         else:
             out.append("  gold")
-            out.append(f"    {paths.gold('movimento_flat')}")
+            for g in COOPERATIVE_TABLES:
+                out.append(f"    {paths.gold(g)}")
             out.append(f"    {cfg.lake.output_dir.rstrip('/')}/{cfg.export.file_name}")
     return "\n".join(out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import weakref
 
 from lake import clock
 from lake.ledger import (  # noqa: F401 - re-exported: the bookkeeping lives in lake.ledger
@@ -21,13 +22,17 @@ from lake.ledger import (  # noqa: F401 - re-exported: the bookkeeping lives in 
     TableCounts,
     latest_runs,
     record_counts,
-    redact,
 )
+from lake.redaction import redact  # noqa: F401 - re-exported: what a run record masks
 
 log = logging.getLogger(__name__)
 
 #: Waiting longer than this for an observed count means it was never measured.
 OBSERVATION_TIMEOUT_S = 120.0
+
+#: The metric names of each live :func:`observe_rows` observation (its zeros when Spark
+#: proved the input empty).
+_METRIC_NAMES: weakref.WeakKeyDictionary[object, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
 
 def new_run_id() -> str:
@@ -56,7 +61,7 @@ def observe_rows(df, name: str, **extra):
         F.coalesce(c, F.lit(0)).cast("long").alias(n) for n, c in extra.items()
     ]
     observed_df = df.observe(obs, *aggs)
-    obs._lake_metrics = ("rows", *extra)
+    _METRIC_NAMES[obs] = ("rows", *extra)
     return observed_df, obs
 
 
@@ -80,7 +85,7 @@ def observed(obs, *, timeout: float = OBSERVATION_TIMEOUT_S) -> dict[str, int]:
     if row is None or row.schema() is None or row.length() == 0:
         # Spark completes the observation with an empty row when the optimizer proved the
         # observed input empty (e.g. Delta skipped every file) and removed the node: 0 rows.
-        return dict.fromkeys(getattr(obs, "_lake_metrics", ("rows",)), 0)
+        return dict.fromkeys(_METRIC_NAMES.get(obs, ("rows",)), 0)
     try:
         return {k: int(v or 0) for k, v in obs.get.items()}
     except Exception as exc:

@@ -3,15 +3,16 @@
 Used identically by jobs, notebooks, tests and the CLI. Nothing here runs at import time.
 
 Jars: the Delta, JDBC driver and s3a artifacts (:mod:`lake.versions`) are resolved once from
-Maven into a cache (``$LAKE_CACHE_DIR``, default ``~/.cache/lake``) by :func:`warm_jar_cache`
-(``make setup`` calls it). Later sessions put the cached files on ``spark.jars`` directly,
-so they start offline and without an Ivy resolution.
+Maven into a cache (``$LAKE_CACHE_DIR``, default ``~/.cache/lake``) by
+:func:`lake.install.warm_jar_cache` (``make setup`` runs ``python -m lake.install --warm``).
+Later sessions put the cached files on ``spark.jars`` directly, so they start offline and
+without an Ivy resolution.
 
 spark-submit: when the driver was launched by ``spark-submit``, the master and every conf
 it was given win; this module only fills in what is missing. The driver JVM is already
 running by then, so jars named in the builder would come too late for its classloader:
-``python -m lake.session --warm`` therefore also writes a managed block into the installed
-pyspark's ``conf/spark-defaults.conf`` (:func:`write_spark_defaults`) with the cached jars,
+``python -m lake.install --warm`` therefore also writes a managed block into the installed
+pyspark's ``conf/spark-defaults.conf`` (:func:`lake.install.write_spark_defaults`) with the cached jars,
 the Delta extension and catalog and the venv's Python, which ``spark-submit`` reads before
 it starts the JVM.
 
@@ -31,9 +32,14 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lake import versions
-from lake.errors import PreflightError
+from lake.config import DEFAULT_TIMEZONE
+from lake.errors import LakeError, PreflightError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +47,9 @@ APP_NAME = "lake"
 
 #: Defaults sized for a small (2-core) machine; any of them can be overridden by
 #: spark-submit ``--conf`` or ``extra_conf``.
-_SOURCE_TZ = os.environ.get("LAKE_TIMEZONE", "America/Sao_Paulo")
+#: The sources' zone, which the JVM runs in (JDBC drivers build zone-less timestamps in the
+#: JVM's default zone); ``LAKE_TIMEZONE`` overrides the default.
+SOURCE_TIMEZONE = os.environ.get("LAKE_TIMEZONE", DEFAULT_TIMEZONE)
 
 LOCAL_DEFAULTS: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -49,7 +57,7 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.enabled": "true",
-    "spark.sql.session.timeZone": _SOURCE_TZ,
+    "spark.sql.session.timeZone": SOURCE_TIMEZONE,
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.databricks.delta.properties.defaults.enableChangeDataFeed": "false",
     "spark.sql.sources.default": "delta",
@@ -64,8 +72,8 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # it to the sources' zone (LAKE_TIMEZONE, default America/Sao_Paulo) so 08:00 stays 08:00
     # for a column the config leaves undeclared. Declared timestamp_ntz columns travel as
     # text and never depend on it (a value in a daylight-saving gap would move even here).
-    "spark.driver.extraJavaOptions": f"-Dderby.system.home=/tmp/lake-derby -Duser.timezone={_SOURCE_TZ}",
-    "spark.executor.extraJavaOptions": f"-Duser.timezone={_SOURCE_TZ}",
+    "spark.driver.extraJavaOptions": f"-Dderby.system.home=/tmp/lake-derby -Duser.timezone={SOURCE_TIMEZONE}",
+    "spark.executor.extraJavaOptions": f"-Duser.timezone={SOURCE_TIMEZONE}",
 }
 
 
@@ -210,83 +218,9 @@ def preflight(*, check_jars: bool = True) -> None:
     check_versions()
     check_java()
     if check_jars and not cached_jars():
+        from lake.install import warm_jar_cache  # a cold cache: resolve it now, once
+
         warm_jar_cache()
-
-
-# --------------------------------------------------------------------------- jars
-
-
-def warm_jar_cache() -> list[str]:
-    """Resolve the Delta, JDBC and s3a jars from Maven into the cache; return their paths.
-
-    Runs a throw-away ``spark-submit --packages`` resolution (no Spark job), so it works
-    before any session exists and leaves nothing running.
-    """
-    jars = cached_jars()
-    if jars:
-        return jars
-    import pyspark
-
-    spark_home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)
-    submit = os.path.join(spark_home, "bin", "spark-submit")
-    ivy = ivy_dir()
-    ivy.mkdir(parents=True, exist_ok=True)
-    probe = ivy / "resolve.py"
-    probe.write_text("pass\n")
-    cmd = [
-        submit,
-        "--master",
-        "local[1]",
-        "--conf",
-        f"spark.jars.ivy={ivy}",
-        "--conf",
-        f"spark.jars.excludes={','.join(versions.S3A_EXCLUDES)}",
-        "--packages",
-        ",".join(local_packages()),
-        str(probe),
-    ]
-    log.info("Resolving %d packages into %s", len(local_packages()), ivy)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    found = _without_spark_provided(sorted(str(p) for p in (ivy / "jars").glob("*.jar")), spark_home)
-    if proc.returncode != 0 or not found:
-        unresolved = re.findall(r"::\s+(\S+#\S+;\S+): not found", proc.stderr)
-        what = ", ".join(unresolved) or proc.stderr.strip().splitlines()[-1:] or ["unknown error"]
-        raise PreflightError(
-            "The jar cache cannot be resolved from Maven "
-            f"({what if isinstance(what, str) else what[0]}); check network access to the "
-            f"Maven repository or copy a warmed cache to {cache_dir()}."
-        )
-    (ivy / "jars.txt").write_text("\n".join(found) + "\n")
-    return found
-
-
-def _artifact(jar_name: str) -> str:
-    """``org.apache.parquet_parquet-column-1.16.0.jar`` -> ``parquet-column``."""
-    base = jar_name.rsplit("/", 1)[-1].removesuffix(".jar").split("_", 1)[-1]
-    return re.sub(r"-\d[\w.\-]*$", "", base)
-
-
-def _without_spark_provided(jars: list[str], spark_home: str) -> list[str]:
-    """Drop resolved jars that Spark already ships (Jackson, Hadoop, Parquet, ...):
-    Spark's own copies win on the classpath anyway, and a second copy only risks conflicts."""
-    provided = {_artifact(p.name) for p in Path(spark_home, "jars").glob("*.jar")}
-    return [j for j in jars if _artifact(Path(j).name) not in provided]
-
-
-# --------------------------------------------------------------------------- spark-submit
-
-DEFAULTS_BEGIN = (
-    "# >>> lake: managed by 'python -m lake.session --warm'; edits inside this block are overwritten"
-)
-DEFAULTS_END = "# <<< lake"
-
-#: Keys of the managed block that a user's own line in spark-defaults.conf may override.
-_DELTA_KEYS = (
-    "spark.sql.extensions",
-    "spark.sql.catalog.spark_catalog",
-    "spark.sql.legacy.charVarcharAsString",
-    "spark.sql.parquet.outputTimestampType",
-)
 
 
 def spark_home() -> Path:
@@ -294,115 +228,6 @@ def spark_home() -> Path:
     import pyspark
 
     return Path(pyspark.__file__).resolve().parent
-
-
-def _parse_properties(lines: list[str]) -> dict[str, str]:
-    """``key value`` / ``key=value`` lines of a Spark properties file (later lines win)."""
-    props: dict[str, str] = {}
-    for line in lines:
-        text = line.strip()
-        if not text or text.startswith(("#", "!")):
-            continue
-        match = re.match(r"([^\s=:]+)\s*[\s=:]\s*(.*)", text)
-        if match:
-            props[match.group(1)] = match.group(2).strip()
-        else:
-            props[text] = ""
-    return props
-
-
-def submit_defaults(
-    jars: list[str], *, python: str | None = None, user: dict[str, str] | None = None
-) -> dict[str, str]:
-    """The confs ``spark-submit`` needs to run the jobs: jars, Delta and the venv's Python.
-
-    A key the user already set in ``spark-defaults.conf`` keeps the user's value, except
-    ``spark.jars``, whose lists are merged (the user's jars first).
-
-    Example:
-        >>> submit_defaults(["/c/delta.jar"], python="/v/bin/python")["spark.jars"]
-        '/c/delta.jar'
-    """
-    user = user or {}
-    user_jars = [j for j in user.get("spark.jars", "").split(",") if j]
-    conf = {"spark.jars": ",".join(dict.fromkeys(user_jars + list(jars)))}
-    conf.update({k: LOCAL_DEFAULTS[k] for k in _DELTA_KEYS})
-    python = python or sys.executable
-    # spark-submit starts the driver with python3 from PATH unless told otherwise, and
-    # executors need the same interpreter.
-    conf["spark.pyspark.python"] = python
-    conf["spark.pyspark.driver.python"] = python
-    # The driver JVM's zone is fixed before Python runs: JDBC timestamps need it pinned here.
-    merged = {"spark.jars"}
-    for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
-        theirs = user.get(key, "")
-        if "-Duser.timezone=" not in theirs:
-            conf[key] = f"{theirs} -Duser.timezone={_SOURCE_TZ}".strip()
-            merged.add(key)
-    return {k: v for k, v in conf.items() if k in merged or k not in user}
-
-
-def write_spark_defaults(
-    jars: list[str], *, home: str | Path | None = None, python: str | None = None
-) -> Path:
-    """Write the managed block of ``$SPARK_HOME/conf/spark-defaults.conf``; keep the user's lines.
-
-    Returns the file written. Running it again replaces the block in place.
-
-    Example:
-        >>> write_spark_defaults(cached_jars())
-        PosixPath('.../site-packages/pyspark/conf/spark-defaults.conf')
-    """
-    path = Path(home or spark_home()) / "conf" / "spark-defaults.conf"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    user_lines: list[str] = []
-    inside = False
-    for line in path.read_text().splitlines() if path.exists() else []:
-        if line.startswith(DEFAULTS_BEGIN):
-            inside = True
-        elif inside and line.startswith(DEFAULTS_END):
-            inside = False
-        elif not inside:
-            user_lines.append(line)
-    while user_lines and not user_lines[-1].strip():
-        user_lines.pop()
-    conf = submit_defaults(jars, python=python, user=_parse_properties(user_lines))
-    block = [DEFAULTS_BEGIN] + [f"{k} {v}" for k, v in conf.items()] + [DEFAULTS_END]
-    text = "\n".join(user_lines + ([""] if user_lines else []) + block) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    if os.environ.get("SPARK_CONF_DIR"):
-        log.warning(
-            "SPARK_CONF_DIR is set to %s; spark-submit reads spark-defaults.conf from there, not from %s",
-            os.environ["SPARK_CONF_DIR"],
-            path,
-        )
-    return path
-
-
-FIND_HOME_MARK = "# lake: managed by 'python -m lake.session --warm'"
-
-
-def pin_spark_home(*, bin_dir: str | Path | None = None, home: str | Path | None = None) -> Path | None:
-    """Make the venv's ``spark-submit`` find its pyspark without an activated venv.
-
-    pip's ``bin/find-spark-home`` asks ``python3`` from ``PATH`` where pyspark lives, which
-    fails when the venv is not activated; this adds one guarded line that sets
-    ``SPARK_HOME`` to this pyspark when it is unset. Returns the file changed, or None.
-    """
-    script = Path(bin_dir or Path(sys.executable).parent) / "find-spark-home"
-    if not script.exists():
-        return None
-    lines = [line for line in script.read_text().splitlines() if FIND_HOME_MARK not in line]
-    # The file is sourced by spark-submit: return (never exit) once SPARK_HOME is set.
-    pin = (
-        f'if [ -z "${{SPARK_HOME}}" ]; then export SPARK_HOME="{Path(home or spark_home())}"; '
-        f"return 0 2>/dev/null; fi  {FIND_HOME_MARK}"
-    )
-    at = 1 if lines and lines[0].startswith("#!") else 0
-    script.write_text("\n".join(lines[:at] + [pin] + lines[at:]) + "\n")
-    return script
 
 
 def _submitted_conf() -> dict[str, str]:
@@ -416,28 +241,50 @@ def _submitted_conf() -> dict[str, str]:
 def _check_submitted_driver(spark) -> None:
     """Under spark-submit, fail with one sentence when the driver cannot load Delta or runs
     in another time zone than the sources' (JDBC timestamps would be shifted)."""
-    jvm = spark.sparkContext._jvm
-    loader = jvm.Thread.currentThread().getContextClassLoader()
+    java = jvm(spark)
+    loader = java.Thread.currentThread().getContextClassLoader()
     try:
-        jvm.java.lang.Class.forName("org.apache.spark.sql.delta.catalog.DeltaCatalog", False, loader)
+        java.java.lang.Class.forName("org.apache.spark.sql.delta.catalog.DeltaCatalog", False, loader)
     except Exception as exc:
         raise PreflightError(
             "Delta Lake is not on the spark-submit driver's classpath; run "
-            "'python -m lake.session --warm' (it writes the jars into "
+            "'python -m lake.install --warm' (it writes the jars into "
             f"{spark_home() / 'conf' / 'spark-defaults.conf'}) or pass "
             f"--packages {','.join(versions.SPARK_PACKAGES)}."
         ) from exc
-    zone = jvm.java.util.TimeZone.getDefault().getID()
-    if zone != _SOURCE_TZ:
+    zone = java.java.util.TimeZone.getDefault().getID()
+    if zone != SOURCE_TIMEZONE:
         raise PreflightError(
             f"The spark-submit driver JVM runs in time zone {zone}, but the sources' zone is "
-            f"{_SOURCE_TZ}; run 'python -m lake.session --warm' (it writes -Duser.timezone into "
+            f"{SOURCE_TIMEZONE}; run 'python -m lake.install --warm' (it writes -Duser.timezone into "
             "spark-defaults.conf) or pass --driver-java-options "
-            f"-Duser.timezone={_SOURCE_TZ} and --conf spark.executor.extraJavaOptions=-Duser.timezone={_SOURCE_TZ}."
+            f"-Duser.timezone={SOURCE_TIMEZONE} and --conf spark.executor.extraJavaOptions=-Duser.timezone={SOURCE_TIMEZONE}."
         )
 
 
 # --------------------------------------------------------------------------- session
+
+
+def use_timezone(spark: SparkSession, zone: str) -> None:
+    """Make ``zone`` (the config's ``lake.timezone``) the session's time zone: Spark reads and
+    prints zone-less timestamp text in it. Every entry point calls this before it reads.
+
+    Example:
+        >>> use_timezone(spark, cfg.lake.timezone)
+    """
+    spark.conf.set("spark.sql.session.timeZone", zone)
+
+
+def jvm(spark: SparkSession) -> Any:
+    """The driver's py4j view of the JVM (``jvm.org.apache.hadoop.fs.Path``, ...).
+
+    Raises:
+        LakeError: the session has no JVM on this side (Spark Connect).
+    """
+    gateway = spark.sparkContext._jvm
+    if gateway is None:
+        raise LakeError("this needs a classic Spark session with a driver JVM, not Spark Connect")
+    return gateway
 
 
 def _under_spark_submit() -> bool:
@@ -506,34 +353,3 @@ def get_spark(
     if under_submit:
         _check_submitted_driver(spark)
     return spark
-
-
-def _main(argv: list[str] | None = None) -> int:
-    """``python -m lake.session --warm``: run the preflight, warm the jar cache and write the
-    spark-submit defaults (the jars, Delta and the venv's Python) into the installed pyspark."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m lake.session", description=_main.__doc__)
-    parser.add_argument(
-        "--warm",
-        action="store_true",
-        help="resolve the Delta, JDBC and s3a jars into the cache and write spark-defaults.conf",
-    )
-    args = parser.parse_args(argv)
-    try:
-        check_versions()
-        check_java()
-        if args.warm:
-            jars = warm_jar_cache()
-            print(f"jar cache ready: {len(jars)} jars in {ivy_dir()}")
-            defaults = write_spark_defaults(jars)
-            pin_spark_home()
-            print(f"spark-submit defaults written to {defaults}")
-    except PreflightError as exc:
-        print(f"lake: error: {exc}", file=sys.stderr)
-        return 4
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(_main())

@@ -6,6 +6,7 @@ import json
 
 from lake import delta_io
 from lake.config import LakeConfig
+from lake.gold.tables import GOLD_TABLES
 from lake.paths import LakePaths
 from lake.runlog import latest_runs
 
@@ -16,20 +17,7 @@ def table_versions(spark, cfg: LakeConfig) -> list[dict]:
     names = [("bronze", s, paths.bronze(s)) for s in cfg.sources]
     names += [("silver", t, paths.silver(t)) for t in [*cfg.silver, "interactions"]]
     names += [("quarantine", t, paths.quarantine(t)) for t in cfg.silver]
-    names += [
-        ("gold", g, paths.gold(g))
-        for g in (
-            "dim_customer",
-            "dim_channel",
-            "dim_agent",
-            "dim_date",
-            "fact_interaction",
-            "answer_contacts_24h",
-            "answer_interactions_by_channel",
-            "answer_last_interaction",
-            "movimento_flat",
-        )
-    ]
+    names += [("gold", g, paths.gold(g)) for g in GOLD_TABLES]
     return [
         {"layer": layer, "table": name, "version": delta_io.table_version(spark, path)}
         for layer, name, path in names

@@ -17,7 +17,8 @@ from pyspark.sql import functions as F
 from lake import delta_io
 from lake.bronze import ingest_table
 from lake.bronze.common import read_watermark
-from lake.bronze.jdbc import discover_bounds, normalise_url, read_slice, safe_url
+from lake.bronze.jdbc import discover_bounds, normalise_url, read_slice
+from lake.redaction import redact
 from lake.config import ChangeDetection, JdbcConnection, JdbcSource, Pipeline, load_config
 from lake.datagen.dbload import append_rows, load_cooperative
 from lake.errors import SourceError
@@ -116,7 +117,7 @@ def test_partitioned_incremental_full_reload_and_failures(spark, lake_root, data
             ingest_table(spark, s, c, paths, "r-bad")
         message = str(err.value)
         assert "'movimento'" in message and "wrong-password" not in message
-        assert safe_url(c.url) in message
+        assert redact(c.url) in message
     assert delta_io.table_version(spark, paths.bronze("movimento")) == version
     assert read_watermark(spark, paths, "movimento") == "45"
 
@@ -158,6 +159,6 @@ def test_sqlite_timestamp_watermark_and_replay_after_kill(spark, lake_root, tmp_
 def test_url_helpers():
     assert normalise_url("jdbc:mariadb://h:1/db") == "jdbc:mysql://h:1/db?permitMysqlScheme"
     assert normalise_url("jdbc:mysql://h:1/db?a=b") == "jdbc:mysql://h:1/db?a=b&permitMysqlScheme"
-    assert safe_url("jdbc:postgresql://h/db?user=u&password=s3cret") == "jdbc:postgresql://h/db?user=u&password=***"
-    assert "s3cret" not in safe_url("jdbc:mysql://u:s3cret@h/db")
+    assert redact("jdbc:postgresql://h/db?user=u&password=s3cret") == "jdbc:postgresql://h/db?user=u&password=***"
+    assert "s3cret" not in redact("jdbc:mysql://u:s3cret@h/db")
     assert repr(JdbcConnection(url="jdbc:x", user="u", password="s3cret")).count("s3cret") == 0

@@ -75,3 +75,38 @@ def test_failed_run_exit_code_1(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("lake: error: ")
     assert "associado" in last
+
+
+
+#: Python code that makes ``module`` uninstalled for the process (a finder that refuses it).
+_BLOCK = """
+import sys
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == {module!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+@pytest.mark.parametrize("command", ["generate", "demo"])
+def test_sample_data_without_the_datagen_extra_names_it(command, tmp_path):
+    argv = [command, "--config", str(tmp_path / "unused.yml")]
+    code = _BLOCK.format(module="faker") + f"from lake import cli\nsys.exit(cli.main({argv!r}))\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == cli.EXIT_PREFLIGHT, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "lake: error: the 'datagen' extra is not installed (no module faker): pip install 'lake[datagen]'"]
+
+
+def test_pandas_engine_without_pandas_names_the_extra():
+    code = _BLOCK.format(module="pandas") + (
+        "import pyarrow as pa\n"
+        "from lake.api import _to_pandas\n"
+        "from lake.errors import MissingExtraError\n"
+        "try:\n"
+        "    _to_pandas(pa.table({'a': [1]}))\n"
+        "except MissingExtraError as exc:\n"
+        "    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.stdout.strip() == "the 'pandas' extra is not installed (no module pandas): pip install 'lake[pandas]'", proc.stderr

@@ -6,7 +6,7 @@ locally with ``--master local[2]``, on the same generated data, into two lake ro
 (minus run-specific lineage) and the two CSV files must be identical.
 
 Nothing beyond ``make setup`` is prepared here: the jars reach the driver and the executors
-through the ``spark-defaults.conf`` that ``python -m lake.session --warm`` wrote.
+through the ``spark-defaults.conf`` that ``python -m lake.install --warm`` wrote.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lake import session
+from lake import install, session
 
 # Two full pipeline runs; generous on a busy 2-core machine (pytest.ini default is 900 s).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -177,7 +177,7 @@ def two_runs(standalone, demo_sources, tmp_path_factory):
 
 def test_spark_defaults_written_by_setup():
     text = (SPARK_HOME / "conf" / "spark-defaults.conf").read_text()
-    assert session.DEFAULTS_BEGIN in text, "run 'make setup' (python -m lake.session --warm)"
+    assert install.DEFAULTS_BEGIN in text, "run 'make setup' (python -m lake.install --warm)"
     assert "io.delta.sql.DeltaSparkSessionExtension" in text and "sqlite-jdbc" in text
 
 

@@ -16,7 +16,6 @@ from lake.datagen.dbload import append_rows, load_cooperative, parse_jdbc_url
 from lake.errors import SourceError
 
 REPO = Path(__file__).resolve().parents[1]
-SQL = REPO / "scripts" / "sql"
 
 
 # --------------------------------------------------------------------------- sample data

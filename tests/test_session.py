@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lake import session, versions
+from lake import install, session, versions
 from lake.errors import PreflightError
 
 
@@ -78,7 +78,7 @@ def test_unresolvable_jar_cache(monkeypatch, tmp_path):
     monkeypatch.setattr(versions, "SPARK_PACKAGES", ("io.delta:no-such-artifact-lake-test_2.13:0.0.1",))
     monkeypatch.setattr(versions, "S3A_PACKAGES", ())  # resolving them into the empty cache costs 30 s
     with pytest.raises(PreflightError) as err:
-        session.warm_jar_cache()
+        install.warm_jar_cache()
     assert "The jar cache cannot be resolved" in str(err.value)
     assert "no-such-artifact-lake-test" in str(err.value)
 

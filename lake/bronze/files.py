@@ -36,8 +36,10 @@ import io
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import reduce
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -50,6 +52,7 @@ from lake.errors import SourceError
 from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import observe_rows, observed
+from lake.session import jvm as session_jvm
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +148,7 @@ def _landing_dir(spark: SparkSession, landing: str):
     A path without a scheme on a local default filesystem is made absolute against this
     process's directory, as the lake always did, so recorded paths keep their form.
     """
-    jvm = spark._jvm
+    jvm = session_jvm(spark)
     hadoop_path = jvm.org.apache.hadoop.fs.Path
     try:
         conf = spark._jsparkSession.sessionState().newHadoopConf()
@@ -382,6 +385,7 @@ def _sniff(files: DataFrame, source: FileSource) -> DataFrame:
         ),
     ]
     if source.format == FileFormat.JSON:
+        assert text is not None  # JSON is read as UTF-8, which _text always decodes
         shape = F.lit(source.json_shape.value) if source.json_shape != JsonShape.AUTO else _json_shape(text)
         cols += [
             shape.alias("shape"),
@@ -409,7 +413,7 @@ def _empty_csv_head(head: str, size: int, source: FileSource) -> bool:
 
 def _sniff_header(head: str, source: FileSource) -> tuple[str, ...]:
     opts = source.csv
-    kwargs = {"delimiter": opts.delimiter, "quotechar": opts.quote}
+    kwargs: dict[str, Any] = {"delimiter": opts.delimiter, "quotechar": opts.quote}
     if opts.escape and opts.escape != opts.quote:
         kwargs.update(escapechar=opts.escape, doublequote=False)
     try:
@@ -474,7 +478,7 @@ def _stream_digest(spark: SparkSession, f: ListedFile) -> tuple[str, bytes, int,
     """SHA-256 (hex) of a file's bytes, its first ``_SNIFF_BYTES``, its length and whether its
     last byte is a line feed, streamed through its Hadoop FileSystem inside the JVM (a small
     buffer: only the head crosses to Python). None when the file is gone."""
-    jvm = spark._jvm
+    jvm = session_jvm(spark)
     path = jvm.org.apache.hadoop.fs.Path(f.uri)
     digest = jvm.java.security.MessageDigest.getInstance("SHA-256")
     try:
@@ -797,7 +801,7 @@ def _csv_frame(
 ) -> DataFrame:
     opts = source.csv
     names = _header_names(f, source)
-    position = {}
+    position: dict[str, int] = {}
     for i, n in enumerate(names):
         position.setdefault(n, i)
     # Read positionally under neutral names; columns are then picked by header NAME.
@@ -933,7 +937,7 @@ def _known_files(
 
 
 def _sniffed(
-    spark: SparkSession, files: dict[str, LandingFile | None], todo: list[ListedFile], source: FileSource
+    spark: SparkSession, files: Mapping[str, LandingFile | None], todo: list[ListedFile], source: FileSource
 ) -> dict[str, LandingFile]:
     """``files`` (by URI, in listing order) with the ``todo`` ones hashed and sniffed (a
     file gone since the listing drops out)."""

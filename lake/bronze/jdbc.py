@@ -40,6 +40,7 @@ from lake.config import ChangeDetection, JdbcConnection, JdbcSource
 from lake.errors import SourceError
 from lake.faults import fault_point
 from lake.paths import LakePaths
+from lake.redaction import redact
 from lake.runlog import observe_rows, observed
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def driver_for(url: str) -> str:
     if low.startswith("jdbc:sqlite:"):
         return "org.sqlite.JDBC"
     raise SourceError(
-        f"unsupported JDBC URL {safe_url(url)!r}: expected jdbc:postgresql:, jdbc:mariadb:, jdbc:mysql: or jdbc:sqlite:"
+        f"unsupported JDBC URL {redact(url)!r}: expected jdbc:postgresql:, jdbc:mariadb:, jdbc:mysql: or jdbc:sqlite:"
     )
 
 
@@ -85,12 +86,6 @@ def normalise_url(url: str) -> str:
     if low.startswith("jdbc:mysql:") and "permitmysqlscheme" not in low:
         url += ("&" if "?" in url else "?") + "permitMysqlScheme"
     return url
-
-
-def safe_url(url: str) -> str:
-    """The URL with any password parameter masked (for messages and logs)."""
-    url = re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)
-    return re.sub(r"//([^/@:]+):([^/@]*)@", r"//\1:***@", url)
 
 
 def _dialect(url: str) -> str:
@@ -156,10 +151,9 @@ def _fail(source: JdbcSource, conn: JdbcConnection, exc: Exception) -> SourceErr
     java = re.search(r"(java\.sql\.\w+|org\.\w+[\w.]*Exception|SQLException)[^\n]*", str(exc))
     if java:
         detail = java.group(0)
-    if conn.password:
-        detail = detail.replace(conn.password, "***")
     return SourceError(
-        f"source {source.name!r}: cannot read table {source.table!r} from {safe_url(conn.url)}: {detail[:400]}"
+        f"source {source.name!r}: cannot read table {source.table!r} from {redact(conn.url)}: "
+        f"{redact(detail, [conn.password])[:400]}"
     )
 
 

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -291,7 +292,9 @@ def _choice_tokens(rng: np.random.Generator, options: list, n: int, encode, p=No
 # ---------------------------------------------------------------- one chunk per channel
 
 
-def _ura(rng, pools: _Pools, now_s: int, n: int, noise: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ura(
+    rng, pools: _Pools, now_s: int, n: int, noise: bool
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     person = _pick(rng, pools.cdf, n)
     ppl = pools.people
     start = _starts(rng, now_s, n, 1)
@@ -495,7 +498,7 @@ def generate_channel_files(
         records = per_channel[ci]
         # A broken record inside a JSON array or object would break the whole file.
         breakable = FILE_NAMES[channel][1] == ".csv" or json_shape == "lines"
-        stats = {
+        stats: dict[str, Any] = {
             "records": records,
             "malformed": round(records * malformed_share) if breakable else 0,
             "duplicates": round(records * duplicate_share),

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-TIMEZONE = "America/Sao_Paulo"
+from lake.config import DEFAULT_TIMEZONE
+
+#: The sample data's wall-clock zone: the lake's default source zone.
+TIMEZONE = DEFAULT_TIMEZONE
 
 
 def resolve_now(now: datetime | None) -> datetime:

@@ -366,7 +366,7 @@ def _sqlite_rows(frame: pd.DataFrame) -> Iterator[tuple]:
 
 
 def _ddl_statements(strict: bool) -> list[str]:
-    """The SQLite schema of ``scripts/sql`` that ``dbload`` also uses (one source of DDL)."""
+    """The SQLite schema of ``lake/datagen/sql`` that ``dbload`` also uses (one source of DDL)."""
     from lake.datagen.dbload import ddl_path
 
     text = "\n".join(
@@ -440,7 +440,7 @@ def write_cooperative_sqlite(
 ) -> dict[str, int]:
     """Write the cooperative tables straight into a SQLite file, ``movimento`` in chunks.
 
-    The bulk path for SQLite at scale: the schema of ``scripts/sql/cooperative_sqlite*.sql``
+    The bulk path for SQLite at scale: the schema of ``lake/datagen/sql/cooperative_sqlite*.sql``
     (as :func:`lake.datagen.dbload.load_cooperative` creates it), one transaction,
     ``executemany`` per chunk, timestamps as ``yyyy-MM-dd HH:mm:ss.SSS`` text like dbload.
     Memory stays bounded by ``chunk_rows``.

@@ -1,6 +1,6 @@
 """Create the cooperative's source schema in a database and bulk-load rows into it.
 
-The schema is the one of ``scripts/sql/cooperative_<dialect>[_relaxed].sql``; this module
+The schema is the one of ``lake/datagen/sql/cooperative_<dialect>[_relaxed].sql``; this module
 only picks the file and moves rows. Each database gets its fast path:
 
 * PostgreSQL: ``COPY ... FROM STDIN`` in CSV (psycopg2 ``copy_expert``);
@@ -35,13 +35,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from lake.errors import SourceError
+from lake.redaction import redact
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
 logger = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "scripts" / "sql"
+#: The DDL files (package data: installed with the package, found next to this module).
+SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 #: Tables in foreign-key order (parents first), each with its columns and their kinds.
 SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
@@ -135,7 +137,7 @@ def parse_jdbc_url(url: str) -> JdbcTarget:
     if not match:
         raise SourceError(
             "expected a JDBC URL jdbc:postgresql://host[:port]/db, jdbc:mariadb://..., "
-            f"jdbc:mysql://... or jdbc:sqlite:/path; found {_redact(url)!r}"
+            f"jdbc:mysql://... or jdbc:sqlite:/path; found {redact(url)!r}"
         )
     dialect = match["dialect"]
     port = int(match["port"]) if match["port"] else _DEFAULT_PORT[dialect]
@@ -291,7 +293,7 @@ def _rows(table: str, df: pandas.DataFrame, *, millis: bool = False) -> Iterator
         raise SourceError(f"{table}: expected columns {names}; found {list(map(str, df.columns))}")
     kinds = [kind for _, kind in columns]
     for ordinal, raw in enumerate(df[names].itertuples(index=False, name=None)):
-        out = []
+        out: list[object] = []
         for name, kind, value in zip(names, kinds, raw):
             if _is_null(value):
                 out.append(None)
@@ -342,10 +344,6 @@ def _describe(target: JdbcTarget) -> str:
     if target.dialect == "sqlite":
         return f"sqlite:{target.database}"
     return f"{target.dialect}://{target.host}:{target.port}/{target.database}"
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -22,6 +22,7 @@ from datetime import datetime
 from lake.datagen.channels import generate_channel_files
 from lake.datagen.common import TIMEZONE, resolve_now
 from lake.datagen.cooperative import _movimento_blocks, _plan, _rechunk, _write_sqlite
+from lake.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def generate(
             plan, database_url, user=user, password=password, strict=strict, chunk_rows=chunk_rows
         )
         manifest["cooperative"] = {
-            "url": _redact(database_url),
+            "url": redact(database_url),
             "rows": rows,
             "members": len(plan.associado),
             "orphans": round(transactions * shares["orphan_share"]),
@@ -140,7 +141,7 @@ def generate(
         manifest["seconds"]["cooperative"] = round(time.perf_counter() - started, 3)
         log.info(
             "cooperative database %s loaded in %.1f s: %s",
-            _redact(database_url),
+            redact(database_url),
             manifest["seconds"]["cooperative"],
             rows,
         )
@@ -165,9 +166,3 @@ def _load_database(plan, url: str, *, user, password, strict: bool, chunk_rows: 
     for chunk in chunks:
         rows["movimento"] += dbload.append_rows(url, "movimento", chunk, user=user, password=password)
     return rows
-
-
-def _redact(url: str) -> str:
-    import re
-
-    return re.sub(r"(?i)(password=)[^&;]*", r"\1***", url)

@@ -52,6 +52,7 @@ from lake.gold.functions import (
     normalize_email,
     parse_as_of,
 )
+from lake.gold.tables import ANSWER_TABLES, STAR_TABLES
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 
@@ -61,7 +62,7 @@ Source = SparkSession | DataFrame
 AsOf = str | _dt.datetime | None
 
 #: Gold tables that :func:`register_gold_views` exposes as ``gold.<name>``.
-GOLD_VIEWS = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
+GOLD_VIEWS = STAR_TABLES
 
 INTERACTION_COLUMNS = (
     "interaction_id",
@@ -280,13 +281,6 @@ def last_interaction(
 # --------------------------------------------------------------------------- gold tables
 
 
-#: The answer tables: table -> (answer, key columns of one row).
-ANSWER_TABLES = {
-    "answer_contacts_24h": ("contacts_24h", ("customer_email",)),
-    "answer_interactions_by_channel": ("interactions_by_channel", ("customer_email", "channel")),
-    "answer_last_interaction": ("last_interaction", ("customer_email",)),
-}
-
 #: The answer tables' ledger sources: the interactions they are computed from, and the
 #: ``as_of`` instant they hold (its "version": microseconds since the epoch, UTC).
 SOURCE = "silver.interactions"
@@ -310,7 +304,8 @@ def latest_start(spark: SparkSession, paths: LakePaths) -> _dt.datetime | None:
     """The latest ``started_at`` in ``fact_interaction`` (the default ``as_of`` of the
     answer tables), or None when the star has no interaction. A one-value read."""
     fact = delta_io.read_table(spark, paths.gold("fact_interaction"))
-    value = fact.agg(F.max(F.unix_micros("started_at")).alias("m")).first()["m"]  # exact, in no zone
+    latest = fact.agg(F.max(F.unix_micros("started_at")).alias("m"))  # exact, in no zone
+    value = delta_io.one_row(latest)["m"]
     return None if value is None else _from_micros(value)
 
 

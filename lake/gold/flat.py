@@ -40,8 +40,10 @@ from lake.config import CardNumberMode, ExportOptions
 from lake.errors import ConfigError, PipelineError, java_cause
 from lake.faults import fault_point
 from lake.gold.functions import DEFAULT_TIMEZONE, format_local, format_naive
+from lake.gold.tables import FLAT_TABLE
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
+from lake.session import jvm as session_jvm
 
 log = logging.getLogger(__name__)
 
@@ -341,8 +343,8 @@ def build_movimento_flat(
             raise PipelineError(f"silver table {name!r} does not exist at {path}; run the silver step first")
         sources[FLAT_SOURCES[name]] = path
     fingerprint = _format_fingerprint(card_number, key, timezone)
-    after = incremental.consumed_after(spark, paths, ["movimento_flat"], sources, full=full)
-    recorded = ledger.consumed(spark, paths, incremental.consumer("movimento_flat"), FORMAT_SOURCE)
+    after = incremental.consumed_after(spark, paths, [FLAT_TABLE], sources, full=full)
+    recorded = ledger.consumed(spark, paths, incremental.consumer(FLAT_TABLE), FORMAT_SOURCE)
     if after is None or recorded != fingerprint or FLAT_KEY not in _columns(spark, paths):
         result = _rebuild_flat(spark, paths, sources, fingerprint, options, run_id)
     else:
@@ -350,11 +352,11 @@ def build_movimento_flat(
     log.info("gold.movimento_flat: %d rows written, card numbers %s", result.written, card_number.value)
     if counts is not None:
         counts.append(result)
-    return delta_io.read_table(spark, paths.gold("movimento_flat")).select(*FLAT_COLUMNS)
+    return delta_io.read_table(spark, paths.gold(FLAT_TABLE)).select(*FLAT_COLUMNS)
 
 
 def _columns(spark: SparkSession, paths: LakePaths) -> list[str]:
-    path = paths.gold("movimento_flat")
+    path = paths.gold(FLAT_TABLE)
     return delta_io.read_table(spark, path).columns if delta_io.table_exists(spark, path) else []
 
 
@@ -380,12 +382,12 @@ def _rebuild_flat(
     )
     df = _flat_table(joined.where(_complete()), **options)
     fault_point("gold.write.before:movimento_flat")
-    metrics = delta_io.overwrite(spark, df, paths.gold("movimento_flat"))
+    metrics = delta_io.overwrite(spark, df, paths.gold(FLAT_TABLE))
     fault_point("gold.write.after:movimento_flat")
-    incremental.record(spark, paths, ["movimento_flat"], {**versions, FORMAT_SOURCE: fingerprint}, run_id)
+    incremental.record(spark, paths, [FLAT_TABLE], {**versions, FORMAT_SOURCE: fingerprint}, run_id)
     rows, _ = commit_rows(metrics)
     return TableCounts(
-        "movimento_flat",
+        FLAT_TABLE,
         "gold",
         rows_in=observed(read).get("rows", -1),
         written=rows,
@@ -406,33 +408,32 @@ def _update_flat(
     from lake import ledger
     from lake.gold import incremental
 
-    changed, versions = {}, {FORMAT_SOURCE: fingerprint}
+    changed: dict[str, DataFrame | None] = {}
+    versions: dict[str, int | None] = {FORMAT_SOURCE: fingerprint}
     for name, source in FLAT_SOURCES.items():
         changed[name], versions[source] = ledger.changes(spark, sources[source], after[source])
     if all(df is None for df in changed.values()):
         log.info("gold.movimento_flat: no change in its silver tables")
-        return TableCounts("movimento_flat", "gold", 0, 0)
+        return TableCounts(FLAT_TABLE, "gold", 0, 0)
     tables = {
         name: delta_io.read_table(spark, sources[source], version=versions[source])
         for name, source in FLAT_SOURCES.items()
     }
     scope = affected_movimentos(changed, tables["cartao"], tables["conta"], tables["movimento"])
     movimento = incremental.in_scope(tables.pop("movimento"), F.col("id"), scope, "id")
-    desired = flat_rows(movimento, **tables, **options)
+    desired = flat_rows(movimento, tables["cartao"], tables["conta"], tables["associado"], **options)
     current = incremental.in_scope(
-        delta_io.read_table(spark, paths.gold("movimento_flat")), F.col(FLAT_KEY), scope, "id"
+        delta_io.read_table(spark, paths.gold(FLAT_TABLE)), F.col(FLAT_KEY), scope, "id"
     )
     compared = incremental.compare_rows(current, desired, [FLAT_KEY])
-    return incremental.merge_and_record(
-        spark, paths, run_id, "movimento_flat", compared, [FLAT_KEY], versions
-    )
+    return incremental.merge_and_record(spark, paths, run_id, FLAT_TABLE, compared, [FLAT_KEY], versions)
 
 
 # --------------------------------------------------------------------------- export
 
 
 def _hadoop_path(spark: SparkSession, uri: str):
-    jvm = spark._jvm
+    jvm = session_jvm(spark)
     path = jvm.org.apache.hadoop.fs.Path(uri)
     fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
     if fs.getUri().getScheme() == "file":
@@ -449,13 +450,15 @@ def _rename_over(spark: SparkSession, fs, src, dst) -> None:
     allows: POSIX rename on the local FS, ``Rename.OVERWRITE`` through FileContext (HDFS)."""
     if fs.rename(src, dst):
         return
-    jvm = spark._jvm
+    jvm = session_jvm(spark)
     try:
         fc = jvm.org.apache.hadoop.fs.FileContext.getFileContext(
             dst.toUri(), spark._jsc.hadoopConfiguration()
         )
         opts = jvm.org.apache.hadoop.fs.Options.Rename
-        arr = spark.sparkContext._gateway.new_array(opts, 1)
+        gateway = spark.sparkContext._gateway
+        assert gateway is not None  # set together with the JVM session_jvm returned
+        arr = gateway.new_array(opts, 1)
         arr[0] = opts.OVERWRITE
         fc.rename(src, dst, arr)
         return
@@ -513,10 +516,10 @@ def export_csv(
         's3a://bucket/exports/movimento_flat.csv'
     """
     if isinstance(df_or_paths, LakePaths):  # the maintained table, without its key column
-        df = delta_io.read_table(spark, df_or_paths.gold("movimento_flat")).select(*FLAT_COLUMNS)
+        df = delta_io.read_table(spark, df_or_paths.gold(FLAT_TABLE)).select(*FLAT_COLUMNS)
     else:
         df = df_or_paths
-    jvm = spark._jvm
+    jvm = session_jvm(spark)
     fs, out = _hadoop_path(spark, output_dir)
     try:
         made = fs.mkdirs(out) and fs.getFileStatus(out).isDirectory()

@@ -11,21 +11,20 @@ from pyspark.sql import functions as F
 # The answers' constants and ``parse_as_of`` are pure Python (lake.gold.rules) so the fast
 # path imports them without pyspark; they are re-exported here.
 from lake.gold.rules import DEFAULT_TIMEZONE, UNKNOWN_KEY, parse_as_of  # noqa: F401
+from lake.silver import functions as silver_functions
 
 #: Output pattern of every printed timestamp.
 TS_PATTERN = "yyyy-MM-dd HH:mm:ss"
 
-_EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-
 
 def normalize_email(col: Column | str) -> Column:
-    """Trimmed, lower-cased e-mail; null when blank or not shaped like ``x@y.z``.
+    """Trimmed, lower-cased e-mail; null when blank or not a valid address (silver's rule,
+    :func:`lake.silver.functions.normalize_email`, the one definition of a valid e-mail).
 
     Example:
         >>> df.select(normalize_email("customer_email"))  # ' Ana@X.com ' -> 'ana@x.com'
     """
-    c = F.lower(F.trim(F.col(col) if isinstance(col, str) else col))
-    return F.when(c.rlike(_EMAIL_RE), c)
+    return silver_functions.normalize_email(F.col(col) if isinstance(col, str) else col)
 
 
 def normalize_name(col: Column | str) -> Column:

@@ -69,8 +69,8 @@ def compare_rows(current: DataFrame, desired: DataFrame, keys: Iterable[str]) ->
     new = desired.select(*cols, F.lit(True).alias(_IN_NEW))
     on = [F.col(k).eqNullSafe(F.col(_OLD + k)) for k in keys]
     cond = on[0]
-    for c in on[1:]:
-        cond = cond & c
+    for part in on[1:]:
+        cond = cond & part
     joined = new.join(old, cond, "full_outer")
     in_new, in_old = F.col(_IN_NEW).isNotNull(), F.col(_IN_OLD).isNotNull()
     same: Column = F.lit(True)
@@ -148,7 +148,9 @@ def ensure_change_feed(spark: SparkSession, path: str) -> int | None:
         return None
     from delta.tables import DeltaTable
 
-    props = DeltaTable.forPath(spark, path).detail().select("properties").first()["properties"] or {}
+    props = (
+        delta_io.one_row(DeltaTable.forPath(spark, path).detail().select("properties"))["properties"] or {}
+    )
     if props.get("delta.enableChangeDataFeed", "false").lower() == "true":
         return None
     quoted = path.replace("`", "``")
@@ -178,11 +180,13 @@ def consumed_after(
     after: dict[str, int] = {}
     for source in sources:
         versions = [ledger.consumed(spark, paths, consumer(t), source) for t in tables]
-        if any(v is None for v in versions):
+        known = [v for v in versions if v is not None]
+        if len(known) < len(versions):
             return None
-        if enabled_at[source] is not None and min(versions) < enabled_at[source]:
+        earliest, enabled = min(known), enabled_at[source]
+        if enabled is not None and earliest < enabled:
             return None
-        after[source] = min(versions)
+        after[source] = earliest
     return after
 
 

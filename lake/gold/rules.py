@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-#: The zone of every source timestamp and of printed answers (``cfg.lake.timezone``).
-DEFAULT_TIMEZONE = "America/Sao_Paulo"
+from lake.config import DEFAULT_TIMEZONE
 
 #: Surrogate key of every "unknown" member row (customer, channel, agent, date).
 UNKNOWN_KEY = -1

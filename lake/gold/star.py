@@ -48,6 +48,7 @@ from lake.gold.functions import (
     normalize_email,
     normalize_name,
 )
+from lake.gold.tables import CONFIG_TABLES, STAR_TABLES
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 
@@ -56,11 +57,9 @@ log = logging.getLogger(__name__)
 #: ``valid_to`` of a current dimension version.
 END_OF_TIME = "9999-12-31 23:59:59"
 
-STAR_TABLES = ("dim_customer", "dim_channel", "dim_agent", "dim_date", "fact_interaction")
-
-#: The star's ledger source, and the tables that consume it (``dim_channel`` is fixed).
+#: The star's ledger source, and the tables that consume it (the config-built ones do not).
 SOURCE = "silver.interactions"
-CONSUMING_TABLES = ("dim_customer", "dim_agent", "dim_date", "fact_interaction")
+CONSUMING_TABLES = tuple(t for t in STAR_TABLES if t not in CONFIG_TABLES)
 
 
 def _key(kind: str, *cols: Column) -> Column:
@@ -366,7 +365,7 @@ def build_star(
     if after is None:
         return rebuild_star(spark, paths, run_id, channels=channels, timezone=timezone)
     changes, upto = ledger.changes(spark, source, after[SOURCE])
-    if changes is None:
+    if changes is None or upto is None:
         log.info(
             "run %s: gold star: no change in silver.interactions after version %d", run_id, after[SOURCE]
         )

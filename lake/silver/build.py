@@ -34,6 +34,7 @@ from lake.errors import PipelineError, QualityError
 from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
+from lake.session import use_timezone
 from lake.silver import quality
 from lake.silver.columns import col, column_expr, output_type, problem_expr, rule_formats, unparsed_error
 from lake.silver.evidence import Decision, Refusal, decide, evidence_summary
@@ -89,7 +90,7 @@ def _choice_column(
     types = {f.name: f.dataType for f in df.schema.fields}
     if not per_file:
         return column_expr(rule, types)
-    out = None
+    out: Column | None = None
     for idx in sorted(set(per_file.values())):
         files = [f for f, i in per_file.items() if i == idx]
         cond = col("_source_file").isin(*[f for f in files if f is not None])
@@ -97,6 +98,7 @@ def _choice_column(
             cond = cond | col("_source_file").isNull()
         expr = column_expr(rule, types, formats=rule_formats(rule, idx))
         out = F.when(cond, expr) if out is None else out.when(cond, expr)
+    assert out is not None  # per_file is not empty
     return out.otherwise(F.lit(None).cast(output_type(rule)))
 
 
@@ -590,7 +592,7 @@ def build_silver_table(
         TableCounts(table='chat', layer='silver', rows_in=1, written=1, ...)
     """
     table = cfg.silver[table_name]
-    spark.conf.set("spark.sql.session.timeZone", cfg.lake.timezone)
+    use_timezone(spark, cfg.lake.timezone)
     batch = read_bronze_changes(spark, paths, table, full=full)
     if batch is None:
         return TableCounts(table_name, "silver", 0, 0)

@@ -82,10 +82,19 @@ def unparsed_error(
     return F.when(raw_source(rule).isNotNull() & value.isNull(), reason)
 
 
+def input_column(rule: ColumnRule) -> Column:
+    """The column a rule reads: its ``source`` column, or its SQL ``expr`` (the config demands one)."""
+    if rule.source is not None:
+        return col(rule.source)
+    if rule.expr is None:
+        raise ValueError("a column rule needs 'source' or 'expr'")  # rejected when the config loads
+    return F.expr(rule.expr)
+
+
 def raw_source(rule: ColumnRule) -> Column:
     """The trimmed source text of a rule (the date part for date + time), empty -> null."""
     if rule.source is None:
-        return F.expr(rule.expr).cast("string")
+        return input_column(rule).cast("string")
     return sf.datetime_text(col(rule.source))
 
 
@@ -112,7 +121,7 @@ def column_expr(
         >>> bronze.select(column_expr(rule).alias("handle_seconds"))
     """
     types = types or {}
-    src = col(rule.source) if rule.source is not None else F.expr(rule.expr)
+    src = input_column(rule)
     src_type = types.get(rule.source) if rule.source is not None else None
     t = rule.type
     if t == ColumnType.STRING:
@@ -157,5 +166,5 @@ def problem_expr(rule: ColumnRule) -> Column | None:
     """The ``<column>_problem`` reason column of a rule with ``reason: true`` (e-mails)."""
     if not rule.reason or rule.type != ColumnType.EMAIL:
         return None
-    src = col(rule.source) if rule.source is not None else F.expr(rule.expr)
+    src = input_column(rule)
     return sf.email_problem(src)

@@ -27,8 +27,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from lake.config import ColumnType, Evidence, EvidenceKind, SilverTable
@@ -52,10 +53,18 @@ class Check:
         return ",".join(f"{c}={i}" for c, i in self.assignment) or CONFIGURED
 
 
+def _named(ev: Evidence, field: str) -> str:
+    """A column the evidence's kind requires (the config rejects a rule without it)."""
+    value = getattr(ev, field)
+    if value is None:
+        raise ValueError(f"evidence {ev.name!r} ({ev.kind.value}) needs {field!r}")
+    return str(value)
+
+
 def _subjects(ev: Evidence) -> tuple[str, ...]:
     if ev.kind == EvidenceKind.WEEKDAY:
-        return (ev.column,)
-    return (ev.start, ev.end)
+        return (_named(ev, "column"),)
+    return (_named(ev, "start"), _named(ev, "end"))
 
 
 def candidate_columns(table: SilverTable) -> list[str]:
@@ -114,35 +123,34 @@ def _check_columns(table: SilverTable, check: Check, types: Mapping) -> tuple[Co
     """
     ev, assign = check.evidence, dict(check.assignment)
     if ev.kind == EvidenceKind.WEEKDAY:
-        stated = (
-            col(ev.weekday_column)
-            if ev.weekday_column not in table.columns
-            else _value(table, ev.weekday_column, types, assign)
-        )
-        present = _raw(table, ev.column).isNotNull() & sf.weekday_number(stated, ev.style).isNotNull()
-        readable_ = _readable(table, ev.column, types)
+        column, weekday = _named(ev, "column"), _named(ev, "weekday_column")
+        stated = col(weekday) if weekday not in table.columns else _value(table, weekday, types, assign)
+        present = _raw(table, column).isNotNull() & sf.weekday_number(stated, ev.style).isNotNull()
+        readable_ = _readable(table, column, types)
         agrees = F.coalesce(
-            sf.weekday_matches(_value(table, ev.column, types, assign), stated, ev.style), F.lit(False)
+            sf.weekday_matches(_value(table, column, types, assign), stated, ev.style), F.lit(False)
         )
-        shown = _shown(table, ev.column) + [(ev.weekday_column, stated.cast("string"))]
+        shown = _shown(table, column) + [(weekday, stated.cast("string"))]
     else:
-        start, end = _value(table, ev.start, types, assign), _value(table, ev.end, types, assign)
-        present = _raw(table, ev.start).isNotNull() & _raw(table, ev.end).isNotNull()
-        readable_ = _readable(table, ev.start, types) & _readable(table, ev.end, types)
-        shown = _shown(table, ev.start) + _shown(table, ev.end)
+        start_col, end_col = _named(ev, "start"), _named(ev, "end")
+        start, end = _value(table, start_col, types, assign), _value(table, end_col, types, assign)
+        present = _raw(table, start_col).isNotNull() & _raw(table, end_col).isNotNull()
+        readable_ = _readable(table, start_col, types) & _readable(table, end_col, types)
+        shown = _shown(table, start_col) + _shown(table, end_col)
         if ev.kind == EvidenceKind.ORDER:
             agrees = F.coalesce(end >= start, F.lit(False))
         else:
-            dur_rule = table.columns.get(ev.duration_column)
+            duration_col = _named(ev, "duration_column")
+            dur_rule = table.columns.get(duration_col)
             dur = (
-                _value(table, ev.duration_column, types, assign)
+                _value(table, duration_col, types, assign)
                 if dur_rule is not None and dur_rule.type == ColumnType.DURATION
-                else sf.parse_duration_seconds(col(ev.duration_column))
+                else sf.parse_duration_seconds(col(duration_col))
             )
             present = present & dur.isNotNull()
             gap = F.unix_seconds(end) - F.unix_seconds(start) - dur
             agrees = F.coalesce(F.abs(gap) <= ev.tolerance_seconds, F.lit(False))
-            shown += _shown(table, ev.duration_column)
+            shown += _shown(table, duration_col)
     sample = F.concat_ws(" | ", *[F.concat(F.lit(f"{n}="), F.coalesce(v, F.lit("null"))) for n, v in shown])
     available = present & readable_
     return available, available & agrees, sample, present & ~readable_
@@ -247,7 +255,7 @@ def _describe(table: SilverTable, row: Mapping, formats: Sequence[str]) -> str:
     )
 
 
-def decide(table: SilverTable, rows: Iterable[Mapping]) -> Decision:
+def decide(table: SilverTable, rows: Iterable[Row | Mapping[str, Any]]) -> Decision:
     """Read the collected summary: the candidate chosen per column and file, and the files refused.
 
     Only readable rows judge (``checked``). Configured formats (no candidates) must reach
@@ -266,9 +274,9 @@ def decide(table: SilverTable, rows: Iterable[Mapping]) -> Decision:
         >>> decide(table, evidence_summary(bronze, table).collect()).choices
         {'started_at': {'/landing/UraTelefonica.jsonl': 0}}
     """
-    rows = [r.asDict() if hasattr(r, "asDict") else dict(r) for r in rows]
+    records = [r.asDict() if isinstance(r, Row) else dict(r) for r in rows]
     by_file: dict[str | None, list[dict]] = {}
-    for r in rows:
+    for r in records:
         by_file.setdefault(r["_source_file"], []).append(r)
     cands = candidate_columns(table)
     choices: dict[str, dict[str | None, int]] = {c: {} for c in cands}
