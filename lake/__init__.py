@@ -23,6 +23,7 @@ __all__ = [
     "get_spark",
     "load_config",
     "run",
+    "watch",
     "functions",
 ]
 
@@ -34,6 +35,7 @@ _LAZY = {
     "ConfigError": ("lake.errors", "ConfigError"),
     "get_spark": ("lake.session", "get_spark"),
     "run": ("lake.pipeline", "run"),
+    "watch": ("lake.watch", "watch"),
     "functions": ("lake.silver.functions", None),
 }
 

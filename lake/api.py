@@ -192,6 +192,30 @@ class Lake:
             as_of=as_of,
         )
 
+    def watch(
+        self,
+        *,
+        pipeline: str = "all",
+        interval: float = 5.0,
+        max_batches: int | None = None,
+    ):
+        """Keep the lake current in the background: a micro-batch every ``interval``
+        seconds on this Lake's Spark session (see :mod:`lake.watch`). Returns a
+        :class:`~lake.watch.WatchHandle`: ``.progress`` (the last batches), ``.wait()``,
+        ``.stop()``.
+
+        Example:
+            >>> handle = lk.watch(pipeline="customer_experience", interval=5)
+            >>> handle.wait(batches=1, timeout=120); handle.progress[-1].line()
+            >>> lk.last_interaction(engine="arrow")  # current as of the last batch
+            >>> handle.stop()
+        """
+        from lake.watch import WatchHandle
+
+        return WatchHandle(
+            self.config, spark=self.spark, pipeline=pipeline, interval=interval, max_batches=max_batches
+        )
+
     def quality(self, *, limit: int = 1):
         """Per-table counts (in, written, quarantined, dropped, unchanged, warned) of the latest
         runs, with ``reconciles``, ``status`` and, for a failed run, its error."""

@@ -101,6 +101,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = sub.add_parser(
+        "watch",
+        help="keep the lake current: a micro-batch every few seconds until stopped",
+        description="Run the chosen pipelines as micro-batches on one Spark session: every "
+        "INTERVAL seconds, new landing files (taken once renamed into place) and new or changed "
+        "source rows go through bronze, silver and gold, answer tables included. One progress "
+        "line per batch. SIGINT/SIGTERM finish the batch under way and exit 0.",
+        epilog=EXIT_CODES,
+    )
+    p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between the starts of two micro-batches (default 5)",
+    )
+    p.add_argument(
+        "--landing", metavar="DIR", help="folder holding the channel files (overrides lake.landing)"
+    )
+    p.add_argument(
+        "--jdbc-url",
+        metavar="URL",
+        help="cooperative source database; credentials from LAKE_JDBC_USER / LAKE_JDBC_PASSWORD",
+    )
+    p.add_argument(
+        "--output-dir", metavar="DIR", help="where movimento_flat.csv goes (overrides lake.output_dir)"
+    )
+    p.add_argument(
+        "--max-batches", type=int, metavar="N", help="stop after N micro-batches (default: run until stopped)"
+    )
+    _add_common(p)
+
+    p = sub.add_parser(
         "export-csv",
         help="write movimento_flat as one CSV file",
         description="Refresh gold movimento_flat from silver and write ONE CSV file, "
@@ -275,6 +308,27 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def cmd_watch(args) -> int:
+    import signal
+    import threading
+
+    from lake.watch import watch
+
+    cfg = _load(args)
+    stop = threading.Event()
+
+    def _stop(signum, _frame) -> None:
+        if stop.is_set():  # a second signal: stop now
+            raise KeyboardInterrupt
+        log.info("%s: finishing the batch under way, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    watch(cfg, pipeline=args.pipeline, interval=args.interval, stop=stop, max_batches=args.max_batches)
+    return EXIT_OK
+
+
 def cmd_export_csv(args) -> int:
     from lake.paths import LakePaths
     from lake.pipeline import RunReport, export_flat
@@ -376,6 +430,7 @@ def cmd_generate(args) -> int:
 COMMANDS = {
     "demo": cmd_demo,
     "run": cmd_run,
+    "watch": cmd_watch,
     "export-csv": cmd_export_csv,
     "query": cmd_query,
     "status": cmd_status,

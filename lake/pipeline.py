@@ -6,6 +6,7 @@ An orchestrating function reads like a table of contents; the work lives in
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import time
 from collections.abc import Iterable
@@ -39,6 +40,9 @@ class RunReport:
     csv_path: str | None = None
     seconds: float = 0.0
     quarantined_files: list = field(default_factory=list)
+    #: landing files bronze ingested, and the modification time of the oldest of them
+    files_ingested: int = 0
+    oldest_file_modified: _dt.datetime | None = None
 
     @property
     def reconciles(self) -> bool:
@@ -91,6 +95,7 @@ def run_bronze(
     *,
     full_reload: bool = False,
     sink: list[TableCounts] | None = None,
+    report: RunReport | None = None,
 ) -> list[TableCounts]:
     """Ingest every source of ``pipeline`` into bronze."""
     from lake.bronze import ingest_files, ingest_table
@@ -100,6 +105,10 @@ def run_bronze(
         stage = _Stage(f"bronze {source.name}")
         result = ingest_files(spark, source, cfg.lake.landing, paths, run_id, full_reload=full_reload)
         counts += stage.done([result.table_counts()], sink)
+        if report is not None and result.files_ingested:
+            report.files_ingested += result.files_ingested
+            oldest = [t for t in (report.oldest_file_modified, result.oldest_modified) if t is not None]
+            report.oldest_file_modified = min(oldest) if oldest else None
     for table in cfg.jdbc_sources(pipeline):
         stage = _Stage(f"bronze {table.name}")
         result = ingest_table(spark, table, cfg.jdbc, paths, run_id, full_reload=full_reload)
@@ -245,7 +254,16 @@ def run(
                 # the consumers' ledger entries of this pipeline: one commit at its end
                 with ledger.batch(spark, paths):
                     if Layer.BRONZE in layers:
-                        run_bronze(spark, cfg, p, paths, report.run_id, full_reload=full_reload, sink=counts)
+                        run_bronze(
+                            spark,
+                            cfg,
+                            p,
+                            paths,
+                            report.run_id,
+                            full_reload=full_reload,
+                            sink=counts,
+                            report=report,
+                        )
                         fault_point(f"stage.after:{p.value}.bronze")
                     if Layer.SILVER in layers:
                         run_silver(

@@ -38,7 +38,7 @@ def status(spark, cfg: LakeConfig, *, limit: int = 3, fmt: str = "table") -> str
         return json.dumps({"runs": runs, "tables": versions}, default=str, indent=2)
     lines = ["Latest runs:" if runs else "No run recorded yet."]
     header = (
-        f"  {'run_id':26} {'pipeline':20} {'layer':7} {'table':32} {'in':>9} {'written':>9} {'quar.':>7} "
+        f"  {'run_id':30} {'pipeline':20} {'layer':7} {'table':32} {'in':>9} {'written':>9} {'quar.':>7} "
         f"{'drop':>6} {'unch.':>7} {'warn':>6}"
     )
     if runs:
@@ -46,11 +46,11 @@ def status(spark, cfg: LakeConfig, *, limit: int = 3, fmt: str = "table") -> str
     for r in runs:
         if r.get("error_class"):  # the row a failed run leaves for its error
             lines.append(
-                f"  {r['run_id']:26} {r['pipeline']:20} FAILED  {r['error_class']}: {r['error_message']}"
+                f"  {r['run_id']:30} {r['pipeline']:20} FAILED  {r['error_class']}: {r['error_message']}"
             )
             continue
         lines.append(
-            f"  {r['run_id']:26} {r['pipeline']:20} {r['layer']:7} {r['table']:32} {r['rows_in']:>9} "
+            f"  {r['run_id']:30} {r['pipeline']:20} {r['layer']:7} {r['table']:32} {r['rows_in']:>9} "
             f"{r['written']:>9} {r['quarantined']:>7} {r['dropped']:>6} {r['unchanged']:>7} {r['warned']:>6}"
             + ("" if r["reconciles"] else "  MISMATCH")
         )

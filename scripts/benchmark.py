@@ -18,6 +18,7 @@ Usage:
     .venv/bin/python scripts/benchmark.py --rows 1000000 --out benchmarks/latest.json
     .venv/bin/python scripts/benchmark.py --rows 1000000 --incremental-only --out /tmp/inc.json
     .venv/bin/python scripts/benchmark.py --query-only lake-data --out /tmp/q.json
+    .venv/bin/python scripts/benchmark.py --watch --out benchmarks/watch.json   # lake watch's latency
     .venv/bin/python scripts/benchmark.py --rows 20000 --out /tmp/b.json --work-dir /tmp/bench --keep
 
 Spark runs with the project's defaults (``lake.session.get_spark``: ``local[2]`` and
@@ -613,7 +614,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incremental-only", action="store_true",
                         help="the full run as ONE stage without floors, then the incremental 1%% stage "
                              "with its floor; no query stage (the quick way to incremental_share_of_full)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--watch", action="store_true",
+                        help="measure lake watch's latency instead (scripts/watch_latency.py: 1 000-row "
+                             "files, one every 5 s, for 10 minutes)")
+    args, rest = parser.parse_known_args(argv)
+    if args.watch:
+        import watch_latency
+
+        return watch_latency.main(["--out", args.out, *rest])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.query_only:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         entry = query_stage(Path(args.query_only).resolve(), spark_runs=args.query_spark_runs)

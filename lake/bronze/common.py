@@ -49,6 +49,8 @@ class IngestResult:
     rows_in: int = 0
     rows_written: int = 0
     malformed: int = 0
+    #: modification time of the oldest file ingested (None for JDBC or when none was)
+    oldest_modified: _dt.datetime | None = None
     empty: int = 0
     partitions: int = 0
     watermark: str | None = None

@@ -165,8 +165,24 @@ def _landing_dir(spark: SparkSession, landing: str):
     return fs, path
 
 
+def in_flight(name: str) -> bool:
+    """A file name that is not yet (or never) a delivery: hidden (``.``/``_`` first) or a copy
+    in progress (``._COPYING_``, ``.tmp`` last) -- Spark's and Hadoop's own rule.
+
+    A writer makes a file visible by renaming it into place once it is complete (atomic on a
+    local disk and on HDFS; an object-store upload appears whole), so a file still being
+    written is never read half (docs/bronze.md).
+
+    Example:
+        >>> [in_flight(n) for n in ("chat_3.json", ".chat_3.json", "chat_3.json._COPYING_")]
+        [False, True, True]
+    """
+    return name.startswith((".", "_")) or name.endswith(("._COPYING_", ".tmp"))
+
+
 def find_files(spark: SparkSession, landing: str, patterns: tuple[str, ...]) -> list[ListedFile]:
-    """The files directly in ``landing`` whose names match any pattern, case-insensitively.
+    """The files directly in ``landing`` whose names match any pattern, case-insensitively,
+    leaving out files still being written (:func:`in_flight`).
 
     One Hadoop FileSystem ``listStatus`` of the folder (a LIST request on an object store):
     names, sizes and modification times only, no byte is read.
@@ -181,7 +197,7 @@ def find_files(spark: SparkSession, landing: str, patterns: tuple[str, ...]) -> 
     found = []
     for st in fs.listStatus(folder):
         name = st.getPath().getName()
-        if st.isFile() and any(fnmatch.fnmatchcase(name.lower(), p) for p in lowered):
+        if st.isFile() and not in_flight(name) and any(fnmatch.fnmatchcase(name.lower(), p) for p in lowered):
             uri = st.getPath().toString()
             recorded = st.getPath().toUri().getPath() if local else uri
             found.append((name, ListedFile(recorded, uri, int(st.getLen()), int(st.getModificationTime()))))
@@ -1109,4 +1125,5 @@ def ingest_files(
         rows_written=rows_written,
         malformed=malformed,
         empty=plan.empties,
+        oldest_modified=min((f.mtime for f in new), default=None),
     )
