@@ -120,7 +120,7 @@ def measure(work: Path, *, duration: float, every: float, rows_per_file: int, in
             [sys.executable, "-m", "lake.cli", "watch", "--pipeline", "customer_experience",
              "--interval", str(interval), "--config", str(ROOT / "conf" / "lake.yml"),
              "--lake-root", str(lake), "--landing", str(landing), "--output-dir", str(work / "out")],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work,
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=staging,  # no lake/ folder in the cwd
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 600

@@ -117,6 +117,14 @@ def reference(spark, delivered, tmp_path_factory):
     return {"fact": _rows(spark, fact, VOLATILE), "answers": _lake_answers(spark, cfg.lake.root)}
 
 
+def _cwd(base: Path) -> Path:
+    """A working directory without a ``lake`` folder: ``python -m`` puts the cwd first on
+    sys.path, where the lake root (``base/lake``) would shadow the package."""
+    cwd = base / "cwd"
+    cwd.mkdir(exist_ok=True)
+    return cwd
+
+
 def _start_watch(base: Path, landing: Path, *extra_env: tuple[str, str]) -> subprocess.Popen:
     env = dict(os.environ, LAKE_SPARK_LOG_LEVEL="ERROR")
     for name in ("LAKE_CLOCK", "LAKE_FAULT", "LAKE_FAULT_LOG"):
@@ -133,7 +141,7 @@ def _start_watch(base: Path, landing: Path, *extra_env: tuple[str, str]) -> subp
             "--landing", str(landing),
             "--output-dir", str(base / "out"),
         ],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=base,
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=_cwd(base),
     )  # fmt: skip
 
 
