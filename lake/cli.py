@@ -41,6 +41,22 @@ def _add_common(p: argparse.ArgumentParser, *, lake_root: bool = True) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks on errors")
 
 
+def _add_inputs(p: argparse.ArgumentParser) -> None:
+    """The options of a run's inputs and output (``lake run``, ``lake watch``)."""
+    p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
+    p.add_argument(
+        "--landing", metavar="DIR", help="folder holding the channel files (overrides lake.landing)"
+    )
+    p.add_argument(
+        "--jdbc-url",
+        metavar="URL",
+        help="cooperative source database; credentials from LAKE_JDBC_USER / LAKE_JDBC_PASSWORD",
+    )
+    p.add_argument(
+        "--output-dir", metavar="DIR", help="where movimento_flat.csv goes (overrides lake.output_dir)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lake",
@@ -75,19 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the chosen layers (bronze, silver, gold) of the chosen pipelines.",
         epilog=EXIT_CODES,
     )
-    p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
     p.add_argument("--layer", default="all", choices=["bronze", "silver", "gold", "all"])
-    p.add_argument(
-        "--landing", metavar="DIR", help="folder holding the channel files (overrides lake.landing)"
-    )
-    p.add_argument(
-        "--jdbc-url",
-        metavar="URL",
-        help="cooperative source database; credentials from LAKE_JDBC_USER / LAKE_JDBC_PASSWORD",
-    )
-    p.add_argument(
-        "--output-dir", metavar="DIR", help="where movimento_flat.csv goes (overrides lake.output_dir)"
-    )
+    _add_inputs(p)
     p.add_argument("--full-reload", action="store_true", help="re-read every source from scratch")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="reference time of the gold answers (default now)")
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; run no Spark job")
@@ -109,7 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
         "line per batch. SIGINT/SIGTERM finish the batch under way and exit 0.",
         epilog=EXIT_CODES,
     )
-    p.add_argument("--pipeline", default="all", choices=["customer_experience", "cooperative", "all"])
     p.add_argument(
         "--interval",
         type=float,
@@ -117,17 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds between the starts of two micro-batches (default 5)",
     )
-    p.add_argument(
-        "--landing", metavar="DIR", help="folder holding the channel files (overrides lake.landing)"
-    )
-    p.add_argument(
-        "--jdbc-url",
-        metavar="URL",
-        help="cooperative source database; credentials from LAKE_JDBC_USER / LAKE_JDBC_PASSWORD",
-    )
-    p.add_argument(
-        "--output-dir", metavar="DIR", help="where movimento_flat.csv goes (overrides lake.output_dir)"
-    )
+    _add_inputs(p)
     p.add_argument(
         "--max-batches", type=int, metavar="N", help="stop after N micro-batches (default: run until stopped)"
     )
