@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 from lake.errors import LakeLockedError
 from lake.paths import LakePaths
+from lake.session import jvm
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,7 @@ class _Store:
     """Create-exclusive, read and delete of one small file, local or through Hadoop."""
 
     def __init__(self, spark, uri: str) -> None:
-        jvm = spark._jvm
-        path = jvm.org.apache.hadoop.fs.Path(uri)
+        path = jvm(spark).org.apache.hadoop.fs.Path(uri)
         self.fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
         self.path = self.fs.makeQualified(path)
         # local FS: Hadoop's create(overwrite=False) checks then opens (a race); O_EXCL does not
