@@ -621,7 +621,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.watch:
         import watch_latency
 
-        return watch_latency.main(["--out", args.out, *rest])
+        work_dir = ["--work-dir", args.work_dir] if args.work_dir else []
+        return watch_latency.main(["--out", args.out, *work_dir, *rest])
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.query_only:
