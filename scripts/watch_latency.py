@@ -72,19 +72,23 @@ def _interleave(files: list[Path]) -> list[Path]:
 def _table_state(path: Path) -> tuple[int, int] | None:
     """(version, commit timestamp ms) of a Delta table, None before it exists."""
     from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
 
-    if not (path / "_delta_log").exists():
+    try:  # a _delta_log without a commit yet is no table
+        dt = DeltaTable(str(path))
+    except TableNotFoundError:
         return None
-    dt = DeltaTable(str(path))
     return dt.version(), int(dt.history(1)[0]["timestamp"])
 
 
 def _fact_rows(path: Path) -> int:
     from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
 
-    if not (path / "_delta_log").exists():
+    try:
+        return DeltaTable(str(path)).to_pyarrow_dataset().count_rows()
+    except TableNotFoundError:
         return 0
-    return DeltaTable(str(path)).to_pyarrow_dataset().count_rows()
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import os
@@ -71,7 +72,11 @@ def test_json_three_shapes_numbers_as_text_and_lineage(spark, lake_root, landing
     _write(landing, "chatOnline.jsonl", "{}")  # another channel: not matched
     paths = LakePaths(lake_root)
     res = ingest_files(spark, _json_source(), str(landing), paths, "run-1")
-    assert res == IngestResult("ura", files_seen=3, files_ingested=3, duplicates=0, rows_in=5, rows_written=5, malformed=0)
+    # the oldest file's modification time, as the filesystem gives it (milliseconds)
+    oldest_ms = min(os.stat(f).st_mtime_ns // 1_000_000 for f in (pretty, lines, array))
+    oldest = datetime.datetime.fromtimestamp(oldest_ms / 1000, datetime.timezone.utc)
+    assert res == IngestResult("ura", files_seen=3, files_ingested=3, duplicates=0, rows_in=5, rows_written=5,
+                               malformed=0, oldest_modified=oldest)
 
     got = _rows(spark, lake_root, "ura", ["_source_file", "_record_index", *URA_COLS])
     expected = []

@@ -148,11 +148,13 @@ def _start_watch(base: Path, landing: Path, *extra_env: tuple[str, str]) -> subp
 def _fact_rows(base: Path) -> int:
     """Rows of the watched lake's fact table, read without Spark (delta-rs); 0 before it exists."""
     from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
 
     path = base / "lake" / "gold" / "fact_interaction"
-    if not (path / "_delta_log").exists():
+    try:  # a _delta_log without a commit yet (being created, or left by the kill) is no table
+        return DeltaTable(str(path)).to_pyarrow_dataset().count_rows()
+    except TableNotFoundError:
         return 0
-    return DeltaTable(str(path)).to_pyarrow_dataset().count_rows()
 
 
 def _wait_for_rows(proc: subprocess.Popen, base: Path, rows: int, timeout: float = 900) -> None:
