@@ -21,7 +21,7 @@ help:
 	@echo "make lint        ruff (lint + format check) and mypy on lake/"
 	@echo "make test-long   make test plus the long cases (N = 10 deliveries vs one full run)"
 	@echo "make setup       system packages, virtualenv, package and jar cache only"
-	@echo "make benchmark   run scripts/benchmark.py at 1 million rows"
+	@echo "make benchmark   run scripts/benchmark.py at 1 million rows (and 2 000 beside it)"
 	@echo "make clean-lake  remove the demo's lake, data and output folders"
 
 $(BIN)/python:
@@ -71,7 +71,7 @@ test-benchmark: setup
 	$(BIN)/python -m pytest -m benchmark $(PYTEST_ARGS)
 
 benchmark: setup
-	$(BIN)/python scripts/benchmark.py --rows 1000000 --out benchmarks/latest.json
+	$(BIN)/python scripts/benchmark.py --rows 1000000 --small-rows 2000 --out benchmarks/latest.json
 
 notebooks: setup
 	$(BIN)/python scripts/clear_notebooks.py --check

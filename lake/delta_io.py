@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable
 
@@ -110,7 +111,6 @@ def _create_empty(spark: SparkSession, schema, path: str, props: dict[str, str])
     """Create an empty table (one commit) with ``schema`` and ``props``, through Delta's
     builder: Delta refuses to write rows in the commit that turns on both column mapping
     and the change feed (DELTA_BLOCK_COLUMN_MAPPING_AND_CDC_OPERATION)."""
-    import os
     from urllib.parse import urlparse
 
     from delta.tables import DeltaTable
@@ -386,26 +386,89 @@ def merge_diff(
 
 
 def last_metrics(spark: SparkSession, path: str) -> dict[str, int]:
-    """Operation metrics of the table's latest commit (rows written, updated, ...).
+    """Operation metrics of the table's latest commit (rows written, updated, ...), with its
+    ``version``.
 
-    Row counts come from Delta's own metrics, so nothing is counted twice.
+    Row counts come from Delta's own metrics, so nothing is counted twice. They are read from
+    the commit file itself (``_delta_log/<version>.json``, its ``commitInfo`` action, as the
+    Delta protocol defines it): no Spark job, where ``DeltaTable.history`` starts one.
     """
-    from delta.tables import DeltaTable
-
-    row = one_row(
-        DeltaTable.forPath(spark, path).history(1).select("version", "operation", "operationMetrics")
-    )
-    metrics = {k: int(v) for k, v in (row["operationMetrics"] or {}).items() if str(v).lstrip("-").isdigit()}
-    metrics["version"] = int(row["version"])
+    version, entries = _log_listing(spark, path)
+    if version is None:
+        raise ValueError(f"no Delta commit under {path}")
+    info = _commit_info(spark, entries[version])
+    metrics = {
+        k: int(v) for k, v in (info.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()
+    }
+    metrics["version"] = version
     return metrics
 
 
 def table_version(spark: SparkSession, path: str) -> int | None:
-    from delta.tables import DeltaTable
+    """The table's latest version (None: no table), from a listing of its ``_delta_log``."""
+    return _log_listing(spark, path)[0]
 
-    if not table_exists(spark, path):
-        return None
-    return int(one_row(DeltaTable.forPath(spark, path).history(1))["version"])
+
+#: A commit file of the Delta log: ``<20-digit version>.json``.
+_COMMIT_FILE = re.compile(r"(\d{20})\.json")
+
+
+def _local(path: str) -> str | None:
+    """``path`` as a local file name when it is one (no scheme, or ``file:``), else None."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(path)
+    if parsed.scheme in ("", "file"):
+        return parsed.path if parsed.scheme else path
+    return None
+
+
+def _log_listing(spark: SparkSession, path: str) -> tuple[int | None, dict[int, str]]:
+    """The latest commit version under ``path``'s ``_delta_log`` and every commit file's path
+    by version; ``(None, {})`` for no table. A local folder is listed by Python; any other
+    through the table's Hadoop FileSystem (HDFS, s3a: one ``listStatus``)."""
+    folder = path.rstrip("/") + "/_delta_log"
+    local = _local(folder)
+    if local is not None:
+        try:
+            names = os.listdir(local)
+        except FileNotFoundError:
+            return None, {}
+    else:
+        jvm = session_jvm(spark)
+        hpath = jvm.org.apache.hadoop.fs.Path(folder)
+        fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        if not fs.exists(hpath):
+            return None, {}
+        names = [status.getPath().getName() for status in fs.listStatus(hpath)]
+    entries = {
+        int(found.group(1)): f"{folder}/{name}" for name in names if (found := _COMMIT_FILE.fullmatch(name))
+    }
+    return (max(entries) if entries else None), entries
+
+
+def _commit_info(spark: SparkSession, uri: str) -> dict:
+    """The ``commitInfo`` action of one commit file ({} when it has none)."""
+    import json
+
+    local = _local(uri)
+    if local is not None:
+        with open(local, encoding="utf-8") as fh:
+            text = fh.read()
+    else:
+        jvm = session_jvm(spark)
+        file = jvm.org.apache.hadoop.fs.Path(uri)
+        stream = file.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(file)
+        try:
+            text = str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+        finally:
+            stream.close()
+    for line in text.splitlines():
+        if '"commitInfo"' in line:
+            action = json.loads(line)
+            if "commitInfo" in action:
+                return action["commitInfo"] or {}
+    return {}
 
 
 def next_write_version(spark: SparkSession, path: str, columns: Iterable[str] = ()) -> int:

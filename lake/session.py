@@ -60,6 +60,12 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": SOURCE_TIMEZONE,
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.databricks.delta.properties.defaults.enableChangeDataFeed": "false",
+    # Delta keeps a small table's file list in each commit's checksum (.crc) so a commit needs
+    # no state reconstruction, but in a JVM or session zone other than UTC it verifies that
+    # list by a full reconstruction after EVERY commit (a Spark job per commit; a tenth of a
+    # small run's time, docs/performance.md). The check guards partition values written in
+    # a local zone; no lake table is partitioned. Delta's own test suites turn it off too.
+    "spark.databricks.delta.allFilesInCrc.verificationMode.forceOnNonUTC.enabled": "false",
     "spark.sql.sources.default": "delta",
     # JDBC reports VARCHAR(n) (SQLite: VARCHAR(0)); treat it as string so Delta adds no
     # length invariant that rejects the source's own values.

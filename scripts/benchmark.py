@@ -334,10 +334,11 @@ def _alive(spark) -> bool:
 
 
 def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_spark_runs: int = 3,
-                  incremental_only: bool = False) -> dict:
-    """Every stage with its floor, then the query stage. ``incremental_only``: the full run
-    is ONE stage (``run()`` of every pipeline and layer, no floor), then the incremental 1%
-    stage with its floor, and no query stage: the quick way to ``incremental_share_of_full``."""
+                  incremental_only: bool = False, query: bool = True) -> dict:
+    """Every stage with its floor, then the query stage (``query=False``: none).
+    ``incremental_only``: the full run is ONE stage (``run()`` of every pipeline and layer, no
+    floor), then the incremental 1% stage with its floor, and no query stage: the quick way
+    to ``incremental_share_of_full``."""
     from lake.config import load_config
     from lake.paths import LakePaths
     from lake.pipeline import run
@@ -435,6 +436,9 @@ def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_
               lambda: run(cfg, pipeline="cooperative", layer="gold", spark=spark),
               lambda: floor_csv(spark, paths.gold("movimento_flat"), f"{fl}/csv"), lambda r: _rows(r))
     full_seconds = sum(r.get("seconds", 0) for r in results)
+    floors_seconds = sum(r.get("floor_seconds", 0) for r in results)
+    if dead or any("error" in r or "floor_error" in r for r in results):
+        floors_seconds = 0.0
     if dead:
         full_seconds = 0.0
 
@@ -446,7 +450,7 @@ def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_
                    floor_jdbc(spark, cfg, f"{fl}/inc", min_id=increment["first_new_id"])),
           lambda r: sum(increment[k] for k in ("interactions", "transactions", "updated", "deleted")))
 
-    if not incremental_only:
+    if query and not incremental_only:
         try:
             results.append(query_stage(lake_root, spark_runs=query_spark_runs))
         except Exception as exc:  # reported like any failed stage
@@ -484,6 +488,10 @@ def run_benchmark(rows: int, work: Path, progress: Path | None = None, *, query_
         "increment": {k: increment[k] for k in ("interactions", "transactions", "updated", "deleted")},
         "incremental_only": incremental_only,
         "full_run_seconds": round(full_seconds, 2),
+        # the five full stages against the sum of their floors (issue 14: at most 3x at 2 000 rows)
+        "full_run_floors_seconds": round(floors_seconds, 2) if floors_seconds else None,
+        "full_run_ratio_to_floors": (round(full_seconds / floors_seconds, 2)
+                                     if floors_seconds and full_seconds and not incremental_only else None),
         "incremental_share_of_full": (round(inc["seconds"] / full_seconds, 3)
                                       if full_seconds and "error" not in inc else None),
         "stages": results,
@@ -591,12 +599,17 @@ def markdown(result: dict) -> str:
             f"{r['spark_jobs']} (floor {r.get('floor_spark_jobs', '-')}) | {floor} |")
     lines.append("")
     full = "one run()" if result.get("incremental_only") else "first five stages"
-    lines.append(f"Full run ({full}): {result['full_run_seconds']:.1f} s; incremental 1% = "
+    floors = (f" = {result['full_run_ratio_to_floors']:.2f}x the sum of its floors "
+              f"({result['full_run_floors_seconds']:.1f} s)" if result.get("full_run_ratio_to_floors") else "")
+    lines.append(f"Full run ({full}): {result['full_run_seconds']:.1f} s{floors}; incremental 1% = "
                  f"{100 * (result['incremental_share_of_full'] or 0):.1f}% of it. Generation "
                  f"(not a stage): {result['generation']['seconds']:.1f} s.")
     for r in result["stages"]:
         if r["stage"] == "query" and "error" not in r:
             lines += ["", query_markdown(r)]
+    if result.get("small"):
+        lines += ["", f"Small batch, {result['small']['rows']:,} rows (same session, run first):", "",
+                  markdown(result["small"])]
     return "\n".join(lines)
 
 
@@ -614,6 +627,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incremental-only", action="store_true",
                         help="the full run as ONE stage without floors, then the incremental 1%% stage "
                              "with its floor; no query stage (the quick way to incremental_share_of_full)")
+    parser.add_argument("--small-rows", type=int, default=0, metavar="N",
+                        help="first run every stage at N rows too (e.g. 2000: the small-batch cost), in "
+                             "the same Spark session, reported under 'small' beside the main run")
     parser.add_argument("--watch", action="store_true",
                         help="measure lake watch's latency instead (scripts/watch_latency.py: 1 000-row "
                              "files, one every 5 s, for 10 minutes)")
@@ -645,8 +661,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
+        small = None
+        if args.small_rows:
+            small = run_benchmark(args.small_rows, (work / "small").resolve(), Path(args.out),
+                                  incremental_only=args.incremental_only, query=False)
         result = run_benchmark(args.rows, work.resolve(), Path(args.out), query_spark_runs=args.query_spark_runs,
                                incremental_only=args.incremental_only)
+        if small is not None:
+            result["small"] = small
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

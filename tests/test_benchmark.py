@@ -23,7 +23,7 @@ def test_benchmark_reports_every_stage_with_a_floor(tmp_path):
     work = tmp_path / "work"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--rows", "2000", "--out", str(out),
-         "--work-dir", str(work), "--query-spark-runs", "1"],
+         "--work-dir", str(work), "--query-spark-runs", "1", "--small-rows", "300"],
         # 5 min 49 s at a load average of 10; over 10 min at 22 (2 cores shared by six engineers)
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )
@@ -53,5 +53,15 @@ def test_benchmark_reports_every_stage_with_a_floor(tmp_path):
     assert q["seconds"] == pytest.approx(sorted(q["runs_seconds"])[2], abs=0.001), q
     assert q["ratio_to_floor"] == pytest.approx(q["seconds"] / q["floor_seconds"], rel=0.05), q
     assert q["spark_engine_seconds"] > 0 and q["spark_engine_same_answer"] is True, q
-    assert "| stage |" in proc.stdout
+    # the full run against the sum of its floors, measured in the same run
+    full = result["stages"][:5]
+    assert result["full_run_floors_seconds"] == pytest.approx(sum(s["floor_seconds"] for s in full), abs=0.05)
+    assert result["full_run_ratio_to_floors"] == pytest.approx(
+        result["full_run_seconds"] / result["full_run_floors_seconds"], rel=0.01)
+    # --small-rows: the same stages at 300 rows first, in the same session, without the query stage
+    small = result["small"]
+    assert small["rows"] == 300 and [s["stage"] for s in small["stages"]] == STAGES[:-1]
+    assert all("error" not in s and s["floor_seconds"] > 0 for s in small["stages"]), small["stages"]
+    assert small["stages"][0]["rows"] == 300 and small["full_run_ratio_to_floors"] > 0
+    assert "| stage |" in proc.stdout and "Small batch, 300 rows" in proc.stdout
     assert not work.exists()  # removed without --keep

@@ -36,7 +36,7 @@ import io
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
@@ -862,12 +862,35 @@ def _csv_frame(
 # --------------------------------------------------------------------------- orchestration
 
 
-def _bronze_files(spark: SparkSession, path: str) -> set[tuple[str, str]]:
-    """``{(_source_file, _file_hash)}`` committed in bronze: the exactly-once ledger."""
+def _bronze_files(
+    spark: SparkSession,
+    path: str,
+    files: Iterable[LandingFile],
+    logged: set[tuple[str, str, str]],
+) -> set[tuple[str, str]]:
+    """``{(_source_file, _file_hash)}`` committed in bronze among ``files``: the exactly-once
+    ledger.
+
+    A file the ingest log records as ``ingested`` (path and hash) is committed: the log is
+    written only after the bronze commit. Bronze is read only for the other files' hashes (a
+    filter Delta's file statistics can prune by), so a run whose files are all known reads no
+    bronze row. Without a bronze table nothing is committed, whatever the log says.
+    """
     if not delta_io.table_exists(spark, path):
         return set()
-    rows = delta_io.read_table(spark, path).select("_source_file", "_file_hash").distinct().collect()
-    return {(r["_source_file"], r["_file_hash"]) for r in rows}
+    files = list(files)
+    committed = {(f.path, f.hash) for f in files if (f.path, f.hash, "ingested") in logged}
+    ask = sorted({f.hash for f in files if (f.path, f.hash) not in committed})
+    if ask:
+        rows = (
+            delta_io.read_table(spark, path)
+            .where(F.col("_file_hash").isin(ask))
+            .select("_source_file", "_file_hash")
+            .distinct()
+            .collect()
+        )
+        committed |= {(r["_source_file"], r["_file_hash"]) for r in rows}
+    return committed
 
 
 def _unknown_columns(spark: SparkSession, f: LandingFile, source: FileSource) -> list[str]:
@@ -1030,7 +1053,6 @@ def ingest_files(
     """
     bronze = paths.bronze(source.name)
     listed = find_files(spark, landing, source.patterns)
-    committed = set() if full_reload else _bronze_files(spark, bronze)
     seen = set() if full_reload else read_ingest_log_files(spark, paths, source.name)
     logged = {(p, h, status) for p, _, _, h, status in seen}
 
@@ -1039,10 +1061,12 @@ def ingest_files(
     # dedupe_content was switched off) is sniffed then, and the files are decided again.
     known = _known_files(listed, seen)
     sniffed = _sniffed(spark, known, [f for f in listed if known[f.uri] is None], source)
+    committed = set() if full_reload else _bronze_files(spark, bronze, sniffed.values(), logged)
     plan = _decide(list(sniffed.values()), committed, logged, source)
     stale = {f.uri for f in plan.new if not f.sniffed}
     if stale:
         sniffed = _sniffed(spark, sniffed, [f for f in listed if f.uri in stale], source)
+        committed = set() if full_reload else _bronze_files(spark, bronze, sniffed.values(), logged)
         plan = _decide(list(sniffed.values()), committed, logged, source)
     files = list(sniffed.values())
     new, entries, repair = plan.new, plan.entries, plan.repair

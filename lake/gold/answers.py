@@ -379,19 +379,31 @@ def refresh_answers(
 
     source = paths.silver("interactions")
     explicit = parse_as_of(as_of, timezone) if as_of is not None else None
+    enabled_at = incremental.ensure_change_feed(spark, source)  # once for the three tables
+    default_at: list[_dt.datetime] = []  # the star's latest start, read once when needed
+
+    def as_of_instant() -> _dt.datetime:
+        if explicit is not None:
+            return explicit
+        if not default_at:
+            default_at.append(latest_start(spark, paths) or parse_as_of(None, timezone))
+        return default_at[0]
+
     counts = []
     for table, (answer, keys) in ANSWER_TABLES.items():
-        after = incremental.consumed_after(spark, paths, [table], {SOURCE: source}, full=full)
+        after = incremental.consumed_after(
+            spark, paths, [table], {SOURCE: source}, full=full, enabled_at={SOURCE: enabled_at}
+        )
         old_us = ledger.consumed(spark, paths, incremental.consumer(table), AS_OF_SOURCE)
         if after is None or old_us is None or not delta_io.table_exists(spark, paths.gold(table)):
-            at = explicit or latest_start(spark, paths) or parse_as_of(None, timezone)
+            at = as_of_instant()
             counts.append(_rebuild_answer(spark, paths, table, answer, at, timezone, run_id))
             continue
         changes, upto = ledger.changes(spark, source, after[SOURCE])
         if changes is None and explicit is None:
             counts.append(TableCounts(table, "gold", 0, 0))  # same data, same as_of: same answer
             continue
-        at = explicit or latest_start(spark, paths) or parse_as_of(None, timezone)
+        at = as_of_instant()
         moved = _micros(at) != old_us
         if changes is None and not moved:
             counts.append(TableCounts(table, "gold", 0, 0))

@@ -106,9 +106,10 @@ def apply_diff(
 
     The comparison is computed once (cached) and summarized per state (at most four tiny
     rows, read on the driver: the decision to commit and the ``unchanged`` term); when no
-    row changes, nothing is committed. ``written`` (inserted + updated + deleted) comes from
-    the MERGE's own metrics, so ``rows_in == written + unchanged`` checks the MERGE against
-    the comparison.
+    row changes, nothing is committed; when every changed row is a new key, they are
+    appended (no MERGE). ``written`` (inserted + updated + deleted) comes from the commit's
+    own metrics, so ``rows_in == written + unchanged`` checks the commit against the
+    comparison.
     """
     keys = list(keys)
     # on disk, as silver's checked batch: memory-store blocks cannot be evicted for execution
@@ -123,7 +124,12 @@ def apply_diff(
             log.info("gold.%s: %d rows recomputed, none changed: nothing committed", table, rows_in)
             return TableCounts(table, "gold", rows_in=rows_in, written=0, unchanged=unchanged)
         changed = compared.where(F.col(STATE) != "unchanged").drop(STATE)
-        metrics = delta_io.merge_diff(spark, changed, path, keys, delete_column=DELETE)
+        if rows_in == unchanged + states.get("insert", 0):
+            # only new keys: one append (no MERGE's source materialization and target scan);
+            # a rerun finds them in the target, unchanged, and commits nothing
+            metrics = delta_io.append(spark, changed.drop(DELETE), path)
+        else:
+            metrics = delta_io.merge_diff(spark, changed, path, keys, delete_column=DELETE)
     finally:
         compared.unpersist()
     written, _ = commit_rows(metrics)
@@ -166,15 +172,18 @@ def consumed_after(
     sources: Mapping[str, str],
     *,
     full: bool = False,
+    enabled_at: Mapping[str, int | None] | None = None,
 ) -> dict[str, int] | None:
     """The versions of ``sources`` (name -> path) after which the gold ``tables`` read
     changes, or None when they must be rebuilt (``full``, never consumed, or a change feed
     that does not reach back to a recorded version).
 
     Several tables read one range: the earliest version any of them recorded per source
-    (re-applying changes a table already consumed changes nothing).
+    (re-applying changes a table already consumed changes nothing). ``enabled_at``: what
+    :func:`ensure_change_feed` returned for each source, when the caller already asked.
     """
-    enabled_at = {source: ensure_change_feed(spark, path) for source, path in sources.items()}
+    if enabled_at is None:
+        enabled_at = {source: ensure_change_feed(spark, path) for source, path in sources.items()}
     if full:
         return None
     after: dict[str, int] = {}
