@@ -39,7 +39,7 @@ from lake.config import DEFAULT_TIMEZONE
 from lake.errors import LakeError, PreflightError
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +291,31 @@ def jvm(spark: SparkSession) -> Any:
     if gateway is None:
         raise LakeError("this needs a classic Spark session with a driver JVM, not Spark Connect")
     return gateway
+
+
+def materialize(df: DataFrame) -> DataFrame:
+    """``df`` computed once into disk blocks, as a DataFrame that scans them (its lineage cut).
+
+    For a frame read several times (a count, then a MERGE): later actions plan a scan of the
+    blocks instead of planning ``df``'s joins and windows again, which costs a small batch
+    more than its rows do. On disk, not in memory: memory-store blocks cannot be evicted for
+    execution (a batch as large as the storage pool left an aggregation without memory).
+    A lost block fails the action that needs it; every caller's step is idempotent and reruns.
+    Free the blocks with :func:`release`.
+
+    Example:
+        >>> checked = materialize(check_batch(...)); ...; release(checked)
+    """
+    from pyspark import StorageLevel
+
+    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+
+
+def release(df: DataFrame) -> None:
+    """Drop the blocks :func:`materialize` wrote for ``df`` now (not at the driver's next GC)."""
+    logical = df._jdf.queryExecution().logical()
+    if logical.getClass().getSimpleName() == "LogicalRDD":
+        logical.rdd().unpersist(False)
 
 
 def _under_spark_submit() -> bool:

@@ -25,13 +25,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lake import delta_io, ledger
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows
+from lake.session import materialize, release
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def apply_diff(
 ) -> TableCounts:
     """MERGE the rows of ``compared`` (:func:`compare_rows`) that change the target.
 
-    The comparison is computed once (cached) and summarized per state (at most four tiny
+    The comparison is computed once (:func:`lake.session.materialize`) and summarized per state (at most four tiny
     rows, read on the driver: the decision to commit and the ``unchanged`` term); when no
     row changes, nothing is committed; when every changed row is a new key, they are
     appended (no MERGE). ``written`` (inserted + updated + deleted) comes from the commit's
@@ -112,8 +112,8 @@ def apply_diff(
     comparison.
     """
     keys = list(keys)
-    # on disk, as silver's checked batch: memory-store blocks cannot be evicted for execution
-    compared = compared.persist(StorageLevel.DISK_ONLY)
+    # computed once (a lost block fails the run, which reruns: this step's MERGE is idempotent)
+    compared = materialize(compared)
     try:
         states = {
             r[STATE]: int(r["n"]) for r in compared.groupBy(STATE).agg(F.count(F.lit(1)).alias("n")).collect()
@@ -131,7 +131,7 @@ def apply_diff(
         else:
             metrics = delta_io.merge_diff(spark, changed, path, keys, delete_column=DELETE)
     finally:
-        compared.unpersist()
+        release(compared)
     written, _ = commit_rows(metrics)
     log.info(
         "gold.%s: %d rows recomputed, %d written (%s), %d unchanged",

@@ -51,6 +51,7 @@ from lake.gold.functions import (
 from lake.gold.tables import CONFIG_TABLES, STAR_TABLES
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
+from lake.session import materialize, release
 
 log = logging.getLogger(__name__)
 
@@ -470,7 +471,7 @@ def update_star(
     from pyspark.sql.functions import col
 
     snapshot = delta_io.read_table(spark, paths.silver("interactions"), version=upto)
-    touched = touched_keys(changes).persist()
+    touched = materialize(touched_keys(changes))
     try:
         ids = touched.select("interaction_id").distinct()
         emails = touched.select("_email").where(col("_email").isNotNull()).distinct()
@@ -518,7 +519,7 @@ def update_star(
         )
         counts.append(merge("fact_interaction", current, desired, ["interaction_id"]))
     finally:
-        touched.unpersist()
+        release(touched)
     for c in counts:
         log.info("run %s: gold.%s merged (%d recomputed, %d written)", run_id, c.table, c.rows_in, c.written)
     return counts

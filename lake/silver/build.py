@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -34,7 +33,7 @@ from lake.errors import PipelineError, QualityError
 from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
-from lake.session import use_timezone
+from lake.session import materialize, release, use_timezone
 from lake.silver import quality
 from lake.silver.columns import col, column_expr, output_type, problem_expr, rule_formats, unparsed_error
 from lake.silver.evidence import Decision, Refusal, decide, evidence_summary
@@ -600,12 +599,11 @@ def build_silver_table(
     _note_refused(table_name, decision, refused)
     parents = read_parents(spark, paths, cfg.silver, table)
     held = read_silver_keys(spark, paths, table) if batch.has_op else None
-    # Read three times (counts, quarantine, MERGE), so cached, but on disk: blocks in the
-    # memory store below its protected share, and the unroll memory a block holds while it is
-    # built, cannot be evicted for execution, and with a batch as large as the storage pool
-    # (two 200 MB partitions of bronze/ura at 1M rows, 1 GiB driver) the counts' aggregation
-    # was left without a page: AGGREGATE_OUT_OF_MEMORY. A disk block is written as a stream.
-    checked = check_batch(batch.df, table, decision, parents, held).persist(StorageLevel.DISK_ONLY)
+    # Read three times (counts, quarantine, MERGE), so computed once, on disk: blocks in the
+    # memory store cannot be evicted for execution, and with a batch as large as the storage
+    # pool (two 200 MB partitions of bronze/ura at 1M rows, 1 GiB driver) the counts'
+    # aggregation was left without a page: AGGREGATE_OUT_OF_MEMORY (lake.session.materialize).
+    checked = materialize(check_batch(batch.df, table, decision, parents, held))
     try:
         counts = batch_counts(checked, table, has_op=batch.has_op)
         quality.raise_on_failures(table_name, counts, table.expectations)
@@ -637,7 +635,7 @@ def build_silver_table(
             unchanged=unchanged,
         )
     finally:
-        checked.unpersist()
+        release(checked)
 
 
 def _note_refused(table_name: str, decision: Decision, refused: list[Refusal] | None) -> None:
