@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 
 from pyspark.sql import Column, DataFrame, Row, SparkSession
+from pyspark.sql import functions as F
 
 from lake.session import jvm as session_jvm
 
@@ -257,13 +258,42 @@ def _set_change_feed(spark: SparkSession, path: str, on: bool) -> None:
 
 
 def table_configuration(spark: SparkSession, path: str) -> dict[str, str]:
-    """The table's properties (``delta.enableChangeDataFeed``, ...); {} for no table."""
+    """The table's properties (``delta.enableChangeDataFeed``, ...); {} for no table.
+
+    Read from the latest version's checksum file (``_delta_log/<version>.crc``, which Delta
+    writes with every commit and which holds the table's ``metadata`` and ``protocol``): no
+    Spark job. A table without it (written by another engine, or a commit whose checksum
+    was not written) is asked through ``DeltaTable.detail()``.
+    """
+    state = _checksum_state(spark, path)
+    if state is not None:
+        return dict((state.get("metadata") or {}).get("configuration") or {})
     from delta.tables import DeltaTable
 
     if not table_exists(spark, path):
         return {}
     row = one_row(DeltaTable.forPath(spark, path).detail().select("properties"))
     return dict(row["properties"] or {})
+
+
+def _checksum_state(spark: SparkSession, path: str) -> dict | None:
+    """The latest version's checksum (``metadata``, ``protocol``, ...) when Delta wrote one
+    with both actions; None otherwise (no table, no checksum, an unreadable one)."""
+    import json
+
+    version, entries = _log_listing(spark, path)
+    if version is None:
+        return None
+    text = _read_text(spark, entries[version][: -len(".json")] + ".crc")
+    if not text:
+        return None
+    try:
+        state = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(state, dict) or "metadata" not in state or "protocol" not in state:
+        return None
+    return state
 
 
 def change_feed_enabled(spark: SparkSession, path: str) -> bool:
@@ -279,15 +309,23 @@ def enable_change_feed(spark: SparkSession, path: str) -> bool:
     if change_feed_enabled(spark, path):
         return False
     props = {"delta.enableChangeDataFeed": "true"}
-    if table_configuration(spark, path).get("delta.columnMapping.mode", "none") != "name":
-        from delta.tables import DeltaTable
-
-        if one_row(DeltaTable.forPath(spark, path).detail())["minWriterVersion"] < 4:
-            props["delta.minWriterVersion"] = "4"
+    mapped = table_configuration(spark, path).get("delta.columnMapping.mode", "none") == "name"
+    if not mapped and _min_writer_version(spark, path) < 4:
+        props["delta.minWriterVersion"] = "4"
     quoted = path.replace("`", "``")
     settings = ", ".join(f"'{k}' = '{v}'" for k, v in props.items())
     spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ({settings})")
     return True
+
+
+def _min_writer_version(spark: SparkSession, path: str) -> int:
+    """The writer version of the table's protocol (checksum file, else ``detail()``)."""
+    state = _checksum_state(spark, path)
+    if state is not None:
+        return int(state["protocol"]["minWriterVersion"])
+    from delta.tables import DeltaTable
+
+    return int(one_row(DeltaTable.forPath(spark, path).detail())["minWriterVersion"])
 
 
 def merge_upsert(
@@ -300,6 +338,7 @@ def merge_upsert(
     delete_when: str | None = None,
     delete_missing_when: str | None = None,
     control_columns: Iterable[str] = (),
+    append_if_no_match: bool = False,
 ) -> dict[str, int]:
     """Upsert ``df`` into ``path`` on ``keys``; rows whose compared columns are unchanged are
     not rewritten, so re-merging the same batch changes nothing.
@@ -313,6 +352,12 @@ def merge_upsert(
             e.g. ``"t._source_table = 'ura'"`` when ``df`` is that source's whole content.
         control_columns: columns of ``df`` that steer the MERGE (e.g. ``_op``) and are not
             written to the target.
+        append_if_no_match: for a batch of mostly new keys (a channel's new interactions):
+            first ask whether any key of ``df`` is in the target (a semi-join, one small job);
+            when none is, the MERGE would only insert, so ``df`` is appended instead (no
+            MERGE's source materialization, target scan and rewrite), reported with the
+            MERGE's metric names. Only without ``delete_when``/``delete_missing_when``/
+            ``control_columns``; a batch with a known key is MERGEd as usual.
 
     ``df`` must hold at most one row per key (resolve duplicates before calling).
 
@@ -335,6 +380,19 @@ def merge_upsert(
         # an empty table from the schema alone (no action over ``df``), then the MERGE below
         target_schema = df.drop(*control).schema
         create_if_missing(spark, spark.createDataFrame([], target_schema), path)
+    elif (
+        append_if_no_match
+        and delete_when is None
+        and delete_missing_when is None
+        and not control
+        and not _any_key_in(spark, df, path, keys)
+    ):
+        # only new keys: what the MERGE would insert, appended (MERGE's metric names)
+        before = table_version(spark, path)
+        metrics = append(spark, df, path)
+        rows = metrics.get("numOutputRows", 0) if metrics.get("version") != before else 0
+        metrics.update(numSourceRows=rows, numTargetRowsInserted=rows, numTargetRowsUpdated=0)
+        return metrics
     target = DeltaTable.forPath(spark, path)
     written = [c for c in df.columns if c not in control]
     cols = list(compare_columns) if compare_columns is not None else [c for c in written if c not in keys]
@@ -355,6 +413,16 @@ def merge_upsert(
         merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing_when)
     merge.execute()
     return last_metrics(spark, path)
+
+
+def _any_key_in(spark: SparkSession, df: DataFrame, path: str, keys: list[str]) -> bool:
+    """Whether any key of ``df`` is held by the table at ``path`` (null-safe, as the MERGE
+    matches)."""
+    held = read_table(spark, path).select(*[F.col(k).alias(f"_held_{k}") for k in keys])
+    cond = F.col(keys[0]).eqNullSafe(F.col(f"_held_{keys[0]}"))
+    for k in keys[1:]:
+        cond = cond & F.col(k).eqNullSafe(F.col(f"_held_{k}"))
+    return not df.select(*keys).join(held, cond, "left_semi").isEmpty()
 
 
 def merge_diff(
@@ -447,22 +515,33 @@ def _log_listing(spark: SparkSession, path: str) -> tuple[int | None, dict[int, 
     return (max(entries) if entries else None), entries
 
 
+def _read_text(spark: SparkSession, uri: str) -> str | None:
+    """A small log file's text (None when it does not exist): Python for a local path, the
+    Hadoop FileSystem for any other."""
+    local = _local(uri)
+    if local is not None:
+        try:
+            with open(local, encoding="utf-8") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+    jvm = session_jvm(spark)
+    file = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = file.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(file):
+        return None
+    stream = fs.open(file)
+    try:
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+    finally:
+        stream.close()
+
+
 def _commit_info(spark: SparkSession, uri: str) -> dict:
     """The ``commitInfo`` action of one commit file ({} when it has none)."""
     import json
 
-    local = _local(uri)
-    if local is not None:
-        with open(local, encoding="utf-8") as fh:
-            text = fh.read()
-    else:
-        jvm = session_jvm(spark)
-        file = jvm.org.apache.hadoop.fs.Path(uri)
-        stream = file.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).open(file)
-        try:
-            text = str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
-        finally:
-            stream.close()
+    text = _read_text(spark, uri) or ""
     for line in text.splitlines():
         if '"commitInfo"' in line:
             action = json.loads(line)

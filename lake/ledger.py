@@ -366,17 +366,29 @@ def read_ingest_log_files(
 ) -> set[tuple[str, int, int | None, str, str]]:
     """``{(path, size, mtime in ms, hash, status)}`` logged for ``source`` (tiny bookkeeping
     read): what lets a run recognise a landing file it has seen without reading its bytes."""
+    return read_ingest_logs(spark, paths, [source]).get(source, set())
+
+
+def read_ingest_logs(
+    spark: SparkSession, paths: LakePaths, sources: Iterable[str]
+) -> dict[str, set[tuple[str, int, int | None, str, str]]]:
+    """:func:`read_ingest_log_files` of several sources in one read (every source of
+    ``sources`` is a key)."""
+    sources = list(sources)
+    found: dict[str, set[tuple[str, int, int | None, str, str]]] = {s: set() for s in sources}
     path = paths.system(INGEST_LOG)
-    if not delta_io.table_exists(spark, path):
-        return set()
+    if not sources or not delta_io.table_exists(spark, path):
+        return found
     rows = (
         delta_io.read_table(spark, path)
-        .where(F.col("source") == source)
-        .select("path", "size", F.unix_millis("mtime").alias("mtime_ms"), "hash", "status")
+        .where(F.col("source").isin(*sources))
+        .select("source", "path", "size", F.unix_millis("mtime").alias("mtime_ms"), "hash", "status")
         .distinct()
         .collect()
     )
-    return {(r["path"], int(r["size"]), r["mtime_ms"], r["hash"], r["status"]) for r in rows}
+    for r in rows:
+        found[r["source"]].add((r["path"], int(r["size"]), r["mtime_ms"], r["hash"], r["status"]))
+    return found
 
 
 def write_ingest_log(

@@ -101,9 +101,21 @@ def run_bronze(
     from lake.bronze import ingest_files, ingest_table
 
     counts: list[TableCounts] = []
-    for source in cfg.file_sources(pipeline):
+    sources = list(cfg.file_sources(pipeline))
+    # what the ingest log holds for every file source, in one read (a source's own ingest
+    # writes only its own rows, so the others' stay current)
+    logged = None if full_reload else ledger.read_ingest_logs(spark, paths, [s.name for s in sources])
+    for source in sources:
         stage = _Stage(f"bronze {source.name}")
-        result = ingest_files(spark, source, cfg.lake.landing, paths, run_id, full_reload=full_reload)
+        result = ingest_files(
+            spark,
+            source,
+            cfg.lake.landing,
+            paths,
+            run_id,
+            full_reload=full_reload,
+            logged_files=None if logged is None else logged[source.name],
+        )
         counts += stage.done([result.table_counts()], sink)
         if report is not None and result.files_ingested:
             report.files_ingested += result.files_ingested

@@ -52,3 +52,68 @@ def test_a_log_folder_without_a_commit_is_no_table(spark, tmp_path):
     log_dir.mkdir(parents=True)
     (log_dir / ".00000000000000000000.json.tmp").write_text("{}")  # a create that never committed
     assert delta_io.table_version(spark, str(tmp_path / "gold" / "t")) is None
+
+
+def _detail(spark, path):
+    row = DeltaTable.forPath(spark, path).detail().select("properties", "minWriterVersion").first()
+    return dict(row["properties"] or {}), int(row["minWriterVersion"])
+
+
+def test_table_configuration_matches_detail_with_and_without_the_checksum(spark, tmp_path):
+    path = str(tmp_path / "gold" / "t")
+    assert delta_io.table_configuration(spark, path) == {}  # no table
+    delta_io.append(spark, spark.createDataFrame([(1, "a")], "id int, v string"), path)
+    log_dir = tmp_path / "gold" / "t" / "_delta_log"
+    assert (log_dir / "00000000000000000000.crc").exists()  # Delta wrote the checksum
+    props, writer = _detail(spark, path)
+    assert delta_io.table_configuration(spark, path) == props
+    assert delta_io._min_writer_version(spark, path) == writer
+
+    # a property set later: the checksum of the new latest version holds it
+    assert delta_io.enable_change_feed(spark, path) in (True, False)
+    props, writer = _detail(spark, path)
+    assert props.get("delta.enableChangeDataFeed") == "true"
+    assert delta_io.table_configuration(spark, path) == props
+    assert delta_io.change_feed_enabled(spark, path)
+    assert delta_io._min_writer_version(spark, path) == writer
+
+    # no checksum for the latest version (another engine wrote it): asked through detail()
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('lake.test' = 'x')")
+    latest = max(int(p.stem) for p in log_dir.glob("*.json"))
+    (log_dir / f"{latest:020d}.crc").unlink()
+    assert delta_io._checksum_state(spark, path) is None
+    props, _ = _detail(spark, path)
+    assert props.get("lake.test") == "x"
+    assert delta_io.table_configuration(spark, path) == props
+
+
+def _operation(spark, path):
+    return DeltaTable.forPath(spark, path).history(1).first()["operation"]
+
+
+def test_merge_upsert_appends_a_batch_of_new_keys_and_merges_a_known_one(spark, tmp_path):
+    path = str(tmp_path / "silver" / "t")
+    schema = "id int, v string"
+    delta_io.append(spark, spark.createDataFrame([(1, "a"), (None, "n")], schema), path)
+
+    # no key of the batch is held: one append, counted with the MERGE's names
+    m = delta_io.merge_upsert(
+        spark, spark.createDataFrame([(2, "b"), (3, "c")], schema), path, ["id"], append_if_no_match=True
+    )
+    assert _operation(spark, path) == "WRITE"
+    assert (m["numSourceRows"], m["numTargetRowsInserted"], m["numTargetRowsUpdated"]) == (2, 2, 0)
+
+    # one key held (a null key too: the MERGE matches null-safely): a MERGE, as without the option
+    for batch in ([(3, "C"), (4, "d")], [(None, "N")]):
+        m = delta_io.merge_upsert(
+            spark, spark.createDataFrame(batch, schema), path, ["id"], append_if_no_match=True
+        )
+        assert _operation(spark, path) == "MERGE"
+    rows = sorted((r["id"] if r["id"] is not None else -1, r["v"]) for r in delta_io.read_table(spark, path).collect())
+    assert rows == [(-1, "N"), (1, "a"), (2, "b"), (3, "C"), (4, "d")]
+
+    # an empty batch commits nothing and counts nothing
+    version = delta_io.table_version(spark, path)
+    m = delta_io.merge_upsert(spark, spark.createDataFrame([], schema), path, ["id"], append_if_no_match=True)
+    assert delta_io.table_version(spark, path) == version
+    assert (m["numSourceRows"], m["numTargetRowsInserted"]) == (0, 0)

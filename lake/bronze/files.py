@@ -1044,8 +1044,13 @@ def ingest_files(
     run_id: str,
     *,
     full_reload: bool = False,
+    logged_files: set[tuple[str, int, int | None, str, str]] | None = None,
 ) -> IngestResult:
     """Ingest the source's files not yet in bronze (all of them with ``full_reload``).
+
+    ``logged_files``: what the ingest log holds for this source
+    (:func:`lake.ledger.read_ingest_log_files`), when the caller read it already for all its
+    sources in one read.
 
     Example:
         >>> ingest_files(spark, cfg.sources["whatsapp"], "data/landing", LakePaths("/tmp/lake"), "r1")
@@ -1053,7 +1058,10 @@ def ingest_files(
     """
     bronze = paths.bronze(source.name)
     listed = find_files(spark, landing, source.patterns)
-    seen = set() if full_reload else read_ingest_log_files(spark, paths, source.name)
+    if full_reload:
+        seen: set[tuple[str, int, int | None, str, str]] = set()
+    else:
+        seen = logged_files if logged_files is not None else read_ingest_log_files(spark, paths, source.name)
     logged = {(p, h, status) for p, _, _, h, status in seen}
 
     # Files the log already knows by (path, size, mtime) are not read; the others are hashed
@@ -1096,7 +1104,9 @@ def ingest_files(
         ingested_at = utc_now()
         # records counted as they are read from the files, in the write's own job
         batch, read = observe_rows(
-            _batch(spark, new, source, run_id, ingested_at, extras), f"bronze_{source.name}_in"
+            _batch(spark, new, source, run_id, ingested_at, extras),
+            f"bronze_{source.name}_in",
+            malformed=F.sum(F.col("_is_malformed").cast("long")),
         )
         version_before = delta_io.table_version(spark, bronze)
         fault_point(f"bronze.append.before:{source.name}")
@@ -1108,9 +1118,13 @@ def ingest_files(
         # an empty append leaves no commit: the latest metrics would be an older write's
         committed_now = metrics.get("version") != version_before
         rows_written = metrics.get("numOutputRows", 0) if committed_now else 0
-        if committed_now:
+        seen_rows = observed(read)
+        if committed_now and len(new) == 1 and "malformed" in seen_rows:
+            # one file: its rows are the commit's and its malformed rows were counted as read
+            counts, malformed = {new[0].path: rows_written}, seen_rows["malformed"]
+        elif committed_now:
             counts, malformed = _written_counts(spark, bronze, metrics["version"], new, run_id)
-        rows_in = observed(read).get("rows", -1)
+        rows_in = seen_rows.get("rows", -1)
         log.info(
             "%s: %d files, %d rows written to %s (%d malformed)",
             source.name,

@@ -30,15 +30,16 @@ from pyspark.sql import functions as F
 
 from lake import delta_io, ledger
 from lake.paths import LakePaths
-from lake.runlog import TableCounts, commit_rows
+from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 from lake.session import materialize, release
 
 log = logging.getLogger(__name__)
 
 #: Column of a diff row: true when the target row of that key is to be deleted.
 DELETE = "_lake_delete"
-#: What a diff row does to the target: ``insert``, ``update``, ``delete`` or ``unchanged``.
+#: What a diff row does to the target: one of :data:`STATES`.
 STATE = "_lake_state"
+STATES = ("insert", "update", "delete", "unchanged")
 
 _IN_NEW = "_lake_in_new"
 _IN_OLD = "_lake_in_old"
@@ -112,12 +113,21 @@ def apply_diff(
     comparison.
     """
     keys = list(keys)
-    # computed once (a lost block fails the run, which reruns: this step's MERGE is idempotent)
+    # computed once (a lost block fails the run, which reruns: this step's MERGE is idempotent),
+    # its rows per state counted as they are computed (no second job)
+    compared, seen = observe_rows(
+        compared, f"gold_{table}_diff", **{s: F.count(F.when(F.col(STATE) == s, F.lit(1))) for s in STATES}
+    )
     compared = materialize(compared)
     try:
-        states = {
-            r[STATE]: int(r["n"]) for r in compared.groupBy(STATE).agg(F.count(F.lit(1)).alias("n")).collect()
-        }
+        measured = observed(seen)
+        if all(s in measured for s in STATES):
+            states = {s: measured[s] for s in STATES if measured[s]}
+        else:  # the observation did not arrive: count the blocks
+            states = {
+                r[STATE]: int(r["n"])
+                for r in compared.groupBy(STATE).agg(F.count(F.lit(1)).alias("n")).collect()
+            }
         rows_in = sum(states.values())
         unchanged = states.get("unchanged", 0)
         if rows_in == unchanged:
@@ -150,14 +160,7 @@ def ensure_change_feed(spark: SparkSession, path: str) -> int | None:
     creation). Returns the version of the commit that turned it on (changes before it cannot
     be read: the caller rebuilds once), or None when it was already on or the table is absent.
     """
-    if not delta_io.table_exists(spark, path):
-        return None
-    from delta.tables import DeltaTable
-
-    props = (
-        delta_io.one_row(DeltaTable.forPath(spark, path).detail().select("properties"))["properties"] or {}
-    )
-    if props.get("delta.enableChangeDataFeed", "false").lower() == "true":
+    if not delta_io.table_exists(spark, path) or delta_io.change_feed_enabled(spark, path):
         return None
     quoted = path.replace("`", "``")
     spark.sql(f"ALTER TABLE delta.`{quoted}` SET TBLPROPERTIES ('delta.enableChangeDataFeed' = 'true')")

@@ -505,7 +505,9 @@ def write_quarantine(
     skip = ("_run_id", "_bronze_run_id", "_ingested_at", "_row_id", QUARANTINE_OP)
     qcols = [c for c in quarantined.columns if c not in skip]
     fault_point(f"silver.quarantine.before:{table.name}")
-    metrics = delta_io.merge_upsert(spark, quarantined, qpath, ["_row_id"], compare_columns=qcols, **qdeletes)
+    metrics = delta_io.merge_upsert(
+        spark, quarantined, qpath, ["_row_id"], compare_columns=qcols, append_if_no_match=True, **qdeletes
+    )
     fault_point(f"silver.quarantine.after:{table.name}")
     rows = int(counts["latest_quarantined"]) if has_op else metrics.get("numSourceRows", 0)
     log.info("silver %s: %d rows quarantined", table.name, rows)
@@ -539,7 +541,10 @@ def write_silver(
     deletes: dict[str, Any] = {"delete_when": DELETE_WHEN, "control_columns": [OP]} if has_op else {}
     compare = [c for c in silver_cols if c not in table.keys]
     fault_point(f"silver.merge.before:{table.name}")
-    metrics = delta_io.merge_upsert(spark, good, path, table.keys, compare_columns=compare, **deletes)
+    # a batch of new keys (the usual delivery) is appended, not MERGEd
+    metrics = delta_io.merge_upsert(
+        spark, good, path, table.keys, compare_columns=compare, append_if_no_match=True, **deletes
+    )
     fault_point(f"silver.merge.after:{table.name}")
     written, unchanged = commit_rows(metrics)
     if has_op:  # a retraction is counted once, as quarantined or dropped, not by this MERGE
