@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -314,43 +314,91 @@ def _from_micros(value: int) -> _dt.datetime:
 
 
 def answer_rows(
-    spark: SparkSession, paths: LakePaths, answer: str, at: _dt.datetime, timezone: str
+    spark: SparkSession,
+    paths: LakePaths,
+    answer: str,
+    at: _dt.datetime,
+    timezone: str,
+    *,
+    facts: str | None = None,
 ) -> DataFrame:
     """The rows of an answer table: the answer as of ``at``; ``contacts_24h`` rows also
-    carry ``as_of`` (the window they count)."""
-    df = _answer_fns()[answer](spark, as_of=at, timezone=timezone, paths=paths)
+    carry ``as_of`` (the window they count). ``facts``: a view read in place of
+    ``gold.fact_interaction`` (a subset of its rows: the answer of their customers)."""
+    if facts is None:
+        df = _answer_fns()[answer](spark, as_of=at, timezone=timezone, paths=paths)
+    else:
+        df = spark.sql(
+            render_query(answer, as_of=at, timezone=timezone, paths=paths, tables={"fact_interaction": facts})
+        )
     if answer == "contacts_24h":
         df = df.withColumn("as_of", F.lit(at).cast("timestamp"))
     return df
 
 
+def _fact_emails(spark: SparkSession, paths: LakePaths) -> DataFrame:
+    """``fact_interaction``'s rows with their customer's ``customer_email`` (normalized, as
+    ``dim_customer`` holds it) and ``started_at``; the unknown customer left out."""
+    fact = delta_io.read_table(spark, paths.gold("fact_interaction")).select("customer_key", "started_at")
+    cust = delta_io.read_table(spark, paths.gold("dim_customer")).select("customer_key", "customer_email")
+    return fact.join(cust, "customer_key").select(
+        normalize_email("customer_email").alias("customer_email"), "started_at"
+    )
+
+
 def moved_scope(
-    spark: SparkSession, paths: LakePaths, answer: str, table: str, old: _dt.datetime, new: _dt.datetime
-) -> DataFrame:
+    spark: SparkSession,
+    paths: LakePaths,
+    moves: Collection[tuple[str, str, _dt.datetime]],
+    new: _dt.datetime,
+) -> DataFrame | None:
     """The customers (``customer_email``) whose answer row can change because ``as_of``
-    moved from ``old`` to ``new``, found from the tables, not by a full recompute:
+    moved to ``new``, for each ``(answer, table, old as_of)`` of ``moves``, found from the
+    tables (one read of the facts for all of them), not by a full recompute:
 
     * ``interactions_by_channel`` and ``last_interaction`` count ``started_at <= as_of``:
       the customers with an interaction between the two instants;
     * ``contacts_24h`` counts ``as_of - 24 h < started_at <= as_of``: the customers the
       table lists (they may leave the window) and those with an interaction in the new
       window (they may enter it).
+
+    None when nothing moved.
     """
-    facts = gold_interactions(spark, paths).select(
-        normalize_email("customer_email").alias("customer_email"), "started_at"
-    )
-    if answer == "contacts_24h":
-        lo, hi = new - _dt.timedelta(hours=24), new
-        listed = delta_io.read_table(spark, paths.gold(table)).select("customer_email")
-    else:
-        lo, hi = min(old, new), max(old, new)
-        listed = None
-    entering = facts.where(
-        (F.col("started_at") > F.lit(lo).cast("timestamp"))
-        & (F.col("started_at") <= F.lit(hi).cast("timestamp"))
-    ).select("customer_email")
-    scope = entering if listed is None else entering.unionByName(listed)
+    if not moves:
+        return None
+    windows: set[tuple[_dt.datetime, _dt.datetime]] = set()
+    listed: list[DataFrame] = []
+    for answer, table, old in moves:
+        if answer == "contacts_24h":
+            windows.add((new - _dt.timedelta(hours=24), new))
+            listed.append(delta_io.read_table(spark, paths.gold(table)).select("customer_email"))
+        else:
+            windows.add((min(old, new), max(old, new)))
+    started = F.col("started_at")
+    entering: Column = F.lit(False)
+    for lo, hi in sorted(windows):
+        entering = entering | (
+            (started > F.lit(lo).cast("timestamp")) & (started <= F.lit(hi).cast("timestamp"))
+        )
+    scope = _fact_emails(spark, paths).where(entering).select("customer_email")
+    for df in listed:
+        scope = scope.unionByName(df)
     return scope.where(F.col("customer_email").isNotNull())
+
+
+def scoped_facts(spark: SparkSession, paths: LakePaths, scope: DataFrame) -> DataFrame:
+    """Every ``fact_interaction`` row of the customers of ``scope`` (``customer_email``,
+    normalized): all versions of each (``dim_customer`` rows share the e-mail), so the
+    answers over these rows are the answers of exactly those customers."""
+    from lake.gold.incremental import in_scope
+
+    keys = in_scope(
+        delta_io.read_table(spark, paths.gold("dim_customer")).select("customer_key", "customer_email"),
+        F.col("customer_email"),
+        scope,
+        "customer_email",
+    ).select("customer_key")
+    return delta_io.read_table(spark, paths.gold("fact_interaction")).join(keys, "customer_key", "left_semi")
 
 
 def refresh_answers(
@@ -369,8 +417,10 @@ def refresh_answers(
     Incremental: each table is a ledger consumer of ``silver.interactions``; only the
     customers the changes touch, plus those whose row can change because ``as_of`` moved
     (:func:`moved_scope`), are recomputed, and the difference is MERGEd (rows of customers
-    who no longer qualify are deleted). ``full=True``, a table never built, or a ledger the
-    change feed does not reach back to recomputes the whole table (one commit).
+    who no longer qualify are deleted). The tables share one scope: the union of theirs,
+    whose facts are read once (:func:`scoped_facts`) and answered by each table's SQL file.
+    ``full=True``, a table never built, or a ledger the change feed does not reach back to
+    recomputes the whole table (one commit).
 
     Example:
         >>> refresh_answers(spark, LakePaths("lake-data"), as_of="2019-10-02 00:00:00")
@@ -389,46 +439,89 @@ def refresh_answers(
             default_at.append(latest_start(spark, paths) or parse_as_of(None, timezone))
         return default_at[0]
 
-    counts = []
+    counts: dict[str, TableCounts] = {}
+    read: dict[int, tuple[DataFrame | None, int | None]] = {}  # changes per consumed version
+    merges: list[tuple[str, str, tuple[str, ...], int | None]] = []  # table, answer, keys, upto
+    moves: list[tuple[str, str, _dt.datetime]] = []
     for table, (answer, keys) in ANSWER_TABLES.items():
         after = incremental.consumed_after(
             spark, paths, [table], {SOURCE: source}, full=full, enabled_at={SOURCE: enabled_at}
         )
         old_us = ledger.consumed(spark, paths, incremental.consumer(table), AS_OF_SOURCE)
         if after is None or old_us is None or not delta_io.table_exists(spark, paths.gold(table)):
-            at = as_of_instant()
-            counts.append(_rebuild_answer(spark, paths, table, answer, at, timezone, run_id))
+            counts[table] = _rebuild_answer(spark, paths, table, answer, as_of_instant(), timezone, run_id)
             continue
-        changes, upto = ledger.changes(spark, source, after[SOURCE])
+        if after[SOURCE] not in read:
+            read[after[SOURCE]] = ledger.changes(spark, source, after[SOURCE])
+        changes, upto = read[after[SOURCE]]
         if changes is None and explicit is None:
-            counts.append(TableCounts(table, "gold", 0, 0))  # same data, same as_of: same answer
+            counts[table] = TableCounts(table, "gold", 0, 0)  # same data, same as_of: same answer
             continue
         at = as_of_instant()
         moved = _micros(at) != old_us
         if changes is None and not moved:
-            counts.append(TableCounts(table, "gold", 0, 0))
+            counts[table] = TableCounts(table, "gold", 0, 0)
             continue
-        parts = []
-        if changes is not None:
-            parts.append(changes.select(normalize_email("customer_email").alias("customer_email")))
         if moved:
-            parts.append(moved_scope(spark, paths, answer, table, _from_micros(old_us), at))
-        scope = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
-        scope = scope.where(F.col("customer_email").isNotNull())
-        email = F.col("customer_email")
-        desired = incremental.in_scope(
-            answer_rows(spark, paths, answer, at, timezone), email, scope, "customer_email"
-        )
-        current = incremental.in_scope(
-            delta_io.read_table(spark, paths.gold(table)), email, scope, "customer_email"
-        )
-        compared = incremental.compare_rows(current, desired, keys)
-        counts.append(
-            incremental.merge_and_record(
+            moves.append((answer, table, _from_micros(old_us)))
+        merges.append((table, answer, keys, upto))
+    if merges:
+        changed = [
+            df.select(normalize_email("customer_email").alias("customer_email"))
+            for df, _ in read.values()
+            if df is not None
+        ]
+        counts.update(_merge_answers(spark, paths, merges, changed, moves, as_of_instant(), timezone, run_id))
+    return [counts[t] for t in ANSWER_TABLES]
+
+
+def _merge_answers(
+    spark: SparkSession,
+    paths: LakePaths,
+    merges: list[tuple[str, str, tuple[str, ...], int | None]],
+    changed: list[DataFrame],
+    moves: list[tuple[str, str, _dt.datetime]],
+    at: _dt.datetime,
+    timezone: str,
+    run_id: str,
+) -> dict[str, TableCounts]:
+    """MERGE each answer table of ``merges`` over one scope: the customers the ``changed``
+    e-mails name and those ``moves`` reach (:func:`moved_scope`), their facts read once."""
+    import uuid
+
+    from lake.gold import incremental
+    from lake.session import materialize, release
+
+    parts = list(changed)
+    moved = moved_scope(spark, paths, moves, at)
+    if moved is not None:
+        parts.append(moved)
+    scope = parts[0]
+    for part in parts[1:]:
+        scope = scope.unionByName(part)
+    scope = materialize(scope.where(F.col("customer_email").isNotNull()).distinct())
+    facts = materialize(scoped_facts(spark, paths, scope))
+    view = f"lake_answer_facts_{uuid.uuid4().hex}"
+    facts.createOrReplaceTempView(view)
+    counts = {}
+    try:
+        for table, answer, keys, upto in merges:
+            desired = answer_rows(spark, paths, answer, at, timezone, facts=view)
+            current = incremental.in_scope(
+                delta_io.read_table(spark, paths.gold(table)),
+                F.col("customer_email"),
+                scope,
+                "customer_email",
+            )
+            compared = incremental.compare_rows(current, desired, keys)
+            counts[table] = incremental.merge_and_record(
                 spark, paths, run_id, table, compared, keys, {SOURCE: upto, AS_OF_SOURCE: _micros(at)}
             )
-        )
-        log.info("gold.%s merged as of %s", table, at.isoformat())
+            log.info("gold.%s merged as of %s", table, at.isoformat())
+    finally:
+        spark.catalog.dropTempView(view)
+        release(facts)
+        release(scope)
     return counts
 
 
@@ -483,20 +576,24 @@ def render_query(
     as_of: AsOf = None,
     timezone: str = DEFAULT_TIMEZONE,
     paths: LakePaths | None = None,
+    tables: Mapping[str, str] | None = None,
 ) -> str:
     """The statement of ``lake/gold/sql/<name>.sql`` for ``as_of`` (the text both engines
     run, see :func:`lake.gold.rules.render_query`). With ``paths``, each ``gold.<table>`` is
     read as ``delta.`<path>``` (no catalog needed); without, from the ``gold`` views.
+    ``tables`` names what to read instead of some of them (e.g. a view of a subset).
 
     Example:
         >>> "2019-10-02T03:00:00" in render_query("contacts_24h", as_of="2019-10-02 00:00:00")
         True
     """
-    tables = None
+    read: dict[str, str] | None = None
     if paths is not None:
         names = rules.gold_tables(rules.query_text(name))
-        tables = {t: "delta.`" + _delta_path(paths.gold(t)).replace("`", "``") + "`" for t in names}
-    return rules.render_query(name, as_of=as_of, timezone=timezone, tables=tables)
+        read = {t: "delta.`" + _delta_path(paths.gold(t)).replace("`", "``") + "`" for t in names}
+    if tables:
+        read = {**(read or {}), **tables}
+    return rules.render_query(name, as_of=as_of, timezone=timezone, tables=read)
 
 
 def run_query(

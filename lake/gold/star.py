@@ -434,19 +434,38 @@ def touched_keys(changes: DataFrame) -> DataFrame:
     )
 
 
-def fact_scope(snapshot: DataFrame, ids: DataFrame, emails: DataFrame) -> DataFrame:
-    """The interactions of ``snapshot`` whose fact may change: those changed (``ids``) and
-    every interaction of a touched customer (``emails``), whose version may have moved.
-    ``ids`` and ``emails`` hold each value once (left joins that never multiply)."""
-    by_id = ids.select(F.col("interaction_id").alias("_scope_id"), F.lit(True).alias("_by_id"))
-    by_email = emails.select(F.col("_email").alias("_scope_email"), F.lit(True).alias("_by_email"))
+#: Columns :func:`star_scope` adds: which of the touched keys a row matches.
+_BY_ID, _BY_EMAIL, _BY_AGENT = "_lake_by_id", "_lake_by_email", "_lake_by_agent"
+_SCOPE_FLAGS = (_BY_ID, _BY_EMAIL, _BY_AGENT)
+
+
+def star_scope(snapshot: DataFrame, ids: DataFrame, emails: DataFrame, agents: DataFrame) -> DataFrame:
+    """The rows of ``snapshot`` a batch of changes can affect, read once for every star
+    table, each flagged with what it matches: its ``interaction_id`` is one of ``ids``
+    (:data:`_BY_ID`), its normalized e-mail one of ``emails._email`` (:data:`_BY_EMAIL`: a
+    touched customer, whose versions and facts may move) or its normalized agent one of
+    ``agents._agent_nk`` (:data:`_BY_AGENT`). ``ids``, ``emails`` and ``agents`` hold each
+    value once (left joins that never multiply). Pure transform."""
+    by_id = ids.select(F.col("interaction_id").alias("_scope_id"), F.lit(True).alias(_BY_ID))
+    by_email = emails.select(F.col("_email").alias("_scope_email"), F.lit(True).alias(_BY_EMAIL))
+    by_agent = agents.select(F.col("_agent_nk").alias("_scope_agent"), F.lit(True).alias(_BY_AGENT))
     return (
         snapshot.withColumn("_row_email", normalize_email("customer_email"))
+        .withColumn("_row_agent", normalize_name("agent"))
         .join(by_id, F.col("interaction_id") == F.col("_scope_id"), "left")
         .join(by_email, F.col("_row_email") == F.col("_scope_email"), "left")
-        .where(F.coalesce(F.col("_by_id"), F.col("_by_email"), F.lit(False)))
-        .drop("_row_email", "_scope_id", "_by_id", "_scope_email", "_by_email")
+        .join(by_agent, F.col("_row_agent") == F.col("_scope_agent"), "left")
+        .where(F.coalesce(F.col(_BY_ID), F.col(_BY_EMAIL), F.col(_BY_AGENT), F.lit(False)))
+        .drop("_row_email", "_row_agent", "_scope_id", "_scope_email", "_scope_agent")
     )
+
+
+def scope_rows(scope: DataFrame, *flags: str) -> DataFrame:
+    """The rows of a :func:`star_scope` frame that match any of ``flags``, without the flags."""
+    match = F.lit(False)
+    for flag in flags:
+        match = match | F.coalesce(F.col(flag), F.lit(False))
+    return scope.where(match).drop(*_SCOPE_FLAGS)
 
 
 def update_star(
@@ -472,10 +491,13 @@ def update_star(
 
     snapshot = delta_io.read_table(spark, paths.silver("interactions"), version=upto)
     touched = materialize(touched_keys(changes))
+    scope = None
     try:
         ids = touched.select("interaction_id").distinct()
         emails = touched.select("_email").where(col("_email").isNotNull()).distinct()
         agents = touched.select("_agent_nk").where(col("_agent_nk").isNotNull()).distinct()
+        # silver read once for every table: the rows of the touched ids, customers and agents
+        scope = materialize(star_scope(snapshot, ids, emails, agents))
         versions = {SOURCE: upto}
 
         def merge(name: str, current: DataFrame, desired: DataFrame, keys: list[str]) -> TableCounts:
@@ -486,22 +508,20 @@ def update_star(
             return delta_io.read_table(spark, paths.gold(name))
 
         counts = []
-        scope = incremental.in_scope(snapshot, normalize_email("customer_email"), emails, "_email")
         counts.append(
             merge(
                 "dim_customer",
                 incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email"),
-                customer_versions(scope, channels=channels),
+                customer_versions(scope_rows(scope, _BY_EMAIL), channels=channels),
                 ["customer_key"],
             )
         )
         counts.append(sync_dim_channel(spark, paths, channels, run_id))
-        scope = incremental.in_scope(snapshot, normalize_name("agent"), agents, "_agent_nk")
         counts.append(
             merge(
                 "dim_agent",
                 incremental.in_scope(gold("dim_agent"), col("agent_nk"), agents, "_agent_nk"),
-                agent_members(scope),
+                agent_members(scope_rows(scope, _BY_AGENT)),
                 ["agent_key"],
             )
         )
@@ -511,7 +531,7 @@ def update_star(
         # the fact joins the persisted versions (just merged), as the rebuild does
         customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
         desired = fact_interaction(
-            fact_scope(snapshot, ids, emails), customers, channels=channels, timezone=timezone
+            scope_rows(scope, _BY_ID, _BY_EMAIL), customers, channels=channels, timezone=timezone
         )
         keys = ids.unionByName(desired.select("interaction_id"))
         current = incremental.in_scope(
@@ -519,6 +539,8 @@ def update_star(
         )
         counts.append(merge("fact_interaction", current, desired, ["interaction_id"]))
     finally:
+        if scope is not None:
+            release(scope)
         release(touched)
     for c in counts:
         log.info("run %s: gold.%s merged (%d recomputed, %d written)", run_id, c.table, c.rows_in, c.written)
