@@ -117,6 +117,11 @@ def test_star_and_answers_merged_equal_a_rebuild(spark, tmp_path, monkeypatch):
     answers = {c.table: c for c in refresh_answers(spark, inc, timezone=TZ, run_id="r3")}
     assert all(c.reconciles for c in answers.values()), answers
     assert answers["answer_last_interaction"].written > 0
+    # each table compares its own scope: the changed customers (ana, bia, caio, dan, eve);
+    # fe@f.com enters only contacts_24h's (an interaction in the new 24 h window), so the
+    # other two compare ana/bia/caio/dan/eve's rows: 7 (customer, channel) keys, 5 customers
+    assert answers["answer_interactions_by_channel"].rows_in == 7
+    assert answers["answer_last_interaction"].rows_in == 5
     # the latest interaction (8) was deleted: as of the new latest one, n2; every row moved
     as_of = _gold(spark, inc, "answer_contacts_24h").select(F.unix_micros("as_of")).distinct().collect()
     assert [r[0] for r in as_of] == [_micros("2019-10-04 20:00:00")]
@@ -131,6 +136,57 @@ def test_star_and_answers_merged_equal_a_rebuild(spark, tmp_path, monkeypatch):
     again = build_star(spark, inc, "r4", channels=CHANNELS, timezone=TZ) + refresh_answers(spark, inc, timezone=TZ, run_id="r4")
     assert [(c.rows_in, c.written) for c in again] == [(0, 0)] * len(again)
     assert _versions(spark, inc, STAR_TABLES + tuple(ANSWER_TABLES)) == before
+
+
+def _day_range(spark, paths):
+    row = _gold(spark, paths, "dim_date").where("date_key <> -1").agg(F.min("date"), F.max("date")).first()
+    return (str(row[0]), str(row[1]), _gold(spark, paths, "dim_date").count())
+
+
+def test_dim_date_follows_the_changes_without_reading_the_table(spark, tmp_path, monkeypatch):
+    """New days after the range (with a day between them and it), a delete and an update
+    inside it: dim_date is told from the changes and the days it holds, without reading
+    silver/interactions, and equals a rebuild; a delete on the last day needs the table."""
+    from lake.gold import star
+
+    inc = LakePaths(str(tmp_path / "incremental"))
+    write_interactions(spark, inc, BEFORE)
+    build_star(spark, inc, "r1", channels=CHANNELS, timezone=TZ)
+    assert _day_range(spark, inc) == ("2019-10-01", "2019-10-05", 6)  # 5 days and the unknown one
+
+    table = DeltaTable.forPath(spark, inc.silver("interactions"))
+    later = [interaction("n7", "chat", "ana@x.com", "2019-10-07 10:00:00", "2019-10-08 00:30:00", agent="Zeca")]
+    write_interactions(spark, inc, later, mode="append")
+    table.delete("interaction_id = 'f1'")  # 2019-10-03, inside the range
+    table.update("interaction_id = '5'", {"agent": F.lit("Carla")})  # 2019-10-01: before image on the first day
+    rows = {r["interaction_id"]: dict(r) for r in BEFORE + later}
+    del rows["f1"]
+    rows["5"]["agent"] = "Carla"
+
+    # the update's before image lies on the first day: the range needs the table
+    calls = []
+    real = star.dim_date
+    monkeypatch.setattr(star, "dim_date", lambda *a, **k: calls.append(1) or real(*a, **k))
+    build_star(spark, inc, "r2", channels=CHANNELS, timezone=TZ)
+    assert calls == [1]
+    assert _day_range(spark, inc) == ("2019-10-01", "2019-10-08", 9)
+
+    # inserts after the range and a delete inside it: told without the table
+    later2 = [interaction("n8", "phone", "bia@y.com", "2019-10-11 09:00:00", name="Bia")]
+    write_interactions(spark, inc, later2, mode="append")
+    table.delete("interaction_id = '2'")  # 2019-10-02
+    rows.update({r["interaction_id"]: dict(r) for r in later2})
+    del rows["2"]
+    monkeypatch.setattr(star, "dim_date", lambda *a, **k: pytest.fail("read the table"))
+    counts = {c.table: c for c in build_star(spark, inc, "r3", channels=CHANNELS, timezone=TZ)}
+    assert counts["dim_date"].written == 3 and counts["dim_date"].reconciles  # 10-09, 10-10, 10-11
+    monkeypatch.setattr(star, "dim_date", real)
+
+    full = LakePaths(str(tmp_path / "rebuilt"))
+    write_interactions(spark, full, list(rows.values()))
+    build_star(spark, full, "f1", channels=CHANNELS, timezone=TZ)
+    assert _day_range(spark, full) == ("2019-10-01", "2019-10-11", 12)
+    _same_tables(spark, inc, full, STAR_TABLES)
 
 
 # --------------------------------------------------------------------------- movimento_flat

@@ -346,6 +346,12 @@ def _fact_emails(spark: SparkSession, paths: LakePaths) -> DataFrame:
     )
 
 
+def scope_flag(table: str) -> str:
+    """The column of an answer scope (:func:`answer_scope`) that is true for the customers
+    whose row of ``table`` may change."""
+    return f"_lake_for_{table}"
+
+
 def moved_scope(
     spark: SparkSession,
     paths: LakePaths,
@@ -354,7 +360,8 @@ def moved_scope(
 ) -> DataFrame | None:
     """The customers (``customer_email``) whose answer row can change because ``as_of``
     moved to ``new``, for each ``(answer, table, old as_of)`` of ``moves``, found from the
-    tables (one read of the facts for all of them), not by a full recompute:
+    tables (one read of the facts for all of them), not by a full recompute; each row
+    flags (:func:`scope_flag`) the tables it belongs to:
 
     * ``interactions_by_channel`` and ``last_interaction`` count ``started_at <= as_of``:
       the customers with an interaction between the two instants;
@@ -362,28 +369,72 @@ def moved_scope(
       table lists (they may leave the window) and those with an interaction in the new
       window (they may enter it).
 
-    None when nothing moved.
+    None when nothing moved. A customer may appear in several rows (see :func:`answer_scope`).
     """
     if not moves:
         return None
-    windows: set[tuple[_dt.datetime, _dt.datetime]] = set()
+    started = F.col("started_at")
+
+    def between(lo: _dt.datetime, hi: _dt.datetime) -> Column:
+        return (started > F.lit(lo).cast("timestamp")) & (started <= F.lit(hi).cast("timestamp"))
+
+    tables = [table for _, table, _ in moves]
+    flags: dict[str, Column] = {}
     listed: list[DataFrame] = []
     for answer, table, old in moves:
         if answer == "contacts_24h":
-            windows.add((new - _dt.timedelta(hours=24), new))
-            listed.append(delta_io.read_table(spark, paths.gold(table)).select("customer_email"))
+            flags[table] = between(new - _dt.timedelta(hours=24), new)
+            listed.append(
+                delta_io.read_table(spark, paths.gold(table)).select(
+                    "customer_email", *[F.lit(t == table).alias(scope_flag(t)) for t in tables]
+                )
+            )
         else:
-            windows.add((min(old, new), max(old, new)))
-    started = F.col("started_at")
+            flags[table] = between(min(old, new), max(old, new))
     entering: Column = F.lit(False)
-    for lo, hi in sorted(windows):
-        entering = entering | (
-            (started > F.lit(lo).cast("timestamp")) & (started <= F.lit(hi).cast("timestamp"))
-        )
-    scope = _fact_emails(spark, paths).where(entering).select("customer_email")
+    for flag in flags.values():
+        entering = entering | flag
+    scope = (
+        _fact_emails(spark, paths)
+        .where(entering)
+        .select("customer_email", *[flags[t].alias(scope_flag(t)) for t in tables])
+    )
     for df in listed:
         scope = scope.unionByName(df)
     return scope.where(F.col("customer_email").isNotNull())
+
+
+def answer_scope(changed: list[DataFrame], moved: DataFrame | None, tables: Collection[str]) -> DataFrame:
+    """One row per customer (``customer_email``) whose row of any of ``tables`` may change,
+    with one :func:`scope_flag` column per table: true when that table's row may change.
+
+    ``changed``: the e-mails the batch's changes name (every table's scope); ``moved``: the
+    rows of :func:`moved_scope` (flags for the tables whose ``as_of`` moved, absent flags
+    false). Pure transform.
+    """
+    parts = [
+        df.select("customer_email", *[F.lit(True).alias(scope_flag(t)) for t in tables]) for df in changed
+    ]
+    if moved is not None:
+        parts.append(
+            moved.select(
+                "customer_email",
+                *[
+                    (F.col(scope_flag(t)) if scope_flag(t) in moved.columns else F.lit(False)).alias(
+                        scope_flag(t)
+                    )
+                    for t in tables
+                ],
+            )
+        )
+    scope = parts[0]
+    for part in parts[1:]:
+        scope = scope.unionByName(part)
+    return (
+        scope.where(F.col("customer_email").isNotNull())
+        .groupBy("customer_email")
+        .agg(*[F.bool_or(scope_flag(t)).alias(scope_flag(t)) for t in tables])
+    )
 
 
 def scoped_facts(spark: SparkSession, paths: LakePaths, scope: DataFrame) -> DataFrame:
@@ -417,8 +468,9 @@ def refresh_answers(
     Incremental: each table is a ledger consumer of ``silver.interactions``; only the
     customers the changes touch, plus those whose row can change because ``as_of`` moved
     (:func:`moved_scope`), are recomputed, and the difference is MERGEd (rows of customers
-    who no longer qualify are deleted). The tables share one scope: the union of theirs,
-    whose facts are read once (:func:`scoped_facts`) and answered by each table's SQL file.
+    who no longer qualify are deleted). The facts of the union of the three scopes are
+    read once (:func:`scoped_facts`) and answered by each table's SQL file; each table
+    compares only the rows of its own scope.
     ``full=True``, a table never built, or a ledger the change feed does not reach back to
     recomputes the whole table (one commit).
 
@@ -485,33 +537,32 @@ def _merge_answers(
     timezone: str,
     run_id: str,
 ) -> dict[str, TableCounts]:
-    """MERGE each answer table of ``merges`` over one scope: the customers the ``changed``
-    e-mails name and those ``moves`` reach (:func:`moved_scope`), their facts read once."""
+    """MERGE each answer table of ``merges`` over its own scope: the customers the
+    ``changed`` e-mails name and those its ``moves`` reach (:func:`moved_scope`). The
+    scopes are computed together (:func:`answer_scope`) and the facts of all their
+    customers read once; each table compares only its own customers' rows."""
     import uuid
 
     from lake.gold import incremental
     from lake.session import materialize, release
 
-    parts = list(changed)
+    tables = [table for table, _, _, _ in merges]
     moved = moved_scope(spark, paths, moves, at)
-    if moved is not None:
-        parts.append(moved)
-    scope = parts[0]
-    for part in parts[1:]:
-        scope = scope.unionByName(part)
-    scope = materialize(scope.where(F.col("customer_email").isNotNull()).distinct())
+    scope = materialize(answer_scope(changed, moved, tables))
     facts = materialize(scoped_facts(spark, paths, scope))
     view = f"lake_answer_facts_{uuid.uuid4().hex}"
     facts.createOrReplaceTempView(view)
     counts = {}
     try:
         for table, answer, keys, upto in merges:
-            desired = answer_rows(spark, paths, answer, at, timezone, facts=view)
+            own = scope.where(F.col(scope_flag(table))).select("customer_email")
+            # the SQL answers every customer of the shared facts; only this table's own
+            # customers are compared (a customer another table needs is unchanged here)
+            desired = answer_rows(spark, paths, answer, at, timezone, facts=view).join(
+                own, "customer_email", "left_semi"
+            )
             current = incremental.in_scope(
-                delta_io.read_table(spark, paths.gold(table)),
-                F.col("customer_email"),
-                scope,
-                "customer_email",
+                delta_io.read_table(spark, paths.gold(table)), F.col("customer_email"), own, "customer_email"
             )
             compared = incremental.compare_rows(current, desired, keys)
             counts[table] = incremental.merge_and_record(

@@ -230,10 +230,13 @@ def dim_date(facts: DataFrame, *, timezone: str = DEFAULT_TIMEZONE) -> DataFrame
         >>> dim_date(silver).select("date_key", "weekday_name").first()
         Row(date_key=20191001, weekday_name='Tuesday')
     """
-    dates = facts.select(
-        F.explode(F.array(local_date("started_at", timezone), local_date("ended_at", timezone))).alias("d")
-    ).agg(F.min("d").alias("lo"), F.max("d").alias("hi"))
-    days = dates.where(F.col("lo").isNotNull()).select(
+    return dim_date_of_range(_date_range(facts, timezone))
+
+
+def dim_date_of_range(bounds: DataFrame) -> DataFrame:
+    """``dim_date`` for a day range: one row per day from ``bounds.lo`` to ``bounds.hi`` (a
+    one-row frame; none when ``lo`` is null), plus the unknown date (key ``-1``)."""
+    days = bounds.where(F.col("lo").isNotNull()).select(
         F.explode(F.sequence("lo", "hi", F.expr("INTERVAL 1 DAY"))).alias("date")
     )
     known = days.select(
@@ -249,13 +252,56 @@ def dim_date(facts: DataFrame, *, timezone: str = DEFAULT_TIMEZONE) -> DataFrame
         F.weekofyear("date").alias("iso_week"),
         F.dayofweek("date").isin(1, 7).alias("is_weekend"),
     )
-    unknown = facts.sparkSession.sql(
+    unknown = bounds.sparkSession.sql(
         f"""SELECT {UNKNOWN_KEY} AS date_key, CAST(NULL AS DATE) AS date, CAST(NULL AS INT) AS year,
         CAST(NULL AS INT) AS quarter, CAST(NULL AS INT) AS month, 'unknown' AS month_name,
         CAST(NULL AS INT) AS day, CAST(NULL AS INT) AS iso_weekday, 'unknown' AS weekday_name,
         CAST(NULL AS INT) AS iso_week, CAST(NULL AS BOOLEAN) AS is_weekend"""
     )
     return known.unionByName(unknown)
+
+
+def _date_range(facts: DataFrame, timezone: str) -> DataFrame:
+    """One row: the first (``lo``) and last (``hi``) ``started_at``/``ended_at`` date of
+    ``facts`` in ``timezone`` (nulls when none)."""
+    return facts.select(
+        F.explode(F.array(local_date("started_at", timezone), local_date("ended_at", timezone))).alias("d")
+    ).agg(F.min("d").alias("lo"), F.max("d").alias("hi"))
+
+
+def date_range_after(
+    changes: DataFrame, current: DataFrame, *, timezone: str = DEFAULT_TIMEZONE
+) -> DataFrame:
+    """The day range of the interactions after a batch of ``changes`` (their change feed:
+    every image), told from the changes and ``current`` (the ``dim_date`` rows held, built
+    before them) without reading the table: one row ``lo, hi, known``.
+
+    ``known`` is false when it cannot be told: ``current`` has no range, or a removed row
+    (deleted, or an update's before image) lies on its first or last day or outside it
+    (the range may shrink: only the table knows). Otherwise the rows on the first and last
+    day are still there, so the range is the held one widened to the added rows' dates.
+    Pure transform.
+    """
+    removed = F.col(ledger.CHANGE_TYPE).isin("delete", "update_preimage")
+    held = current.where(F.col("date").isNotNull()).agg(
+        F.min("date").alias("d_lo"), F.max("date").alias("d_hi")
+    )
+    gone = _date_range(changes.where(removed), timezone).select(
+        F.col("lo").alias("r_lo"), F.col("hi").alias("r_hi")
+    )
+    added = _date_range(changes.where(~removed), timezone).select(
+        F.col("lo").alias("a_lo"), F.col("hi").alias("a_hi")
+    )
+    inside = (F.col("r_lo") > F.col("d_lo")) & (F.col("r_hi") < F.col("d_hi"))
+    return (
+        held.crossJoin(gone)
+        .crossJoin(added)
+        .select(
+            F.least("d_lo", "a_lo").alias("lo"),
+            F.greatest("d_hi", "a_hi").alias("hi"),
+            (F.col("d_lo").isNotNull() & (F.col("r_lo").isNull() | inside)).alias("known"),
+        )
+    )
 
 
 def date_key_of(date: Column) -> Column:
@@ -365,14 +411,17 @@ def build_star(
     after = incremental.consumed_after(spark, paths, CONSUMING_TABLES, {SOURCE: source}, full=full)
     if after is None:
         return rebuild_star(spark, paths, run_id, channels=channels, timezone=timezone)
-    changes, upto = ledger.changes(spark, source, after[SOURCE])
+    found = ledger.read_changes(spark, source, after[SOURCE])
+    changes, upto = found.df, found.upto
     if changes is None or upto is None:
         log.info(
             "run %s: gold star: no change in silver.interactions after version %d", run_id, after[SOURCE]
         )
         channel_counts = sync_dim_channel(spark, paths, channels, run_id)
         return [channel_counts if n == "dim_channel" else TableCounts(n, "gold", 0, 0) for n in STAR_TABLES]
-    return update_star(spark, paths, run_id, changes, upto, channels=channels, timezone=timezone)
+    return update_star(
+        spark, paths, run_id, changes, upto, channels=channels, timezone=timezone, whole=found.full
+    )
 
 
 def rebuild_star(
@@ -477,13 +526,17 @@ def update_star(
     *,
     channels: Collection[Channel],
     timezone: str = DEFAULT_TIMEZONE,
+    whole: bool = False,
 ) -> list[TableCounts]:
-    """MERGE the star from a batch of ``silver/interactions`` changes (up to version ``upto``).
+    """MERGE the star from a batch of ``silver/interactions`` changes (up to version ``upto``;
+    ``whole``: they are the table's whole content, its change feed not recorded, so deletes
+    are not among them).
 
     Scope of each table: ``dim_customer``, every version of a touched customer (type 2
     history is event-time: a late or deleted interaction restates that customer's versions,
     no other); ``dim_agent``, the touched agents; ``dim_date``, the day range of the whole
-    table (the bounds only, a tiny set); ``fact_interaction``, the changed interactions and
+    table, told from the changes and the range held (:func:`date_range_after`; the table is
+    read only when a removed row lay on a bound); ``fact_interaction``, the changed interactions and
     every interaction of a touched customer. Recomputed rows are read from silver at
     ``upto``, so they equal what a rebuild at ``upto`` would write.
     """
@@ -525,9 +578,14 @@ def update_star(
                 ["agent_key"],
             )
         )
-        counts.append(
-            merge("dim_date", gold("dim_date"), dim_date(snapshot, timezone=timezone), ["date_key"])
-        )
+        # the day range from the changes and the range held; the whole table is read only
+        # when a removed row may have moved a bound
+        after = date_range_after(changes, gold("dim_date"), timezone=timezone) if not whole else None
+        if after is not None and delta_io.one_row(after.select("known"))["known"]:
+            days = dim_date_of_range(after.select("lo", "hi"))
+        else:
+            days = dim_date(snapshot, timezone=timezone)
+        counts.append(merge("dim_date", gold("dim_date"), days, ["date_key"]))
         # the fact joins the persisted versions (just merged), as the rebuild does
         customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
         desired = fact_interaction(
