@@ -274,7 +274,7 @@ def date_range_after(
 ) -> DataFrame:
     """The day range of the interactions after a batch of ``changes`` (their change feed:
     every image), told from the changes and ``current`` (the ``dim_date`` rows held, built
-    before them) without reading the table: one row ``lo, hi, known``.
+    before them) without reading the table: one row ``lo, hi, known`` (one aggregation).
 
     ``known`` is false when it cannot be told: ``current`` has no range, or a removed row
     (deleted, or an update's before image) lies on its first or last day or outside it
@@ -283,24 +283,28 @@ def date_range_after(
     Pure transform.
     """
     removed = F.col(ledger.CHANGE_TYPE).isin("delete", "update_preimage")
-    held = current.where(F.col("date").isNotNull()).agg(
-        F.min("date").alias("d_lo"), F.max("date").alias("d_hi")
+    changed = changes.select(
+        F.explode(F.array(local_date("started_at", timezone), local_date("ended_at", timezone))).alias("d"),
+        F.when(removed, F.lit("removed")).otherwise(F.lit("added")).alias("kind"),
     )
-    gone = _date_range(changes.where(removed), timezone).select(
-        F.col("lo").alias("r_lo"), F.col("hi").alias("r_hi")
-    )
-    added = _date_range(changes.where(~removed), timezone).select(
-        F.col("lo").alias("a_lo"), F.col("hi").alias("a_hi")
-    )
+    held = current.select(F.col("date").alias("d"), F.lit("held").alias("kind"))
+    dates = changed.unionByName(held).where(F.col("d").isNotNull())
+
+    def bound(agg, kind: str) -> Column:
+        return agg(F.when(F.col("kind") == kind, F.col("d")))
+
     inside = (F.col("r_lo") > F.col("d_lo")) & (F.col("r_hi") < F.col("d_hi"))
-    return (
-        held.crossJoin(gone)
-        .crossJoin(added)
-        .select(
-            F.least("d_lo", "a_lo").alias("lo"),
-            F.greatest("d_hi", "a_hi").alias("hi"),
-            (F.col("d_lo").isNotNull() & (F.col("r_lo").isNull() | inside)).alias("known"),
-        )
+    return dates.agg(
+        bound(F.min, "held").alias("d_lo"),
+        bound(F.max, "held").alias("d_hi"),
+        bound(F.min, "removed").alias("r_lo"),
+        bound(F.max, "removed").alias("r_hi"),
+        bound(F.min, "added").alias("a_lo"),
+        bound(F.max, "added").alias("a_hi"),
+    ).select(
+        F.least("d_lo", "a_lo").alias("lo"),
+        F.greatest("d_hi", "a_hi").alias("hi"),
+        (F.col("d_lo").isNotNull() & (F.col("r_lo").isNull() | inside)).alias("known"),
     )
 
 
@@ -580,10 +584,14 @@ def update_star(
         )
         # the day range from the changes and the range held; the whole table is read only
         # when a removed row may have moved a bound
-        after = date_range_after(changes, gold("dim_date"), timezone=timezone) if not whole else None
-        if after is not None and delta_io.one_row(after.select("known"))["known"]:
-            days = dim_date_of_range(after.select("lo", "hi"))
-        else:
+        days = None
+        if not whole:  # one tiny row read: the range, and whether it could be told
+            bounds = delta_io.one_row(date_range_after(changes, gold("dim_date"), timezone=timezone))
+            if bounds["known"]:
+                days = dim_date_of_range(
+                    spark.range(1).select(F.lit(bounds["lo"]).alias("lo"), F.lit(bounds["hi"]).alias("hi"))
+                )
+        if days is None:
             days = dim_date(snapshot, timezone=timezone)
         counts.append(merge("dim_date", gold("dim_date"), days, ["date_key"]))
         # the fact joins the persisted versions (just merged), as the rebuild does
