@@ -349,6 +349,9 @@ class LakeSettings:
     landing: str = "data/landing"
     output_dir: str = "output"
     timezone: str = DEFAULT_TIMEZONE
+    #: a step that reads less than this many MiB (new files, changes, tables read whole) runs
+    #: its queries without generated code (:func:`lake.session.sized_for`); 0: never
+    small_step_mib: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -559,6 +562,8 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
         if required not in raw:
             raise ConfigError(file, required, "missing required key")
     lake = _build(LakeSettings, raw.get("lake"), file, "lake")
+    if lake.small_step_mib < 0:
+        raise ConfigError(file, "lake.small_step_mib", f"must be 0 or more; found {lake.small_step_mib}")
     jdbc = _build(JdbcConnection, raw["jdbc"], file, "jdbc")
     export = _build(ExportOptions, raw.get("export"), file, "export")
     channels = _channels(raw.get("channels"), file)

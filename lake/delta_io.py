@@ -296,6 +296,58 @@ def _checksum_state(spark: SparkSession, path: str) -> dict | None:
     return state
 
 
+def table_bytes(spark: SparkSession, path: str) -> int | None:
+    """The bytes of the table's data files at its latest version, from the version's checksum
+    (``tableSizeBytes``; no Spark job): 0 for no table, None when Delta wrote no checksum."""
+    version, entries = _log_listing(spark, path)
+    if version is None:
+        return 0
+    import json
+
+    text = _read_text(spark, entries[version][: -len(".json")] + ".crc")
+    try:
+        size = json.loads(text).get("tableSizeBytes") if text else None
+    except (ValueError, AttributeError):
+        return None
+    return int(size) if isinstance(size, int) else None
+
+
+def added_bytes(spark: SparkSession, path: str, after: int | None) -> int | None:
+    """The bytes of the data files the table's commits after version ``after`` added (read
+    from the commit files; no Spark job): what a consumer that read up to ``after`` reads
+    next. ``after`` None: the whole table (:func:`table_bytes`)."""
+    if after is None:
+        return table_bytes(spark, path)
+    import json
+
+    version, entries = _log_listing(spark, path)
+    total = 0
+    for v in range(after + 1, (version if version is not None else after) + 1):
+        if v not in entries:
+            return None  # cleaned up: the consumer reads the whole table
+        for line in (_read_text(spark, entries[v]) or "").splitlines():
+            if '"add"' not in line:
+                continue
+            try:
+                add = json.loads(line).get("add")
+            except ValueError:
+                return None
+            if isinstance(add, dict):
+                total += int(add.get("size") or 0)
+    return total
+
+
+def tables_bytes(spark: SparkSession, paths: Iterable[str]) -> int | None:
+    """:func:`table_bytes` summed over ``paths`` (None when one of them is unknown)."""
+    total = 0
+    for path in paths:
+        size = table_bytes(spark, path)
+        if size is None:
+            return None
+        total += size
+    return total
+
+
 def change_feed_enabled(spark: SparkSession, path: str) -> bool:
     """Whether the table records Delta's Change Data Feed."""
     return table_configuration(spark, path).get("delta.enableChangeDataFeed", "false").lower() == "true"

@@ -191,6 +191,21 @@ def record_consumed(
     fault_point(f"ledger.record.after:{consumer}")
 
 
+def unread_bytes(
+    spark: SparkSession, paths: LakePaths, consumer: str, sources: Mapping[str, str]
+) -> int | None:
+    """The bytes ``consumer`` has yet to read from ``sources`` (name -> path): the data files
+    each source committed after the version recorded for it, the whole table when none is
+    (no Spark job; None when a commit cannot be read)."""
+    total = 0
+    for source, path in sources.items():
+        size = delta_io.added_bytes(spark, path, consumed(spark, paths, consumer, source))
+        if size is None:
+            return None
+        total += size
+    return total
+
+
 def forget_sources(spark: SparkSession, paths: LakePaths, sources: list[str]) -> None:
     """Drop what every consumer recorded of ``sources`` (tables rewritten with a new version
     history, e.g. by ``lake upgrade``): their consumers read them whole once."""

@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lake import ledger
-from lake.config import LakeConfig, Layer, Pipeline
+from lake import delta_io, ledger
+from lake.config import JdbcSource, LakeConfig, Layer, Pipeline
 from lake.errors import ConfigError
 from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import STATUS_FAILED, TableCounts, log_mismatches, new_run_id, record_counts
-from lake.session import use_timezone
+from lake.session import sized_for, use_timezone
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ def run_bronze(
             run_id,
             full_reload=full_reload,
             logged_files=None if logged is None else logged[source.name],
+            small_step_mib=cfg.lake.small_step_mib,
         )
         counts += stage.done([result.table_counts()], sink)
         if report is not None and result.files_ingested:
@@ -123,7 +124,8 @@ def run_bronze(
             report.oldest_file_modified = min(oldest) if oldest else None
     for table in cfg.jdbc_sources(pipeline):
         stage = _Stage(f"bronze {table.name}")
-        result = ingest_table(spark, table, cfg.jdbc, paths, run_id, full_reload=full_reload)
+        with sized_for(spark, None, cfg.lake.small_step_mib):  # rows unknown before the read
+            result = ingest_table(spark, table, cfg.jdbc, paths, run_id, full_reload=full_reload)
         counts += stage.done([result.table_counts()], sink)
     return counts
 
@@ -141,19 +143,39 @@ def run_silver(
 ) -> list[TableCounts]:
     """Standardize and check every silver table of ``pipeline`` (files quarantined whole go
     to ``report.quarantined_files``)."""
-    from lake.silver.build import build_interactions, build_silver_table
+    from lake.silver.build import INTERACTIONS_CONSUMER, build_interactions, build_silver_table
 
     refused = report.quarantined_files if report is not None else None
     counts: list[TableCounts] = []
     for table in cfg.silver_tables(pipeline):
         stage = _Stage(f"silver {table.name}")
-        counts += stage.done(
-            [build_silver_table(spark, cfg, table.name, paths, run_id, full=full, refused=refused)], sink
+        unread = ledger.unread_bytes(
+            spark, paths, f"silver.{table.name}", {f"bronze.{table.source}": paths.bronze(table.source)}
         )
+        # read whole besides: the parents, and the keys silver holds for a mutable source
+        whole = [paths.silver(r.table) for r in table.references]
+        if isinstance(cfg.sources[table.source], JdbcSource):
+            whole.append(paths.silver(table.name))
+        with _sized(spark, cfg, unread, whole):
+            built = build_silver_table(spark, cfg, table.name, paths, run_id, full=full, refused=refused)
+        counts += stage.done([built], sink)
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         stage = _Stage("silver interactions")
-        counts += stage.done([build_interactions(spark, cfg, paths, run_id, full=full)], sink)
+        channels = {
+            f"silver.{t.name}": paths.silver(t.name) for t in cfg.silver_tables(pipeline) if t.channel
+        }
+        with _sized(spark, cfg, ledger.unread_bytes(spark, paths, INTERACTIONS_CONSUMER, channels)):
+            built = build_interactions(spark, cfg, paths, run_id, full=full)
+        counts += stage.done([built], sink)
     return counts
+
+
+def _sized(spark, cfg: LakeConfig, unread: int | None, whole: Iterable[str] = ()):
+    """The step runs interpreted when the data it reads is small (:func:`sized_for`): the
+    ``unread`` bytes of its inputs' changes plus the tables it reads ``whole``."""
+    held = delta_io.tables_bytes(spark, whole)
+    size = None if unread is None or held is None else unread + held
+    return sized_for(spark, size, cfg.lake.small_step_mib)
 
 
 def run_gold(
@@ -171,20 +193,34 @@ def run_gold(
     """Update (``full``: rebuild) the star and answers, or the flat table and its CSV."""
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         from lake.gold.answers import refresh_answers
-        from lake.gold.star import build_star
+        from lake.gold.incremental import consumer
+        from lake.gold.star import SOURCE, build_star
+        from lake.gold.tables import ANSWER_TABLES
 
         stage = _Stage("gold star")
-        star = build_star(
-            spark, paths, run_id, channels=cfg.channels.values(), timezone=cfg.lake.timezone, full=full
-        )
+        interactions = {SOURCE: paths.silver("interactions")}
+        unread = ledger.unread_bytes(spark, paths, consumer("fact_interaction"), interactions)
+        with _sized(spark, cfg, unread):
+            star = build_star(
+                spark, paths, run_id, channels=cfg.channels.values(), timezone=cfg.lake.timezone, full=full
+            )
         counts = stage.done(star, sink)
         stage = _Stage("gold answers")
-        return counts + stage.done(
-            refresh_answers(spark, paths, as_of=as_of, timezone=cfg.lake.timezone, run_id=run_id, full=full),
-            sink,
-        )
+        unread = ledger.unread_bytes(spark, paths, consumer(next(iter(ANSWER_TABLES))), interactions)
+        with _sized(spark, cfg, unread):
+            answers = refresh_answers(
+                spark, paths, as_of=as_of, timezone=cfg.lake.timezone, run_id=run_id, full=full
+            )
+        return counts + stage.done(answers, sink)
+    from lake.gold.flat import FLAT_SOURCES, FLAT_TABLE
+    from lake.gold.incremental import consumer
+
     stage = _Stage("gold movimento_flat")
-    counts = export_flat(spark, cfg, paths, run_id, report=report, full=full)
+    sources = {source: paths.silver(name) for name, source in FLAT_SOURCES.items()}
+    unread = ledger.unread_bytes(spark, paths, consumer(FLAT_TABLE), sources)
+    # the CSV is the whole table, written again
+    with _sized(spark, cfg, unread, [paths.gold(FLAT_TABLE)]):
+        counts = export_flat(spark, cfg, paths, run_id, report=report, full=full)
     return stage.done(counts, sink)
 
 
@@ -258,7 +294,8 @@ def run(
         ",".join(lay.value for lay in layers),
         cfg.lake.root,
     )
-    with lake_lock(spark, paths, report.run_id, wait=lock_wait):
+    # the bookkeeping (lock, ledger, runs) is a few rows: interpreted; each step sizes itself
+    with sized_for(spark, 0, cfg.lake.small_step_mib), lake_lock(spark, paths, report.run_id, wait=lock_wait):
         fault_point("run.locked")
         for p in pipelines:
             counts: list[TableCounts] = []  # filled as each table completes

@@ -23,6 +23,8 @@ environment (S3A's default provider chain reads them), never in the Spark conf.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import logging
 import os
@@ -316,6 +318,60 @@ def release(df: DataFrame) -> None:
     logical = df._jdf.queryExecution().logical()
     if logical.getClass().getSimpleName() == "LogicalRDD":
         logical.rdd().unpersist(False)
+
+
+#: Session settings of a step run without generated code: no whole-stage Java source and
+#: the interpreted form of every expression, projection and predicate.
+INTERPRETED: dict[str, str] = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+
+
+#: The session's own code-generation settings while a :func:`sized_for` block runs (the
+#: outermost block saved them), so a large step nested in a small block gets them back.
+_OWN: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
+    "lake_codegen_settings", default=None
+)
+
+
+@contextlib.contextmanager
+def sized_for(spark: SparkSession, step_bytes: int | None, small_mib: float):
+    """Run the block's queries interpreted when the step's data is small.
+
+    Spark generates and compiles Java for every query it runs (whole-stage code generation),
+    which pays off over millions of rows; a step over a few thousand rows (a micro-batch, a
+    small lake, the run's bookkeeping) spends most of its time compiling: a 2 000-row lake's
+    runs took a fifth less time interpreted (docs/performance.md). ``step_bytes``: the bytes
+    the step reads (None: unknown); below ``small_mib`` MiB (``lake.small_step_mib``; 0:
+    never) the block runs with :data:`INTERPRETED`, otherwise with the session's own
+    settings, also inside a small block. When the block ends the settings it found come
+    back. Results are the same either way; only the speed differs.
+
+    Example:
+        >>> with sized_for(spark, delta_io.table_bytes(spark, path), cfg.lake.small_step_mib):
+        ...     build_silver_table(...)
+    """
+    found: dict[str, str | None] = {key: spark.conf.get(key, None) for key in INTERPRETED}
+    own = _OWN.get() or found
+    small = step_bytes is not None and small_mib > 0 and step_bytes < small_mib * 1024 * 1024
+    if small:
+        log.debug("a small step (%d bytes, under %s MiB): its queries run interpreted", step_bytes, small_mib)
+    _set_conf(spark, dict(INTERPRETED) if small else own)
+    token = _OWN.set(own)
+    try:
+        yield
+    finally:
+        _OWN.reset(token)
+        _set_conf(spark, found)
+
+
+def _set_conf(spark: SparkSession, settings: dict[str, str | None]) -> None:
+    for key, value in settings.items():
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
 
 
 def _under_spark_submit() -> bool:

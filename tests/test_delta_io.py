@@ -117,3 +117,26 @@ def test_merge_upsert_appends_a_batch_of_new_keys_and_merges_a_known_one(spark, 
     m = delta_io.merge_upsert(spark, spark.createDataFrame([], schema), path, ["id"], append_if_no_match=True)
     assert delta_io.table_version(spark, path) == version
     assert (m["numSourceRows"], m["numTargetRowsInserted"]) == (0, 0)
+
+
+def test_table_bytes_is_the_size_of_the_live_data_files(spark, tmp_path):
+    """The checksum's size equals the bytes of the files the latest version lists (read here
+    from Delta's own file list and the file system), through an append and an overwrite that
+    leaves the first files on disk; no table is 0 bytes."""
+    import os
+    from urllib.parse import urlparse
+
+    path = str(tmp_path / "t")
+    assert delta_io.table_bytes(spark, path) == 0
+
+    def live_bytes():
+        files = DeltaTable.forPath(spark, path).toDF().inputFiles()
+        return sum(os.path.getsize(urlparse(f).path) for f in files)
+
+    spark.range(100).write.format("delta").save(path)
+    spark.range(100, 5000).write.format("delta").mode("append").save(path)
+    assert delta_io.table_bytes(spark, path) == live_bytes() > 0
+    spark.range(7).write.format("delta").mode("overwrite").save(path)
+    on_disk = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(".parquet"))
+    assert delta_io.table_bytes(spark, path) == live_bytes() < on_disk
+    assert delta_io.tables_bytes(spark, [path, path, str(tmp_path / "none")]) == 2 * live_bytes()

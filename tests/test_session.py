@@ -128,3 +128,32 @@ def test_local_packages_resolve_s3a_without_the_sdk_bundle():
     assert bundled == [f"hadoop-client-api-{versions.HADOOP_VERSION}.jar"]
     assert f"org.apache.hadoop:hadoop-aws:{versions.HADOOP_VERSION}" in packages
     assert "software.amazon.awssdk:bundle" in versions.S3A_EXCLUDES
+
+
+def test_sized_for_runs_a_small_step_interpreted_and_gives_the_settings_back(spark):
+    whole_stage = "spark.sql.codegen.wholeStage"
+    mode = "spark.sql.codegen.factoryMode"
+    spark.conf.set(whole_stage, "true")
+    spark.conf.unset(mode)
+    mib = 1024 * 1024
+    with session.sized_for(spark, 3 * mib, 4.0):
+        assert spark.conf.get(whole_stage) == "false"
+        assert spark.conf.get(mode) == "NO_CODEGEN"
+        # a query runs, and its plan has no generated stage
+        df = spark.range(10).selectExpr("id * 2 AS x").where("x > 4")
+        assert df.count() == 7
+        assert "WholeStageCodegen" not in df._jdf.queryExecution().executedPlan().toString()
+    assert spark.conf.get(whole_stage) == "true"
+    assert spark.conf.get(mode, None) in (None, "FALLBACK")  # unset again: Spark's default
+    for size, small in ((4 * mib, 4.0), (None, 4.0), (1, 0.0)):  # large, unknown, turned off
+        with session.sized_for(spark, size, small):
+            assert spark.conf.get(whole_stage) == "true"
+            assert spark.conf.get(mode, None) in (None, "FALLBACK")
+    # a run's bookkeeping is small, a step in it large: the step gets the session's own settings
+    with session.sized_for(spark, 0, 4.0):
+        with session.sized_for(spark, 5 * mib, 4.0):
+            assert spark.conf.get(whole_stage) == "true"
+            assert spark.conf.get(mode, None) in (None, "FALLBACK")
+        assert spark.conf.get(whole_stage) == "false"
+        assert spark.conf.get(mode) == "NO_CODEGEN"
+    assert spark.conf.get(whole_stage) == "true"

@@ -53,6 +53,7 @@ from lake.faults import fault_point
 from lake.paths import LakePaths
 from lake.runlog import observe_rows, observed
 from lake.session import jvm as session_jvm
+from lake.session import sized_for
 
 log = logging.getLogger(__name__)
 
@@ -1045,12 +1046,14 @@ def ingest_files(
     *,
     full_reload: bool = False,
     logged_files: set[tuple[str, int, int | None, str, str]] | None = None,
+    small_step_mib: float = 0.0,
 ) -> IngestResult:
     """Ingest the source's files not yet in bronze (all of them with ``full_reload``).
 
     ``logged_files``: what the ingest log holds for this source
     (:func:`lake.ledger.read_ingest_log_files`), when the caller read it already for all its
-    sources in one read.
+    sources in one read. ``small_step_mib``: below that many MiB of files to read, the step
+    runs interpreted (:func:`lake.session.sized_for`).
 
     Example:
         >>> ingest_files(spark, cfg.sources["whatsapp"], "data/landing", LakePaths("/tmp/lake"), "r1")
@@ -1062,6 +1065,24 @@ def ingest_files(
         seen: set[tuple[str, int, int | None, str, str]] = set()
     else:
         seen = logged_files if logged_files is not None else read_ingest_log_files(spark, paths, source.name)
+    known = _known_files(listed, seen)
+    unread = sum(f.size for f in listed if known[f.uri] is None)
+    with sized_for(spark, unread, small_step_mib):
+        return _ingest_listed(spark, source, paths, run_id, bronze, listed, seen, full_reload=full_reload)
+
+
+def _ingest_listed(
+    spark: SparkSession,
+    source: FileSource,
+    paths: LakePaths,
+    run_id: str,
+    bronze: str,
+    listed: list[ListedFile],
+    seen: set[tuple[str, int, int | None, str, str]],
+    *,
+    full_reload: bool,
+) -> IngestResult:
+    """:func:`ingest_files` once the landing is listed and the ingest log read."""
     logged = {(p, h, status) for p, _, _, h, status in seen}
 
     # Files the log already knows by (path, size, mtime) are not read; the others are hashed
