@@ -192,23 +192,24 @@ def run_gold(
 ) -> list[TableCounts]:
     """Update (``full``: rebuild) the star and answers, or the flat table and its CSV."""
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
-        from lake.gold.answers import refresh_answers
+        from lake.gold import answers as _answers
+        from lake.gold import star as _star
         from lake.gold.incremental import consumer
-        from lake.gold.star import SOURCE, build_star
         from lake.gold.tables import ANSWER_TABLES
 
         stage = _Stage("gold star")
-        interactions = {SOURCE: paths.silver("interactions")}
-        unread = ledger.unread_bytes(spark, paths, consumer("fact_interaction"), interactions)
+        silver = paths.silver("interactions")
+        unread = ledger.unread_bytes(spark, paths, consumer("fact_interaction"), {_star.SOURCE: silver})
         with _sized(spark, cfg, unread):
-            star = build_star(
+            star = _star.build_star(
                 spark, paths, run_id, channels=cfg.channels.values(), timezone=cfg.lake.timezone, full=full
             )
         counts = stage.done(star, sink)
         stage = _Stage("gold answers")
-        unread = ledger.unread_bytes(spark, paths, consumer(next(iter(ANSWER_TABLES))), interactions)
+        first = consumer(next(iter(ANSWER_TABLES)))
+        unread = ledger.unread_bytes(spark, paths, first, {_answers.SOURCE: silver})
         with _sized(spark, cfg, unread):
-            answers = refresh_answers(
+            answers = _answers.refresh_answers(
                 spark, paths, as_of=as_of, timezone=cfg.lake.timezone, run_id=run_id, full=full
             )
         return counts + stage.done(answers, sink)

@@ -134,8 +134,14 @@ def test_table_bytes_is_the_size_of_the_live_data_files(spark, tmp_path):
         return sum(os.path.getsize(urlparse(f).path) for f in files)
 
     spark.range(100).write.format("delta").save(path)
+    first = spark.read.format("delta").option("versionAsOf", 0).load(path).inputFiles()
     spark.range(100, 5000).write.format("delta").mode("append").save(path)
     assert delta_io.table_bytes(spark, path) == live_bytes() > 0
+    # what a consumer that read version 0 has yet to read: the append's files
+    appended = live_bytes() - sum(os.path.getsize(urlparse(f).path) for f in first)
+    assert delta_io.added_bytes(spark, path, 0) == appended > 0
+    assert delta_io.added_bytes(spark, path, 1) == 0
+    assert delta_io.added_bytes(spark, path, None) == live_bytes()
     spark.range(7).write.format("delta").mode("overwrite").save(path)
     on_disk = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(".parquet"))
     assert delta_io.table_bytes(spark, path) == live_bytes() < on_disk

@@ -255,3 +255,28 @@ def test_runs_with_a_frozen_then_set_back_clock_skip_nothing(spark, tmp_path, mo
     assert sum(want["silver.interactions"].values()) > 0
     for name in want:
         assert got[name] == want[name], name
+
+
+def test_unread_bytes_follow_what_the_consumer_recorded(spark, lake_root):
+    """A consumer never recorded has the whole table to read; after recording a version, only
+    the data files committed after it (sizes read here from the file system)."""
+    import os
+    from urllib.parse import urlparse
+
+    paths = LakePaths(lake_root)
+    src = paths.bronze("kv")
+    sources = {"bronze.kv": src}
+    assert ledger.unread_bytes(spark, paths, "silver.kv", sources) == 0  # no table yet
+    spark.createDataFrame([(1, "a")], KV).write.format("delta").save(src)
+
+    def size(files):
+        return sum(os.path.getsize(urlparse(f).path) for f in files)
+
+    v0 = size(spark.read.format("delta").load(src).inputFiles())
+    assert ledger.unread_bytes(spark, paths, "silver.kv", sources) == v0 > 0
+    ledger.record_consumed(spark, paths, "silver.kv", {"bronze.kv": 0}, "r1")
+    assert ledger.unread_bytes(spark, paths, "silver.kv", sources) == 0
+    spark.createDataFrame([(2, "b"), (3, "c")], KV).write.format("delta").mode("append").save(src)
+    v1 = size(spark.read.format("delta").load(src).inputFiles()) - v0
+    assert ledger.unread_bytes(spark, paths, "silver.kv", sources) == v1 > 0
+    assert ledger.unread_bytes(spark, paths, "silver.other", sources) == v0 + v1
