@@ -346,7 +346,8 @@ def sized_for(spark: SparkSession, step_bytes: int | None, small_mib: float):
     the step reads (None: unknown); below ``small_mib`` MiB (``lake.small_step_mib``; 0:
     never) the block runs with :data:`INTERPRETED`, otherwise with the session's own
     settings, also inside a small block. When the block ends the settings it found come
-    back. Results are the same either way; only the speed differs.
+    back. Results are the same either way; only the speed differs (the settings are the
+    session's: queries another thread runs on the same session meanwhile run likewise).
 
     Example:
         >>> with sized_for(spark, delta_io.table_bytes(spark, path), cfg.lake.small_step_mib):
