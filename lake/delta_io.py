@@ -332,7 +332,7 @@ def added_bytes(spark: SparkSession, path: str, after: int | None) -> int | None
                 add = json.loads(line).get("add")
             except ValueError:
                 return None
-            if isinstance(add, dict):
+            if isinstance(add, dict) and add.get("dataChange", True):  # not a compaction's rewrite
                 total += int(add.get("size") or 0)
     return total
 
@@ -442,7 +442,7 @@ def merge_upsert(
         # only new keys: what the MERGE would insert, appended (MERGE's metric names)
         before = table_version(spark, path)
         metrics = append(spark, df, path)
-        rows = metrics.get("numOutputRows", 0) if metrics.get("version") != before else 0
+        rows = metrics.get("numOutputRows", 0) if committed_after(metrics, before) else 0
         metrics.update(numSourceRows=rows, numTargetRowsInserted=rows, numTargetRowsUpdated=0)
         return metrics
     target = DeltaTable.forPath(spark, path)
@@ -506,22 +506,44 @@ def merge_diff(
 
 
 def last_metrics(spark: SparkSession, path: str) -> dict[str, int]:
-    """Operation metrics of the table's latest commit (rows written, updated, ...), with its
-    ``version``.
+    """Operation metrics of the table's latest write (rows written, updated, ...), with its
+    ``version``: the latest commit that is not an auto compaction. With Delta's auto
+    compaction turned on (``spark.databricks.delta.autoCompact.enabled`` or the table
+    property ``delta.autoOptimize.autoCompact``, a cluster's setting), Delta may commit an
+    ``OPTIMIZE`` right after a write; its metrics are no row counts of the write.
 
     Row counts come from Delta's own metrics, so nothing is counted twice. They are read from
     the commit file itself (``_delta_log/<version>.json``, its ``commitInfo`` action, as the
     Delta protocol defines it): no Spark job, where ``DeltaTable.history`` starts one.
+    Compare the version with the one before the write through :func:`committed_after`.
     """
     version, entries = _log_listing(spark, path)
     if version is None:
         raise ValueError(f"no Delta commit under {path}")
     info = _commit_info(spark, entries[version])
+    while _auto_compaction(info) and version - 1 in entries:
+        version -= 1
+        info = _commit_info(spark, entries[version])
     metrics = {
         k: int(v) for k, v in (info.get("operationMetrics") or {}).items() if str(v).lstrip("-").isdigit()
     }
     metrics["version"] = version
     return metrics
+
+
+def _auto_compaction(info: dict) -> bool:
+    """Whether a commit's ``commitInfo`` is Delta's auto compaction (an ``OPTIMIZE`` it ran
+    after a write, ``operationParameters.auto`` true)."""
+    params = info.get("operationParameters") or {}
+    return info.get("operation") == "OPTIMIZE" and str(params.get("auto", "")).lower() == "true"
+
+
+def committed_after(metrics: dict[str, int], before: int | None) -> bool:
+    """Whether the write :func:`last_metrics` describes committed after version ``before``
+    (the table's version before the write; None: no table). A write of no rows commits
+    nothing, so the latest write is then an older one (or its auto compaction's, which
+    :func:`last_metrics` steps over)."""
+    return before is None or metrics.get("version", -1) > before
 
 
 def table_version(spark: SparkSession, path: str) -> int | None:

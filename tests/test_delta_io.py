@@ -146,3 +146,63 @@ def test_table_bytes_is_the_size_of_the_live_data_files(spark, tmp_path):
     on_disk = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(".parquet"))
     assert delta_io.table_bytes(spark, path) == live_bytes() < on_disk
     assert delta_io.tables_bytes(spark, [path, path, str(tmp_path / "none")]) == 2 * live_bytes()
+
+
+def _commits(table_dir):
+    """``{version: (operation, operationParameters, [(size, dataChange) of its add actions])}``
+    read from the commit files (the test's own reading of the log)."""
+    import json
+
+    found = {}
+    for f in sorted((table_dir / "_delta_log").glob("*.json")):
+        info, adds = {}, []
+        for line in f.read_text().splitlines():
+            action = json.loads(line)
+            info = action.get("commitInfo", info)
+            if "add" in action:
+                adds.append((action["add"]["size"], action["add"]["dataChange"]))
+        found[int(f.stem)] = (info.get("operation"), info.get("operationParameters") or {}, adds)
+    return found
+
+
+def test_with_auto_compaction_the_metrics_are_the_writes(spark, tmp_path):
+    """With Delta's auto compaction turned on (a cluster's setting), a table appended a row at
+    a time keeps few live files, its change feed holds each row once, and ``last_metrics`` /
+    ``committed_after`` / ``added_bytes`` describe the writes, never the compactions Delta
+    commits right after them."""
+    table_dir = tmp_path / "silver" / "t"
+    path = str(table_dir)
+    spark.conf.set("spark.databricks.delta.autoCompact.enabled", "true")
+    spark.conf.set("spark.databricks.delta.autoCompact.minNumFiles", "3")
+    try:
+        for i in range(8):
+            before = delta_io.table_version(spark, path)
+            m = delta_io.append(spark, spark.createDataFrame([(i, f"v{i}")], "id int, v string"), path)
+            writes = [v for v, (op, _, _) in _commits(table_dir).items() if op == "WRITE"]
+            assert m["version"] == max(writes) and m["numOutputRows"] == 1
+            assert delta_io.committed_after(m, before)
+        # a write of no rows commits nothing: not taken for the last write (the latest commit
+        # here may be a compaction, newer than that write)
+        before = delta_io.table_version(spark, path)
+        m = delta_io.append(spark, spark.createDataFrame([], "id int, v string"), path)
+        assert not delta_io.committed_after(m, before) or m["version"] == delta_io.table_version(spark, path)
+    finally:
+        spark.conf.unset("spark.databricks.delta.autoCompact.enabled")
+        spark.conf.unset("spark.databricks.delta.autoCompact.minNumFiles")
+    commits = _commits(table_dir)
+    compactions = [v for v, (op, params, _) in commits.items() if op == "OPTIMIZE"]
+    assert compactions, "no auto compaction ran"
+    assert all(str(commits[v][1].get("auto")).lower() == "true" for v in compactions)
+    assert max(commits) in compactions or max(commits) - 1 in compactions or len(compactions) >= 2
+    live = spark.read.format("delta").load(path).inputFiles()
+    assert len(live) < 8, live
+    rows = spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 0).load(path)
+    got = sorted((r["id"], r["v"], r["_change_type"]) for r in rows.collect())
+    assert got == [(i, f"v{i}", "insert") for i in range(8)]  # each row once: compactions change no data
+    # bytes a consumer of version 0 reads next: the later writes' files, not the rewrites
+    written = sum(size for v, (op, _, adds) in commits.items() if v > 0 for size, change in adds if change)
+    rewritten = sum(size for v in compactions for size, _ in commits[v][2])
+    assert rewritten > 0
+    assert delta_io.added_bytes(spark, path, 0) == written
+    with_rewrites = sum(size for v, (_, _, adds) in commits.items() if v > 0 for size, _ in adds)
+    assert with_rewrites == written + rewritten  # what counting every add would have said

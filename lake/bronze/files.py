@@ -1137,7 +1137,7 @@ def _ingest_listed(
             metrics = delta_io.append(spark, batch, bronze, merge_schema=source.drift == DriftPolicy.EVOLVE)
         fault_point(f"bronze.append.after:{source.name}")
         # an empty append leaves no commit: the latest metrics would be an older write's
-        committed_now = metrics.get("version") != version_before
+        committed_now = delta_io.committed_after(metrics, version_before)
         rows_written = metrics.get("numOutputRows", 0) if committed_now else 0
         seen_rows = observed(read)
         if committed_now and len(new) == 1 and "malformed" in seen_rows:

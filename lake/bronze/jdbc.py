@@ -438,7 +438,7 @@ def ingest_table(
         raise
     fault_point(f"bronze.append.after:{source.name}")
     # an empty append may leave no commit: then the latest metrics are an older write's
-    rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
+    rows_written = metrics.get("numOutputRows", 0) if delta_io.committed_after(metrics, version_before) else 0
     rows_in = observed(read).get("rows", -1)
     replayed = observed(seen).get("replayed", -1) if replay_guard else 0
     if replayed > 0:
@@ -536,7 +536,7 @@ def ingest_snapshot(
             raise _fail(source, conn, exc) from None
         raise
     fault_point(f"bronze.append.after:{source.name}")
-    rows_written = metrics.get("numOutputRows", 0) if metrics.get("version") != version_before else 0
+    rows_written = metrics.get("numOutputRows", 0) if delta_io.committed_after(metrics, version_before) else 0
     got = observed(seen)
     rows_in = got["read"] + got["deleted"] if "read" in got else -1
     log.info(
