@@ -352,6 +352,9 @@ class LakeSettings:
     #: a step that reads less than this many MiB (new files, changes, tables read whole) runs
     #: its queries without generated code (:func:`lake.session.sized_for`); 0: never
     small_step_mib: float = 2.0
+    #: after a run, a table it wrote that holds at least this many files, averaging under
+    #: :data:`lake.delta_io.SMALL_FILE_BYTES`, is compacted (:func:`lake.delta_io.compact`); 0: never
+    compact_min_files: int = 50
 
 
 @dataclass(frozen=True)
@@ -564,6 +567,16 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
     lake = _build(LakeSettings, raw.get("lake"), file, "lake")
     if lake.small_step_mib < 0:
         raise ConfigError(file, "lake.small_step_mib", f"must be 0 or more; found {lake.small_step_mib}")
+    if (
+        isinstance(lake.compact_min_files, bool)
+        or not isinstance(lake.compact_min_files, int)
+        or (lake.compact_min_files < 0)
+    ):
+        raise ConfigError(
+            file,
+            "lake.compact_min_files",
+            f"must be a whole number, 0 or more; found {lake.compact_min_files!r}",
+        )
     jdbc = _build(JdbcConnection, raw["jdbc"], file, "jdbc")
     export = _build(ExportOptions, raw.get("export"), file, "export")
     channels = _channels(raw.get("channels"), file)

@@ -337,6 +337,41 @@ def added_bytes(spark: SparkSession, path: str, after: int | None) -> int | None
     return total
 
 
+#: A table's files average under this size when :func:`compact` bin-packs them.
+SMALL_FILE_BYTES = 32 * 1024 * 1024
+
+
+def compact(spark: SparkSession, path: str, min_files: int) -> bool:
+    """Bin-pack the table's files (Delta ``OPTIMIZE``) when it holds at least ``min_files``
+    files averaging under :data:`SMALL_FILE_BYTES`; True when it did.
+
+    A lake written a micro-batch at a time (``lake watch``, frequent runs) adds a file or more
+    per table per batch; without this, every read of a whole table opens them all, for ever.
+    The file count and size come from the latest checksum (no Spark job; no checksum, no
+    compaction). The ``OPTIMIZE`` commit changes no data (``dataChange`` false): change-feed
+    consumers skip it, row counts and time travel are unaffected. ``min_files`` 0: never.
+
+    Example:
+        >>> compact(spark, paths.bronze("ura"), 50)
+        False
+    """
+    if min_files <= 0:
+        return False
+    state = _checksum_state(spark, path)
+    if state is None:
+        return False
+    files, size = state.get("numFiles"), state.get("tableSizeBytes")
+    if not isinstance(files, int) or not isinstance(size, int) or files < max(min_files, 2):
+        return False
+    if size / files >= SMALL_FILE_BYTES:
+        return False
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, path).optimize().executeCompaction()
+    log.info("compacted %s: %d files of %.1f KiB on average", path, files, size / files / 1024)
+    return True
+
+
 def tables_bytes(spark: SparkSession, paths: Iterable[str]) -> int | None:
     """:func:`table_bytes` summed over ``paths`` (None when one of them is unknown)."""
     total = 0

@@ -349,11 +349,32 @@ def run(
             record_counts(spark, paths, report.run_id, p.value, counts)
             fault_point(f"runs.after:{p.value}")
             report.counts += counts
+        with sized_for(spark, None, cfg.lake.small_step_mib):  # a compaction rewrites whole tables
+            compact_written(spark, paths, report.counts, cfg.lake.compact_min_files)
     report.seconds = time.monotonic() - started
     log.info("run %s finished in %.1fs", report.run_id, report.seconds)
     for r in report.quarantined_files:
         log.warning("run %s: %s file %s quarantined whole (%s)", report.run_id, r.table, r.file, r.reason)
     return report
+
+
+def compact_written(spark, paths: LakePaths, counts: Iterable[TableCounts], min_files: int) -> list[str]:
+    """Compact (:func:`lake.delta_io.compact`) the tables a run's ``counts`` name, the
+    quarantine of each silver table and the bookkeeping tables, where they hold
+    ``min_files`` small files or more; returns the paths compacted."""
+    if min_files <= 0:
+        return []
+    tables: list[str] = []
+    for c in counts:
+        if c.layer not in {lay.value for lay in Layer}:
+            continue
+        tables.append(getattr(paths, c.layer)(c.table))
+        if c.layer == Layer.SILVER.value:
+            tables.append(paths.quarantine(c.table))
+    tables += [
+        paths.system(t) for t in (ledger.CONSUMERS, ledger.INGEST_LOG, ledger.WATERMARKS, ledger.RUNS_TABLE)
+    ]
+    return [t for t in dict.fromkeys(tables) if delta_io.compact(spark, t, min_files)]
 
 
 def _record_failure(

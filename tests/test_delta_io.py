@@ -206,3 +206,31 @@ def test_with_auto_compaction_the_metrics_are_the_writes(spark, tmp_path):
     assert delta_io.added_bytes(spark, path, 0) == written
     with_rewrites = sum(size for v, (_, _, adds) in commits.items() if v > 0 for size, _ in adds)
     assert with_rewrites == written + rewritten  # what counting every add would have said
+
+
+def test_compact_bin_packs_small_files_and_changes_no_data(spark, tmp_path):
+    """``compact`` rewrites a table of many small files into few, in a commit that changes no
+    data: the same rows, the change feed still holding each row once; below the threshold (or
+    with 0) it commits nothing."""
+    table_dir = tmp_path / "bronze" / "t"
+    path = str(table_dir)
+    rows = [(i, f"v{i}") for i in range(6)]
+    for r in rows[:2]:
+        delta_io.append(spark, spark.createDataFrame([r], "id int, v string").coalesce(1), path)
+    assert not delta_io.compact(spark, path, 3)  # two files
+    assert not delta_io.compact(spark, path, 0)
+    assert delta_io.table_version(spark, path) == 2  # created empty (column mapping + feed), two writes
+    for r in rows[2:]:
+        delta_io.append(spark, spark.createDataFrame([r], "id int, v string").coalesce(1), path)
+    files_before = len(spark.read.format("delta").load(path).inputFiles())
+    assert files_before == 6
+    assert delta_io.compact(spark, path, 3)
+    assert len(spark.read.format("delta").load(path).inputFiles()) == 1
+    commits = _commits(table_dir)
+    op, params, adds = commits[max(commits)]
+    assert op == "OPTIMIZE" and str(params.get("auto")).lower() != "true" and adds and not any(c for _, c in adds)
+    got = sorted((r["id"], r["v"]) for r in spark.read.format("delta").load(path).collect())
+    assert got == rows
+    feed = spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 1).load(path)
+    assert sorted((r["id"], r["v"], r["_change_type"]) for r in feed.collect()) == [(i, v, "insert") for i, v in rows]
+    assert not delta_io.compact(spark, path, 3)  # one file now
