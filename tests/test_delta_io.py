@@ -234,3 +234,40 @@ def test_compact_bin_packs_small_files_and_changes_no_data(spark, tmp_path):
     feed = spark.read.format("delta").option("readChangeFeed", "true").option("startingVersion", 1).load(path)
     assert sorted((r["id"], r["v"], r["_change_type"]) for r in feed.collect()) == [(i, v, "insert") for i, v in rows]
     assert not delta_io.compact(spark, path, 3)  # one file now
+
+
+def test_a_run_compacts_what_it_wrote_and_a_failed_compaction_waits(spark, tmp_path, monkeypatch, caplog):
+    """``compact_written`` compacts the tables a run's counts name (and the quarantine of a
+    silver table) past the threshold, leaves the others, and a compaction that fails is a
+    warning: the table is compacted by the next run."""
+    import logging
+
+    from lake import faults
+    from lake.ledger import TableCounts
+    from lake.paths import LakePaths
+    from lake.pipeline import compact_written
+
+    paths = LakePaths(str(tmp_path / "lake"))
+    one = spark.createDataFrame([(1, "a")], "id int, v string").coalesce(1)
+    for path, writes in ((paths.silver("s"), 3), (paths.quarantine("s"), 3), (paths.gold("g"), 3),
+                         (paths.gold("few"), 2), (paths.gold("other"), 3)):
+        for _ in range(writes):
+            delta_io.append(spark, one, path)
+    counts = [TableCounts("s", "silver", 3, 3), TableCounts("g", "gold", 3, 3), TableCounts("few", "gold", 2, 2)]
+
+    monkeypatch.setenv("LAKE_FAULT", f"raise@compact.before:{paths.gold('g')}")
+    faults.reset()
+    with caplog.at_level(logging.WARNING, logger="lake.pipeline"):
+        done = compact_written(spark, paths, counts, 3)
+    assert done == [paths.silver("s"), paths.quarantine("s")]
+    assert any("could not compact" in r.getMessage() and paths.gold("g") in r.getMessage() for r in caplog.records)
+    monkeypatch.delenv("LAKE_FAULT")
+    faults.reset()
+    assert compact_written(spark, paths, counts, 3) == [paths.gold("g")]  # the next run
+    assert compact_written(spark, paths, counts, 0) == []
+
+    def files(path):
+        return len(spark.read.format("delta").load(path).inputFiles())
+
+    assert [files(p) for p in (paths.silver("s"), paths.quarantine("s"), paths.gold("g"))] == [1, 1, 1]
+    assert files(paths.gold("few")) == 2 and files(paths.gold("other")) == 3  # below the threshold; not the run's
