@@ -9,9 +9,10 @@ OUTPUT ?= output
 PYTEST_ARGS ?=
 # the suite runs in TEST_WORKERS processes, a test file per process at a time (pytest-xdist
 # --dist loadfile): each has its own Spark session; most of a small test's time is Spark's
-# and Delta's fixed cost per job and commit, which two processes overlap on two cores
+# and Delta's fixed cost per job and commit, which two processes overlap on two cores.
+# Files are handed out in collection order, longest first (tests/conftest.py, LONGEST_FIRST)
 TEST_WORKERS ?= 2
-XDIST  := -n $(TEST_WORKERS) --dist loadfile
+XDIST  := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: help setup setup-test jars demo lint test test-long test-fast test-benchmark clean clean-lake db-start db-stop benchmark notebooks
 
