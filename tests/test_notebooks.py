@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests import SHORT_JVM_OPTS
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 KERNEL = "python3"
@@ -91,6 +93,7 @@ def kernel_env(demo_lake, tmp_path_factory):
         "LAKE_JDBC_URL": demo_lake["jdbc_url"],
         "LAKE_SPARK_LOG_LEVEL": "ERROR",
         "PYTHONPATH": str(REPO),
+        "SPARK_SUBMIT_OPTS": SHORT_JVM_OPTS,  # a kernel's JVM lives a minute or so
     }
 
 
