@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterable
 
 from pyspark.sql import Column, DataFrame, Row, SparkSession
-from pyspark.sql import functions as F
 
 from lake.session import jvm as session_jvm
 
@@ -440,11 +439,11 @@ def merge_upsert(
         control_columns: columns of ``df`` that steer the MERGE (e.g. ``_op``) and are not
             written to the target.
         append_if_no_match: for a batch of mostly new keys (a channel's new interactions):
-            first ask whether any key of ``df`` is in the target (a semi-join, one small job);
-            when none is, the MERGE would only insert, so ``df`` is appended instead (no
-            MERGE's source materialization, target scan and rewrite), reported with the
-            MERGE's metric names. Only without ``delete_when``/``delete_missing_when``/
-            ``control_columns``; a batch with a known key is MERGEd as usual.
+            first an insert-only MERGE (Delta runs it as one anti-join and an append: no
+            source materialization, no target rewrite); only when some key of ``df`` was
+            already in the target does the full MERGE run as well (which then finds the rows
+            just inserted unchanged), its metrics added to the first's. Only without
+            ``delete_when``/``delete_missing_when``/``control_columns``.
 
     ``df`` must hold at most one row per key (resolve duplicates before calling).
 
@@ -467,25 +466,20 @@ def merge_upsert(
         # an empty table from the schema alone (no action over ``df``), then the MERGE below
         target_schema = df.drop(*control).schema
         create_if_missing(spark, spark.createDataFrame([], target_schema), path)
-    elif (
-        append_if_no_match
-        and delete_when is None
-        and delete_missing_when is None
-        and not control
-        and not _any_key_in(spark, df, path, keys)
-    ):
-        # only new keys: what the MERGE would insert, appended (MERGE's metric names)
-        before = table_version(spark, path)
-        metrics = append(spark, df, path)
-        rows = metrics.get("numOutputRows", 0) if committed_after(metrics, before) else 0
-        metrics.update(numSourceRows=rows, numTargetRowsInserted=rows, numTargetRowsUpdated=0)
-        return metrics
     target = DeltaTable.forPath(spark, path)
     written = [c for c in df.columns if c not in control]
     cols = list(compare_columns) if compare_columns is not None else [c for c in written if c not in keys]
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in cols) or "false"
     values: dict[str, str | Column] = {f"`{c}`": f"s.`{c}`" for c in written}
+    inserted: dict[str, int] | None = None
+    if append_if_no_match and delete_when is None and delete_missing_when is None and not control:
+        before = table_version(spark, path)
+        target.alias("t").merge(df.alias("s"), on).whenNotMatchedInsert(values=values).execute()
+        inserted = last_metrics(spark, path) if table_version(spark, path) != before else {}
+        source_rows = inserted.get("numSourceRows")
+        if source_rows is not None and inserted.get("numTargetRowsInserted") == source_rows:
+            return inserted  # only new keys (the usual batch): nothing to update
     merge = target.alias("t").merge(df.alias("s"), on)
     if delete_when is not None:
         keep = f"NOT coalesce({delete_when}, false)"
@@ -498,18 +492,19 @@ def merge_upsert(
         merge = merge.whenMatchedUpdate(condition=changed, set=values).whenNotMatchedInsert(values=values)
     if delete_missing_when is not None:
         merge = merge.whenNotMatchedBySourceDelete(condition=delete_missing_when)
+    before = table_version(spark, path)
     merge.execute()
-    return last_metrics(spark, path)
-
-
-def _any_key_in(spark: SparkSession, df: DataFrame, path: str, keys: list[str]) -> bool:
-    """Whether any key of ``df`` is held by the table at ``path`` (null-safe, as the MERGE
-    matches)."""
-    held = read_table(spark, path).select(*[F.col(k).alias(f"_held_{k}") for k in keys])
-    cond = F.col(keys[0]).eqNullSafe(F.col(f"_held_{keys[0]}"))
-    for k in keys[1:]:
-        cond = cond & F.col(k).eqNullSafe(F.col(f"_held_{k}"))
-    return not df.select(*keys).join(held, cond, "left_semi").isEmpty()
+    if table_version(spark, path) == before:  # an empty source: Delta commits nothing
+        metrics = {"numSourceRows": 0, "numTargetRowsInserted": 0, "numTargetRowsUpdated": 0}
+        if before is not None:
+            metrics["version"] = before
+    else:
+        metrics = last_metrics(spark, path)
+    if inserted:  # the insert-only MERGE above took the new keys: its inserts are this MERGE's too
+        metrics["numTargetRowsInserted"] = metrics.get("numTargetRowsInserted", 0) + inserted.get(
+            "numTargetRowsInserted", 0
+        )
+    return metrics
 
 
 def merge_diff(

@@ -406,6 +406,60 @@ def read_ingest_logs(
     return found
 
 
+@dataclass
+class _LogBatch:
+    """Ingest-log rows of one :func:`ingest_log_batch`, appended when its block ends."""
+
+    path: str
+    rows: list[tuple] = field(default_factory=list)
+
+
+_LOG_ACTIVE: contextvars.ContextVar[_LogBatch | None] = contextvars.ContextVar(
+    "lake_ingest_log_batch", default=None
+)
+
+
+@contextlib.contextmanager
+def ingest_log_batch(spark: SparkSession, paths: LakePaths):
+    """Keep the ingest-log rows written inside the block (:func:`write_ingest_log`) and
+    append them in ONE commit when it ends (also when it raises: the sources that finished
+    did commit their bronze rows). Nested blocks join the outer one.
+
+    A run killed before that commit loses nothing: the log is written only after each
+    source's bronze commit, and a rerun finds the committed files in bronze itself and only
+    repairs their log rows (:mod:`lake.bronze.files`, "Exactly once").
+
+    Example:
+        >>> with ledger.ingest_log_batch(spark, paths):
+        ...     for source in sources:
+        ...         ingest_files(spark, source, landing, paths, run_id)  # log rows wait
+    """
+    if _LOG_ACTIVE.get() is not None:
+        yield
+        return
+    active = _LogBatch(paths.system(INGEST_LOG))
+    token = _LOG_ACTIVE.set(active)
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        _LOG_ACTIVE.reset(token)
+        try:
+            _append_ingest_log(spark, active.path, active.rows)
+        except Exception as exc:
+            if not failed:
+                raise
+            log.warning("could not log the files ingested before the error (the rerun repairs it): %s", exc)
+
+
+def _append_ingest_log(spark: SparkSession, path: str, rows: list[tuple]) -> None:
+    if rows:
+        delta_io.append(spark, spark.createDataFrame(rows, INGEST_LOG_SCHEMA), path)
+
+
 def write_ingest_log(
     spark: SparkSession,
     paths: LakePaths,
@@ -415,7 +469,9 @@ def write_ingest_log(
     *,
     replace_source: bool = False,
 ) -> None:
-    """Append ``entries``; with ``replace_source`` the source's previous rows are removed first."""
+    """Append ``entries`` (in one commit, or with the other rows of the active
+    :func:`ingest_log_batch` when its block ends); with ``replace_source`` the source's
+    previous rows are removed first, at once."""
     path = paths.system(INGEST_LOG)
     now = clock.now()
     data = [
@@ -425,9 +481,11 @@ def write_ingest_log(
         from delta.tables import DeltaTable
 
         DeltaTable.forPath(spark, path).delete(F.col("source") == source)
-    if not data:
-        return
-    delta_io.append(spark, spark.createDataFrame(data, INGEST_LOG_SCHEMA), path)
+    active = _LOG_ACTIVE.get()
+    if active is not None and active.path == path:
+        active.rows += data
+    else:
+        _append_ingest_log(spark, path, data)
 
 
 def read_watermark(spark: SparkSession, paths: LakePaths, source: str) -> str | None:

@@ -105,23 +105,25 @@ def run_bronze(
     # what the ingest log holds for every file source, in one read (a source's own ingest
     # writes only its own rows, so the others' stay current)
     logged = None if full_reload else ledger.read_ingest_logs(spark, paths, [s.name for s in sources])
-    for source in sources:
-        stage = _Stage(f"bronze {source.name}")
-        result = ingest_files(
-            spark,
-            source,
-            cfg.lake.landing,
-            paths,
-            run_id,
-            full_reload=full_reload,
-            logged_files=None if logged is None else logged[source.name],
-            small_step_mib=cfg.lake.small_step_mib,
-        )
-        counts += stage.done([result.table_counts()], sink)
-        if report is not None and result.files_ingested:
-            report.files_ingested += result.files_ingested
-            oldest = [t for t in (report.oldest_file_modified, result.oldest_modified) if t is not None]
-            report.oldest_file_modified = min(oldest) if oldest else None
+    # the file sources' ingest-log rows: one commit after the last of them
+    with ledger.ingest_log_batch(spark, paths):
+        for source in sources:
+            stage = _Stage(f"bronze {source.name}")
+            result = ingest_files(
+                spark,
+                source,
+                cfg.lake.landing,
+                paths,
+                run_id,
+                full_reload=full_reload,
+                logged_files=None if logged is None else logged[source.name],
+                small_step_mib=cfg.lake.small_step_mib,
+            )
+            counts += stage.done([result.table_counts()], sink)
+            if report is not None and result.files_ingested:
+                report.files_ingested += result.files_ingested
+                oldest = [t for t in (report.oldest_file_modified, result.oldest_modified) if t is not None]
+                report.oldest_file_modified = min(oldest) if oldest else None
     for table in cfg.jdbc_sources(pipeline):
         stage = _Stage(f"bronze {table.name}")
         with sized_for(spark, None, cfg.lake.small_step_mib):  # rows unknown before the read

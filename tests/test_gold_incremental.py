@@ -180,6 +180,19 @@ def test_dim_date_follows_the_changes_without_reading_the_table(spark, tmp_path,
     monkeypatch.setattr(star, "dim_date", lambda *a, **k: pytest.fail("read the table"))
     counts = {c.table: c for c in build_star(spark, inc, "r3", channels=CHANNELS, timezone=TZ)}
     assert counts["dim_date"].written == 3 and counts["dim_date"].reconciles  # 10-09, 10-10, 10-11
+
+    # an insert inside the range: the range the table holds, nothing recomputed nor committed
+    inside = [interaction("n9", "email", "ana@x.com", "2019-10-04 08:00:00", "2019-10-04 08:10:00")]
+    write_interactions(spark, inc, inside, mode="append")
+    rows.update({r["interaction_id"]: dict(r) for r in inside})
+    before = delta_io.table_version(spark, inc.gold("dim_date"))
+    counts = {c.table: c for c in build_star(spark, inc, "r4", channels=CHANNELS, timezone=TZ)}
+    assert (counts["dim_date"].rows_in, counts["dim_date"].written) == (0, 0)
+    assert counts["fact_interaction"].written >= 1  # the new fact
+    assert delta_io.table_version(spark, inc.gold("dim_date")) == before
+    assert ledger.consumed(spark, inc, "gold.dim_date", star.SOURCE) == delta_io.table_version(
+        spark, inc.silver("interactions")
+    )
     monkeypatch.setattr(star, "dim_date", real)
 
     full = LakePaths(str(tmp_path / "rebuilt"))

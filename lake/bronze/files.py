@@ -16,7 +16,8 @@ driver and its whole-file checks run line by line in Spark tasks.
 Exactly once: the bronze append (one Delta commit per run and source) is the commit point.
 The files already ingested are derived from the ``_file_hash``/``_source_file`` values
 present in bronze, so a run killed before the commit leaves nothing, and a run killed after
-it is recognised by the rerun, which only repairs ``_system/ingest_log``.
+it is recognised by the rerun, which only repairs ``_system/ingest_log`` (whose rows a run
+appends once, after its last file source: :func:`lake.ledger.ingest_log_batch`).
 
 Example:
     >>> from lake.bronze import ingest_files

@@ -223,6 +223,25 @@ def merge_and_record(
     return counts
 
 
+def record_unchanged(
+    spark: SparkSession,
+    paths: LakePaths,
+    run_id: str,
+    table: str,
+    versions: Mapping[str, int | None],
+) -> TableCounts:
+    """:func:`merge_and_record` for a gold table the changes cannot alter (told without
+    recomputing it, e.g. ``dim_date`` when the day range stays): nothing is read nor
+    committed, the versions are recorded; the same fault points."""
+    from lake.faults import fault_point
+
+    fault_point(f"gold.write.before:{table}")
+    log.info("gold.%s: the changes leave it as it is: nothing recomputed nor committed", table)
+    fault_point(f"gold.write.after:{table}")
+    record(spark, paths, [table], versions, run_id)
+    return TableCounts(table, "gold", rows_in=0, written=0)
+
+
 def record(
     spark: SparkSession,
     paths: LakePaths,

@@ -274,7 +274,8 @@ def date_range_after(
 ) -> DataFrame:
     """The day range of the interactions after a batch of ``changes`` (their change feed:
     every image), told from the changes and ``current`` (the ``dim_date`` rows held, built
-    before them) without reading the table: one row ``lo, hi, known`` (one aggregation).
+    before them) without reading the table: one row ``lo, hi, known, held_lo, held_hi`` (one
+    aggregation; ``held_*``: the range ``current`` holds).
 
     ``known`` is false when it cannot be told: ``current`` has no range, or a removed row
     (deleted, or an update's before image) lies on its first or last day or outside it
@@ -305,6 +306,8 @@ def date_range_after(
         F.least("d_lo", "a_lo").alias("lo"),
         F.greatest("d_hi", "a_hi").alias("hi"),
         (F.col("d_lo").isNotNull() & (F.col("r_lo").isNull() | inside)).alias("known"),
+        F.col("d_lo").alias("held_lo"),
+        F.col("d_hi").alias("held_hi"),
     )
 
 
@@ -540,7 +543,8 @@ def update_star(
     history is event-time: a late or deleted interaction restates that customer's versions,
     no other); ``dim_agent``, the touched agents; ``dim_date``, the day range of the whole
     table, told from the changes and the range held (:func:`date_range_after`; the table is
-    read only when a removed row lay on a bound); ``fact_interaction``, the changed interactions and
+    read only when a removed row lay on a bound; a range the table holds already is neither
+    recomputed nor committed); ``fact_interaction``, the changed interactions and
     every interaction of a touched customer. Recomputed rows are read from silver at
     ``upto``, so they equal what a rebuild at ``upto`` would write.
     """
@@ -585,15 +589,20 @@ def update_star(
         # the day range from the changes and the range held; the whole table is read only
         # when a removed row may have moved a bound
         days = None
+        same_range = False
         if not whole:  # one tiny row read: the range, and whether it could be told
             bounds = delta_io.one_row(date_range_after(changes, gold("dim_date"), timezone=timezone))
             if bounds["known"]:
+                # a range the table already holds: its rows are those dim_date_of_range wrote
+                same_range = (bounds["lo"], bounds["hi"]) == (bounds["held_lo"], bounds["held_hi"])
                 days = dim_date_of_range(
                     spark.range(1).select(F.lit(bounds["lo"]).alias("lo"), F.lit(bounds["hi"]).alias("hi"))
                 )
-        if days is None:
-            days = dim_date(snapshot, timezone=timezone)
-        counts.append(merge("dim_date", gold("dim_date"), days, ["date_key"]))
+        if same_range:
+            counts.append(incremental.record_unchanged(spark, paths, run_id, "dim_date", versions))
+        else:
+            days = days if days is not None else dim_date(snapshot, timezone=timezone)
+            counts.append(merge("dim_date", gold("dim_date"), days, ["date_key"]))
         # the fact joins the persisted versions (just merged), as the rebuild does
         customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
         desired = fact_interaction(
