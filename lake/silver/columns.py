@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column
@@ -120,9 +121,24 @@ def column_expr(
         >>> rule = ColumnRule(type=ColumnType.DURATION, source="duracao_atendimento")
         >>> bronze.select(column_expr(rule).alias("handle_seconds"))
     """
-    types = types or {}
+    src_type = (types or {}).get(rule.source) if rule.source is not None else None
+    return _rule_column(rule, src_type, None if formats is None else tuple(formats), _jvm())
+
+
+def _jvm():
+    """The JVM the Columns are built in (part of :func:`_rule_column`'s cache key: a Column
+    lives in one JVM)."""
+    from pyspark import SparkContext
+
+    return SparkContext._jvm
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule_column(rule: ColumnRule, src_type: DataType | None, formats: tuple[str, ...] | None, jvm) -> Column:
+    """:func:`column_expr`, built once per rule, source type, formats and JVM: a Column is an
+    immutable expression, and building one costs hundreds of py4j calls per column, which a
+    micro-batch paid again for every table and every batch."""
     src = input_column(rule)
-    src_type = types.get(rule.source) if rule.source is not None else None
     t = rule.type
     if t == ColumnType.STRING:
         return src.cast("string")
