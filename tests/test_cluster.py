@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from lake import install, session
+from tests import SHORT_JVM_OPTS
 
 # Two full pipeline runs; generous on a busy 2-core machine (pytest.ini default is 900 s).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -158,7 +159,8 @@ def _submit(master: str, root: Path, output: Path, sources: dict, tmp: Path) -> 
         "--output-dir", str(output),
         "--as-of", AS_OF,
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(tmp), cwd=tmp, timeout=1500)
+    env = dict(_clean_env(tmp), SPARK_SUBMIT_OPTS=SHORT_JVM_OPTS)  # the driver's JVM: C1 only
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp, timeout=1500)
     assert proc.returncode == 0, f"spark-submit --master {master} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     return proc
 

@@ -17,6 +17,7 @@ import pytest
 from lake.config import load_config
 from lake.datagen import generate
 from lake.pipeline import run
+from tests import SHORT_JVM_OPTS
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "lake.yml"
 CHANNEL_COLUMNS = {
@@ -151,7 +152,7 @@ def test_rerun_changes_nothing(lake_run, spark):
 
 def test_demo_command(tmp_path):
     """`lake demo` (what `make demo` runs) exits 0, prints the three answers and writes the CSV."""
-    env = dict(os.environ, LAKE_SPARK_LOG_LEVEL="ERROR")
+    env = dict(os.environ, LAKE_SPARK_LOG_LEVEL="ERROR", SPARK_SUBMIT_OPTS=SHORT_JVM_OPTS)
     env.pop("LAKE_JDBC_URL", None)
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "lake.yml").write_text(CONF.read_text(encoding="utf-8"), encoding="utf-8")

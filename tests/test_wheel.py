@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from lake.datagen import generate
+from tests import SHORT_JVM_OPTS
 
 REPO = Path(__file__).resolve().parents[1]
 AS_OF = "2026-11-25 12:00:00"
@@ -97,6 +98,7 @@ def fresh_venv(wheel, tmp_path_factory) -> Path:
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYSPARK_PYTHON", "VIRTUAL_ENV")}
     env["LAKE_SPARK_LOG_LEVEL"] = "ERROR"
+    env["SPARK_SUBMIT_OPTS"] = SHORT_JVM_OPTS  # a JVM per command, a minute each
     return env
 
 
