@@ -138,6 +138,48 @@ def test_star_and_answers_merged_equal_a_rebuild(spark, tmp_path, monkeypatch):
     assert _versions(spark, inc, STAR_TABLES + tuple(ANSWER_TABLES)) == before
 
 
+def test_agents_only_added_to_are_named_without_reading_their_interactions(spark, tmp_path, monkeypatch):
+    """A batch of inserts names its agents from the names held and the new spellings: no
+    agent's other interactions enter the star's scope (Gil's three stay out); a smaller
+    spelling renames the agent, a new agent gets its own; the star equals a rebuild. An
+    agent a row is removed from is recomputed from all of its rows."""
+    from lake.gold import star
+
+    inc = LakePaths(str(tmp_path / "incremental"))
+    write_interactions(spark, inc, BEFORE)
+    build_star(spark, inc, "r1", channels=CHANNELS, timezone=TZ)
+    scopes = []
+    real_scope = star.star_scope
+    monkeypatch.setattr(
+        star, "star_scope",
+        lambda snapshot, ids, emails, agents: scopes.append(sorted(r[0] for r in agents.collect()))
+        or real_scope(snapshot, ids, emails, agents),
+    )
+
+    # inserts only: "BRUNO  LIMA" sorts before the held "Bruno Lima"; Zeca is new; Gil gets a row
+    added = [
+        interaction("a1", "chat", "ana@x.com", "2019-10-03 09:00:00", agent=" BRUNO  LIMA"),
+        interaction("a2", "phone", "eve@q.com", "2019-10-04 09:00:00", name="Eve", agent="Zeca"),
+        interaction("a3", "email", "hu@h.com", "2019-10-04 10:00:00", name="Hu", agent="gil"),
+    ]
+    write_interactions(spark, inc, added, mode="append")
+    counts = {c.table: c for c in build_star(spark, inc, "r2", channels=CHANNELS, timezone=TZ)}
+    assert scopes == [[]]  # no agent's interactions read
+    names = {r["agent_nk"]: r["agent_name"] for r in _gold(spark, inc, "dim_agent").collect()}
+    assert (names["bruno lima"], names["zeca"], names["gil"]) == ("BRUNO LIMA", "Zeca", "Gil")
+    assert counts["dim_agent"].rows_in == 3 and counts["dim_agent"].reconciles
+
+    # a row of Gil's removed: Gil recomputed from his rows (the scope holds them)
+    DeltaTable.forPath(spark, inc.silver("interactions")).delete("interaction_id = 'a3'")
+    build_star(spark, inc, "r3", channels=CHANNELS, timezone=TZ)
+    assert scopes[1:] == [["gil"]]
+
+    full = LakePaths(str(tmp_path / "rebuilt"))
+    write_interactions(spark, full, BEFORE + added[:2])
+    build_star(spark, full, "f1", channels=CHANNELS, timezone=TZ)
+    _same_tables(spark, inc, full, STAR_TABLES)
+
+
 def _day_range(spark, paths):
     row = _gold(spark, paths, "dim_date").where("date_key <> -1").agg(F.min("date"), F.max("date")).first()
     return (str(row[0]), str(row[1]), _gold(spark, paths, "dim_date").count())

@@ -207,18 +207,38 @@ def dim_agent(interactions: DataFrame) -> DataFrame:
     return agent_members(interactions).unionByName(unknown)
 
 
+def agent_spelling(agent: str = "agent") -> Column:
+    """An agent's display spelling: trimmed, inner whitespace collapsed (``dim_agent`` keeps
+    the smallest one seen per normalized name)."""
+    return F.trim(F.regexp_replace(agent, r"\s+", " "))
+
+
 def agent_members(interactions: DataFrame) -> DataFrame:
     """``dim_agent`` without the unknown member: one row per normalized agent name of
     ``interactions`` (display name: the smallest trimmed spelling seen)."""
     return (
-        interactions.select(
-            normalize_name("agent").alias("agent_nk"),
-            F.trim(F.regexp_replace("agent", r"\s+", " ")).alias("agent_name"),
-        )
+        interactions.select(normalize_name("agent").alias("agent_nk"), agent_spelling().alias("agent_name"))
         .where(F.col("agent_nk").isNotNull())
         .groupBy("agent_nk")
         .agg(F.min("agent_name").alias("agent_name"))
         .select(_key("agent", F.col("agent_nk")).alias("agent_key"), "agent_nk", "agent_name")
+    )
+
+
+def grown_agents(added: DataFrame, held: DataFrame) -> DataFrame:
+    """``dim_agent`` rows of agents a batch only added rows for (no row of theirs removed):
+    the display name is the smaller of the one held and the smallest new spelling, told
+    without reading the agent's other interactions (the minimum over more rows).
+
+    ``added``: ``_agent_nk`` and ``_agent_name`` (a new row's spelling) of those agents;
+    ``held``: ``dim_agent``'s rows (an agent not there yet takes its new spelling). Pure
+    transform."""
+    new = added.groupBy("_agent_nk").agg(F.min("_agent_name").alias("_new_name"))
+    names = held.select(F.col("agent_nk").alias("_held_nk"), F.col("agent_name").alias("_held_name"))
+    return new.join(names, F.col("_agent_nk") == F.col("_held_nk"), "left").select(
+        _key("agent", F.col("_agent_nk")).alias("agent_key"),
+        F.col("_agent_nk").alias("agent_nk"),
+        F.least("_new_name", "_held_name").alias("agent_name"),  # least skips a null
     )
 
 
@@ -478,7 +498,9 @@ def rebuild_star(
 
 def touched_keys(changes: DataFrame) -> DataFrame:
     """What a batch of ``silver/interactions`` changes touches, one row per change row:
-    ``interaction_id``, the normalized e-mail (``_email``) and agent (``_agent_nk``).
+    ``interaction_id``, the normalized e-mail (``_email``) and agent (``_agent_nk``), the
+    agent's spelling (``_agent_name``) and whether the row was removed (``_removed``: a
+    delete or an update's before image).
 
     Every change type counts (insert, both images of an update, delete): an interaction
     that moved from one customer to another touches both.
@@ -487,6 +509,8 @@ def touched_keys(changes: DataFrame) -> DataFrame:
         "interaction_id",
         normalize_email("customer_email").alias("_email"),
         normalize_name("agent").alias("_agent_nk"),
+        agent_spelling().alias("_agent_name"),
+        F.col(ledger.CHANGE_TYPE).isin("delete", "update_preimage").alias("_removed"),
     )
 
 
@@ -541,7 +565,8 @@ def update_star(
 
     Scope of each table: ``dim_customer``, every version of a touched customer (type 2
     history is event-time: a late or deleted interaction restates that customer's versions,
-    no other); ``dim_agent``, the touched agents; ``dim_date``, the day range of the whole
+    no other); ``dim_agent``, the touched agents (all the rows of an agent a row was
+    removed from, only the new spellings of one a batch only added to); ``dim_date``, the day range of the whole
     table, told from the changes and the range held (:func:`date_range_after`; the table is
     read only when a removed row lay on a bound; a range the table holds already is neither
     recomputed nor committed); ``fact_interaction``, the changed interactions and
@@ -556,7 +581,17 @@ def update_star(
     try:
         ids = touched.select("interaction_id").distinct()
         emails = touched.select("_email").where(col("_email").isNotNull()).distinct()
-        agents = touched.select("_agent_nk").where(col("_agent_nk").isNotNull()).distinct()
+        named = touched.where(col("_agent_nk").isNotNull())
+        touched_agents = named.select("_agent_nk").distinct()
+        # an agent a row was removed from is recomputed from all its rows (its smallest
+        # spelling may be gone); one only added to, from the name held and the new spellings
+        # (grown_agents): its other interactions are not read. Whole changes (no change
+        # feed) may hide removals: every touched agent is recomputed.
+        if whole:
+            agents, grown = touched_agents, None
+        else:
+            agents = named.where(col("_removed")).select("_agent_nk").distinct()
+            grown = named.join(agents, "_agent_nk", "left_anti")
         # silver read once for every table: the rows of the touched ids, customers and agents
         scope = materialize(star_scope(snapshot, ids, emails, agents))
         versions = {SOURCE: upto}
@@ -578,14 +613,11 @@ def update_star(
             )
         )
         counts.append(sync_dim_channel(spark, paths, channels, run_id))
-        counts.append(
-            merge(
-                "dim_agent",
-                incremental.in_scope(gold("dim_agent"), col("agent_nk"), agents, "_agent_nk"),
-                agent_members(scope_rows(scope, _BY_AGENT)),
-                ["agent_key"],
-            )
-        )
+        held_agents = incremental.in_scope(gold("dim_agent"), col("agent_nk"), touched_agents, "_agent_nk")
+        desired_agents = agent_members(scope_rows(scope, _BY_AGENT))
+        if grown is not None:
+            desired_agents = desired_agents.unionByName(grown_agents(grown, held_agents))
+        counts.append(merge("dim_agent", held_agents, desired_agents, ["agent_key"]))
         # the day range from the changes and the range held; the whole table is read only
         # when a removed row may have moved a bound
         days = None
