@@ -118,12 +118,27 @@ def batch(spark: SparkSession, paths: LakePaths):
         ...     build_silver_table(spark, cfg, "ura", paths, run_id)  # its entry waits
         ...     # ledger.consumed(...) already sees it
     """
-    if _ACTIVE.get() is not None:
+    path = paths.system(CONSUMERS)
+    with _deferred(
+        _ACTIVE,
+        lambda: _Batch(path, _read_consumed(spark, path)),
+        lambda active: _write_consumed(spark, path, active.pending),
+        "the consumers that finished",
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _deferred(var: contextvars.ContextVar, make, flush, what: str):
+    """A block whose bookkeeping writes wait: ``make()`` the batch they gather in (``var``
+    holds it; a nested block joins the outer one) and ``flush(batch)`` when the block ends,
+    also when it raises (what finished did write: it is recorded, and a failure to record it
+    then is logged, the block's own error raised)."""
+    if var.get() is not None:
         yield
         return
-    path = paths.system(CONSUMERS)
-    active = _Batch(path, _read_consumed(spark, path))
-    token = _ACTIVE.set(active)
+    active = make()
+    token = var.set(active)
     failed = False
     try:
         yield
@@ -131,13 +146,13 @@ def batch(spark: SparkSession, paths: LakePaths):
         failed = True
         raise
     finally:
-        _ACTIVE.reset(token)
+        var.reset(token)
         try:
-            _write_consumed(spark, path, active.pending)
+            flush(active)
         except Exception as exc:
             if not failed:
                 raise
-            log.warning("could not record the consumers that finished before the error: %s", exc)
+            log.warning("could not record %s before the error: %s", what, exc)
 
 
 def _write_consumed(spark: SparkSession, path: str, entries: Mapping[tuple[str, str], tuple]) -> None:
@@ -434,25 +449,13 @@ def ingest_log_batch(spark: SparkSession, paths: LakePaths):
         ...     for source in sources:
         ...         ingest_files(spark, source, landing, paths, run_id)  # log rows wait
     """
-    if _LOG_ACTIVE.get() is not None:
+    with _deferred(
+        _LOG_ACTIVE,
+        lambda: _LogBatch(paths.system(INGEST_LOG)),
+        lambda active: _append_ingest_log(spark, active.path, active.rows),
+        "the files ingested (the rerun logs them)",
+    ):
         yield
-        return
-    active = _LogBatch(paths.system(INGEST_LOG))
-    token = _LOG_ACTIVE.set(active)
-    failed = False
-    try:
-        yield
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        _LOG_ACTIVE.reset(token)
-        try:
-            _append_ingest_log(spark, active.path, active.rows)
-        except Exception as exc:
-            if not failed:
-                raise
-            log.warning("could not log the files ingested before the error (the rerun repairs it): %s", exc)
 
 
 def _append_ingest_log(spark: SparkSession, path: str, rows: list[tuple]) -> None:
