@@ -620,20 +620,21 @@ def update_star(
         counts.append(merge("dim_agent", held_agents, desired_agents, ["agent_key"]))
         # the day range from the changes and the range held; the whole table is read only
         # when a removed row may have moved a bound
-        days = None
-        same_range = False
+        bounds = None
         if not whole:  # one tiny row read: the range, and whether it could be told
             bounds = delta_io.one_row(date_range_after(changes, gold("dim_date"), timezone=timezone))
-            if bounds["known"]:
-                # a range the table already holds: its rows are those dim_date_of_range wrote
-                same_range = (bounds["lo"], bounds["hi"]) == (bounds["held_lo"], bounds["held_hi"])
-                days = dim_date_of_range(
-                    spark.range(1).select(F.lit(bounds["lo"]).alias("lo"), F.lit(bounds["hi"]).alias("hi"))
-                )
-        if same_range:
+            bounds = bounds if bounds["known"] else None
+        if bounds is not None and (bounds["lo"], bounds["hi"]) == (bounds["held_lo"], bounds["held_hi"]):
+            # a range the table already holds: its rows are those dim_date_of_range wrote
             counts.append(incremental.record_unchanged(spark, paths, run_id, "dim_date", versions))
         else:
-            days = days if days is not None else dim_date(snapshot, timezone=timezone)
+            days = (
+                dim_date(snapshot, timezone=timezone)
+                if bounds is None
+                else dim_date_of_range(
+                    spark.range(1).select(F.lit(bounds["lo"]).alias("lo"), F.lit(bounds["hi"]).alias("hi"))
+                )
+            )
             counts.append(merge("dim_date", gold("dim_date"), days, ["date_key"]))
         # the fact joins the persisted versions (just merged), as the rebuild does
         customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
