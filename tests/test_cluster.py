@@ -1,8 +1,8 @@
 """The full pipeline submitted to a real Spark standalone cluster equals a local run.
 
 A master and one worker are started from the installed pyspark on loopback; the same job
-(``jobs/run_pipeline.py``) is submitted to it with ``spark-submit --master spark://...`` and
-locally with ``--master local[2]``, on the same generated data, into two lake roots. Gold
+(``jobs/run_pipeline.py``) is submitted to it with ``spark-submit --master spark://...``, and
+the same pipeline runs locally (``local[2]``) on the same generated data, into two lake roots. Gold
 (minus run-specific lineage) and the two CSV files must be identical.
 
 Nothing beyond ``make setup`` is prepared here: the jars reach the driver and the executors
@@ -11,6 +11,7 @@ through the ``spark-defaults.conf`` that ``python -m lake.install --warm`` wrote
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -166,14 +167,28 @@ def _submit(master: str, root: Path, output: Path, sources: dict, tmp: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def two_runs(standalone, demo_sources, tmp_path_factory):
-    """The same job on the cluster and locally: ``{"cluster": (root, csv), "local": (root, csv)}``."""
-    runs = {}
-    for name, master in (("cluster", standalone["url"]), ("local", "local[2]")):
-        tmp = tmp_path_factory.mktemp(name)
-        root, output = tmp / "lake", tmp / "output"
-        proc = _submit(master, root, output, demo_sources, tmp)
-        runs[name] = (root, output / "movimento_flat.csv", proc)
+def two_runs(spark, standalone, demo_sources, tmp_path_factory):
+    """The same job on the cluster and locally: ``{"cluster": (root, csv), "local": (root, csv)}``.
+
+    The cluster run is the submitted job; the local one is the same pipeline run in this
+    process's warm session (``local[2]``, the suite's) instead of a second cold JVM: what is
+    compared is where the job ran (a run in a fresh local JVM is tested by
+    tests/test_pipeline_e2e.py::test_demo_command and tests/test_wheel.py)."""
+    from lake.config import load_config
+    from lake.pipeline import run
+
+    tmp = tmp_path_factory.mktemp("cluster")
+    root, output = tmp / "lake", tmp / "output"
+    proc = _submit(standalone["url"], root, output, demo_sources, tmp)
+    runs = {"cluster": (root, output / "movimento_flat.csv", proc)}
+    tmp = tmp_path_factory.mktemp("local")
+    root, output = tmp / "lake", tmp / "output"
+    cfg = load_config(REPO / "conf" / "lake.yml").with_overrides(
+        root=str(root), landing=demo_sources["landing"], output_dir=str(output))
+    cfg = dataclasses.replace(cfg, jdbc=dataclasses.replace(cfg.jdbc, url=demo_sources["jdbc_url"], user=None,
+                                                            password=None))
+    run(cfg, spark=spark, as_of=AS_OF)
+    runs["local"] = (root, output / "movimento_flat.csv", None)
     return runs
 
 
