@@ -11,6 +11,8 @@ PYTEST_ARGS ?=
 # --dist loadfile): each has its own Spark session; most of a small test's time is Spark's
 # and Delta's fixed cost per job and commit, which two processes overlap on two cores.
 # Files are handed out in collection order, longest first (tests/conftest.py, LONGEST_FIRST)
+# Three processes were slower on two cores (2026-11-27: the CPU 99.5% busy and the suite at 57%
+# after 28 minutes, against 26 minutes for the whole suite with two).
 TEST_WORKERS ?= 2
 XDIST  := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
