@@ -72,6 +72,10 @@ def _key(kind: str, *cols: Column) -> Column:
 # --------------------------------------------------------------------------- customers
 
 
+#: The customer attributes a ``dim_customer`` version holds.
+CUSTOMER_ATTRIBUTES = ("customer_name", "phone", "state")
+
+
 def customer_versions(interactions: DataFrame, *, channels: Collection[Channel]) -> DataFrame:
     """Type-2 versions of each customer (``dim_customer`` without the unknown row).
 
@@ -87,31 +91,103 @@ def customer_versions(interactions: DataFrame, *, channels: Collection[Channel])
         ... # customer_key, customer_email, customer_name, phone, state, valid_from, valid_to,
         ... # is_current, version
     """
-    attrs = ("customer_name", "phone", "state")
+    return _versions(_instants(_attribute_rows(interactions, channels)))
+
+
+def customer_versions_from(
+    interactions: DataFrame, cuts: DataFrame, held: DataFrame, *, channels: Collection[Channel]
+) -> DataFrame:
+    """The versions of each customer of ``cuts`` from the one valid just before its cutoff
+    on: what :func:`customer_versions` gives for them, less the versions that end before.
+
+    ``cuts``: ``_email`` (a normalized e-mail, once) and ``_cut``, the earliest instant a
+    batch changed for it; ``interactions``: at least the customer's rows (others are
+    ignored); ``held``: ``dim_customer``'s rows, built before the batch. The attributes
+    known at an instant depend only on the rows up to it, so the versions that start before
+    the cutoff keep their key and attributes; the one valid at it (``valid_from < _cut <=
+    valid_to``) is the seed: its ``valid_from``, ``version`` and, from the rows before the
+    cutoff (one aggregation, no window), the latest value of each attribute from the priority
+    channels and from any channel. The rows from the cutoff on are versioned after it as a
+    rebuild would. A customer without a seed (new, or changed from its first interaction
+    on) is versioned from its first row. Pure transform.
+    """
+    rows = _attribute_rows(interactions, channels).join(
+        cuts, F.col("customer_email") == F.col("_email"), "inner"
+    )
+    order = F.struct("started_at", "interaction_id")
+
+    def latest(col: Column) -> Column:
+        return F.max_by(col, F.when(col.isNotNull() & F.col("interaction_id").isNotNull(), order))
+
+    before = (
+        rows.where(F.col("started_at") < F.col("_cut"))
+        .groupBy("customer_email")
+        .agg(
+            *[latest(F.when(F.col("_first"), F.col(a))).alias(f"_p_{a}") for a in CUSTOMER_ATTRIBUTES],
+            *[latest(F.col(a)).alias(f"_a_{a}") for a in CUSTOMER_ATTRIBUTES],
+        )
+    )
+    seeds = (
+        held.join(cuts, F.col("customer_email") == F.col("_email"), "inner")
+        .where((F.col("valid_from") < F.col("_cut")) & (F.col("valid_to") >= F.col("_cut")))
+        .select(
+            "customer_email", F.col("valid_from").alias("started_at"), (F.col("version") - 1).alias("_offset")
+        )
+        .join(before, "customer_email", "inner")
+    )
+    after = _instants(rows.where(F.col("started_at") >= F.col("_cut"))).withColumn(
+        "_offset", F.lit(None).cast("int")
+    )
+    return _versions(seeds.unionByName(after))
+
+
+def _attribute_rows(interactions: DataFrame, channels: Collection[Channel]) -> DataFrame:
+    """The rows that version customers: normalized e-mail, ``started_at``, ``interaction_id``,
+    ``_first`` (a priority channel's row) and the trimmed attributes (empty: null)."""
     first = [c.name for c in channels if c.customer_attributes_first]
-    rows = interactions.select(
+    return interactions.select(
         normalize_email("customer_email").alias("customer_email"),
         "started_at",
         "interaction_id",
         (F.col("channel").isin(first) if first else F.lit(False)).alias("_first"),
-        *[F.when(F.length(F.trim(a)) > 0, F.trim(a)).alias(a) for a in attrs],
+        *[F.when(F.length(F.trim(a)) > 0, F.trim(a)).alias(a) for a in CUSTOMER_ATTRIBUTES],
     ).where(F.col("customer_email").isNotNull() & F.col("started_at").isNotNull())
+
+
+def _instants(rows: DataFrame) -> DataFrame:
+    """One row per customer and instant: per attribute, the latest non-null value from the
+    priority channels (``_p_``) and from any channel (``_a_``) at that instant (the
+    greatest ``interaction_id`` among the instant's rows wins)."""
 
     def latest(col: Column) -> Column:
         return F.max_by(col, F.when(col.isNotNull(), F.col("interaction_id")))
 
-    per_instant = rows.groupBy("customer_email", "started_at").agg(
-        *[latest(F.when(F.col("_first"), F.col(a))).alias(f"_p_{a}") for a in attrs],
-        *[latest(F.col(a)).alias(f"_a_{a}") for a in attrs],
+    return rows.groupBy("customer_email", "started_at").agg(
+        *[latest(F.when(F.col("_first"), F.col(a))).alias(f"_p_{a}") for a in CUSTOMER_ATTRIBUTES],
+        *[latest(F.col(a)).alias(f"_a_{a}") for a in CUSTOMER_ATTRIBUTES],
     )
+
+
+def _versions(instants: DataFrame) -> DataFrame:
+    """The versions of :func:`_instants` rows: the attributes known at each instant (the
+    latest priority value up to it, else the latest of any channel), a version starting
+    where they differ from the instant before. An ``_offset`` column, when present, is added
+    to the version numbers of its customer (a seed row's: the versions before it)."""
+    attrs = CUSTOMER_ATTRIBUTES
     upto = (
         Window.partitionBy("customer_email")
         .orderBy("started_at")
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
-    known = per_instant.select(
+    offset = (
+        F.coalesce(F.max("_offset").over(Window.partitionBy("customer_email")), F.lit(0))
+        if "_offset" in instants.columns
+        else F.lit(0)
+    )
+    known = instants.select(
         "customer_email",
         "started_at",
+        offset.alias("_offset"),
         *[
             F.coalesce(
                 F.last(f"_p_{a}", ignorenulls=True).over(upto), F.last(f"_a_{a}", ignorenulls=True).over(upto)
@@ -135,7 +211,7 @@ def customer_versions(interactions: DataFrame, *, channels: Collection[Channel])
             "valid_to"
         ),
         F.lead("started_at").over(ordered).isNull().alias("is_current"),
-        F.row_number().over(ordered).alias("version"),
+        (F.row_number().over(ordered) + F.col("_offset")).alias("version"),
     )
 
 
@@ -498,15 +574,16 @@ def rebuild_star(
 
 def touched_keys(changes: DataFrame) -> DataFrame:
     """What a batch of ``silver/interactions`` changes touches, one row per change row:
-    ``interaction_id``, the normalized e-mail (``_email``) and agent (``_agent_nk``), the
-    agent's spelling (``_agent_name``) and whether the row was removed (``_removed``: a
-    delete or an update's before image).
+    ``interaction_id``, ``started_at``, the normalized e-mail (``_email``) and agent
+    (``_agent_nk``), the agent's spelling (``_agent_name``) and whether the row was removed
+    (``_removed``: a delete or an update's before image).
 
     Every change type counts (insert, both images of an update, delete): an interaction
     that moved from one customer to another touches both.
     """
     return changes.select(
         "interaction_id",
+        "started_at",
         normalize_email("customer_email").alias("_email"),
         normalize_name("agent").alias("_agent_nk"),
         agent_spelling().alias("_agent_name"),
@@ -514,20 +591,41 @@ def touched_keys(changes: DataFrame) -> DataFrame:
     )
 
 
-#: Columns :func:`star_scope` adds: which of the touched keys a row matches.
+#: Columns :func:`star_scope` adds: which of the touched keys a row matches, and the
+#: cutoff of its customer (:func:`customer_cuts`).
 _BY_ID, _BY_EMAIL, _BY_AGENT = "_lake_by_id", "_lake_by_email", "_lake_by_agent"
-_SCOPE_FLAGS = (_BY_ID, _BY_EMAIL, _BY_AGENT)
+_CUT = "_lake_cut"
+_SCOPE_FLAGS = (_BY_ID, _BY_EMAIL, _BY_AGENT, _CUT)
+
+#: A cutoff before every interaction: the customer is versioned from its first row.
+_BEGINNING = "0001-01-01 00:00:00"
+
+
+def customer_cuts(touched: DataFrame, *, whole: bool = False) -> DataFrame:
+    """Each touched customer once (``_email``) with its cutoff (``_cut``): the earliest
+    ``started_at`` of its changed rows, every image counted (an interaction moved from one
+    customer to another cuts both; a removed row cuts where it was). Nothing before the
+    cutoff changed, so neither did the customer's versions that end before it nor the facts
+    that point at them. Null when every changed row lacks ``started_at`` (such rows version
+    nothing). ``whole`` (changes without deletes): the beginning, every row is recomputed.
+    Pure transform."""
+    emails = touched.where(F.col("_email").isNotNull()).groupBy("_email")
+    if whole:
+        return emails.agg(F.lit(_BEGINNING).cast("timestamp").alias("_cut"))
+    return emails.agg(F.min("started_at").alias("_cut"))
 
 
 def star_scope(snapshot: DataFrame, ids: DataFrame, emails: DataFrame, agents: DataFrame) -> DataFrame:
     """The rows of ``snapshot`` a batch of changes can affect, read once for every star
     table, each flagged with what it matches: its ``interaction_id`` is one of ``ids``
     (:data:`_BY_ID`), its normalized e-mail one of ``emails._email`` (:data:`_BY_EMAIL`: a
-    touched customer, whose versions and facts may move) or its normalized agent one of
-    ``agents._agent_nk`` (:data:`_BY_AGENT`). ``ids``, ``emails`` and ``agents`` hold each
-    value once (left joins that never multiply). Pure transform."""
+    touched customer, whose versions and facts may move; :data:`_CUT` is its ``_cut``) or
+    its normalized agent one of ``agents._agent_nk`` (:data:`_BY_AGENT`). ``ids``, ``emails``
+    and ``agents`` hold each value once (left joins that never multiply). Pure transform."""
     by_id = ids.select(F.col("interaction_id").alias("_scope_id"), F.lit(True).alias(_BY_ID))
-    by_email = emails.select(F.col("_email").alias("_scope_email"), F.lit(True).alias(_BY_EMAIL))
+    by_email = emails.select(
+        F.col("_email").alias("_scope_email"), F.lit(True).alias(_BY_EMAIL), F.col("_cut").alias(_CUT)
+    )
     by_agent = agents.select(F.col("_agent_nk").alias("_scope_agent"), F.lit(True).alias(_BY_AGENT))
     return (
         snapshot.withColumn("_row_email", normalize_email("customer_email"))
@@ -548,6 +646,17 @@ def scope_rows(scope: DataFrame, *flags: str) -> DataFrame:
     return scope.where(match).drop(*_SCOPE_FLAGS)
 
 
+def fact_scope_rows(scope: DataFrame) -> DataFrame:
+    """The rows of a :func:`star_scope` frame whose fact may change: a changed interaction,
+    or one of a touched customer from its cutoff on (its version may be new), or without
+    ``started_at`` (it points at the current version, which may be new). Pure transform."""
+    by_id = F.coalesce(F.col(_BY_ID), F.lit(False))
+    by_email = F.coalesce(F.col(_BY_EMAIL), F.lit(False)) & (
+        F.col("started_at").isNull() | F.coalesce(F.col("started_at") >= F.col(_CUT), F.lit(False))
+    )
+    return scope.where(by_id | by_email).drop(*_SCOPE_FLAGS)
+
+
 def update_star(
     spark: SparkSession,
     paths: LakePaths,
@@ -563,14 +672,14 @@ def update_star(
     ``whole``: they are the table's whole content, its change feed not recorded, so deletes
     are not among them).
 
-    Scope of each table: ``dim_customer``, every version of a touched customer (type 2
-    history is event-time: a late or deleted interaction restates that customer's versions,
-    no other); ``dim_agent``, the touched agents (all the rows of an agent a row was
+    Scope of each table: ``dim_customer``, a touched customer's versions from the one valid
+    at its cutoff on (:func:`customer_cuts`; type 2 history is event-time: a late or deleted
+    interaction restates that customer's versions from its instant on, no other); ``dim_agent``, the touched agents (all the rows of an agent a row was
     removed from, only the new spellings of one a batch only added to); ``dim_date``, the day range of the whole
     table, told from the changes and the range held (:func:`date_range_after`; the table is
     read only when a removed row lay on a bound; a range the table holds already is neither
     recomputed nor committed); ``fact_interaction``, the changed interactions and
-    every interaction of a touched customer. Recomputed rows are read from silver at
+    a touched customer's interactions from its cutoff on (:func:`fact_scope_rows`). Recomputed rows are read from silver at
     ``upto``, so they equal what a rebuild at ``upto`` would write.
     """
     from pyspark.sql.functions import col
@@ -580,7 +689,7 @@ def update_star(
     scope = None
     try:
         ids = touched.select("interaction_id").distinct()
-        emails = touched.select("_email").where(col("_email").isNotNull()).distinct()
+        emails = customer_cuts(touched, whole=whole)
         named = touched.where(col("_agent_nk").isNotNull())
         touched_agents = named.select("_agent_nk").distinct()
         # an agent a row was removed from is recomputed from all its rows (its smallest
@@ -604,11 +713,17 @@ def update_star(
             return delta_io.read_table(spark, paths.gold(name))
 
         counts = []
+        # each touched customer from the version valid at its cutoff on (customer_cuts)
+        cuts = emails.where(col("_cut").isNotNull())
+        held = gold("dim_customer").join(cuts, col("customer_email") == col("_email"), "left_semi")
+        from_cut = held.join(cuts, col("customer_email") == col("_email")).where(
+            col("valid_to") >= col("_cut")
+        )
         counts.append(
             merge(
                 "dim_customer",
-                incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email"),
-                customer_versions(scope_rows(scope, _BY_EMAIL), channels=channels),
+                from_cut.select(*held.columns),
+                customer_versions_from(scope_rows(scope, _BY_EMAIL), cuts, held, channels=channels),
                 ["customer_key"],
             )
         )
@@ -638,9 +753,7 @@ def update_star(
             counts.append(merge("dim_date", gold("dim_date"), days, ["date_key"]))
         # the fact joins the persisted versions (just merged), as the rebuild does
         customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
-        desired = fact_interaction(
-            scope_rows(scope, _BY_ID, _BY_EMAIL), customers, channels=channels, timezone=timezone
-        )
+        desired = fact_interaction(fact_scope_rows(scope), customers, channels=channels, timezone=timezone)
         keys = ids.unionByName(desired.select("interaction_id"))
         current = incremental.in_scope(
             gold("fact_interaction"), col("interaction_id"), keys, "interaction_id"
