@@ -674,13 +674,14 @@ def update_star(
 
     Scope of each table: ``dim_customer``, a touched customer's versions from the one valid
     at its cutoff on (:func:`customer_cuts`; type 2 history is event-time: a late or deleted
-    interaction restates that customer's versions from its instant on, no other); ``dim_agent``, the touched agents (all the rows of an agent a row was
-    removed from, only the new spellings of one a batch only added to); ``dim_date``, the day range of the whole
+    interaction restates that customer's versions from its instant on, no other);
+    ``dim_agent``, the touched agents (all the rows of an agent a row was removed from, only
+    the new spellings of one a batch only added to); ``dim_date``, the day range of the whole
     table, told from the changes and the range held (:func:`date_range_after`; the table is
     read only when a removed row lay on a bound; a range the table holds already is neither
-    recomputed nor committed); ``fact_interaction``, the changed interactions and
-    a touched customer's interactions from its cutoff on (:func:`fact_scope_rows`). Recomputed rows are read from silver at
-    ``upto``, so they equal what a rebuild at ``upto`` would write.
+    recomputed nor committed); ``fact_interaction``, the changed interactions and a touched
+    customer's interactions from its cutoff on (:func:`fact_scope_rows`). Recomputed rows
+    are read from silver at ``upto``, so they equal what a rebuild at ``upto`` would write.
     """
     from pyspark.sql.functions import col
 
