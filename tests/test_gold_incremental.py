@@ -191,11 +191,13 @@ def _random_interaction(rng, iid, emails):
                        state=rng.choice([None, "SP", "MG"]), agent=rng.choice([None, "Gil", "Ivo"]))
 
 
-def test_customers_recomputed_from_their_cutoff_equal_a_rebuild(spark, tmp_path):
+def test_customers_recomputed_from_their_cutoff_equal_a_rebuild(spark, tmp_path, monkeypatch):
     """Random histories (shared instants, missing attributes, priority and other channels)
     and two random batches of late and new inserts, attribute and e-mail updates and
     deletes, by real Delta commits: after each, dim_customer and fact_interaction, merged
-    from each customer's cutoff on, equal the star built from the whole table."""
+    from each customer's cutoff on, equal the star built from the whole table. The first
+    batch's run is stopped between dim_customer's MERGE and its ledger entry: the rerun
+    seeds from the versions that run already wrote and converges."""
     import random
 
     from lake.gold.star import dim_customer, fact_interaction
@@ -222,6 +224,15 @@ def test_customers_recomputed_from_their_cutoff_equal_a_rebuild(spark, tmp_path)
         table.delete(F.col("interaction_id").isin(gone))
         for iid in gone:
             del rows[iid]
+        if batch == 1:  # stopped after dim_customer's MERGE, before its ledger entry
+            monkeypatch.setenv("LAKE_FAULT", "raise@gold.write.after:dim_customer")
+            faults.reset()
+            held = delta_io.table_version(spark, inc.gold("dim_customer"))
+            with pytest.raises(faults.FaultInjected):
+                build_star(spark, inc, "r1-stopped", channels=CHANNELS, timezone=TZ)
+            assert delta_io.table_version(spark, inc.gold("dim_customer")) > held  # its MERGE committed
+            monkeypatch.delenv("LAKE_FAULT")
+            faults.reset()
         counts = {c.table: c for c in build_star(spark, inc, f"r{batch}", channels=CHANNELS, timezone=TZ)}
         assert all(c.reconciles for c in counts.values()), counts
 
