@@ -30,6 +30,7 @@ from lake.ledger import TableCounts
 from lake.paths import LakePaths
 from lake.pipeline import run
 from lake.watch import BatchProgress, layer_totals
+from tests import SHORT_JVM_OPTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -126,7 +127,7 @@ def _cwd(base: Path) -> Path:
 
 
 def _start_watch(base: Path, landing: Path, *extra_env: tuple[str, str]) -> subprocess.Popen:
-    env = dict(os.environ, LAKE_SPARK_LOG_LEVEL="ERROR")
+    env = dict(os.environ, LAKE_SPARK_LOG_LEVEL="ERROR", SPARK_SUBMIT_OPTS=SHORT_JVM_OPTS)
     for name in ("LAKE_CLOCK", "LAKE_FAULT", "LAKE_FAULT_LOG"):
         env.pop(name, None)
     env.update(dict(extra_env))
