@@ -80,7 +80,13 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # it to the sources' zone (LAKE_TIMEZONE, default America/Sao_Paulo) so 08:00 stays 08:00
     # for a column the config leaves undeclared. Declared timestamp_ntz columns travel as
     # text and never depend on it (a value in a daylight-saving gap would move even here).
-    "spark.driver.extraJavaOptions": f"-Dderby.system.home=/tmp/lake-derby -Duser.timezone={SOURCE_TIMEZONE}",
+    # The parallel collector: a local session's JVM is driver and executors in one small heap
+    # (1 GiB by default), where G1's concurrent marking ran nearly all the time and took a
+    # fifth of a watch micro-batch's CPU; parallel GC has no concurrent phase (its pauses are
+    # short on such a heap). Measured in docs/performance.md ("The local JVM's collector").
+    "spark.driver.extraJavaOptions": (
+        f"-Dderby.system.home=/tmp/lake-derby -Duser.timezone={SOURCE_TIMEZONE} -XX:+UseParallelGC"
+    ),
     "spark.executor.extraJavaOptions": f"-Duser.timezone={SOURCE_TIMEZONE}",
 }
 

@@ -41,6 +41,15 @@ def test_delta_and_jdbc_drivers_available(spark, tmp_path):
         assert jvm.java.lang.Class.forName(cls, True, jvm.Thread.currentThread().getContextClassLoader())
 
 
+def test_local_session_runs_the_parallel_collector(spark):
+    """A local session's JVM (driver and executors in one small heap) collects with the
+    parallel collector, not G1 (lake.session.LOCAL_DEFAULTS; docs/performance.md)."""
+    jvm = spark.sparkContext._jvm
+    beans = jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    names = {beans.get(i).getName() for i in range(beans.size())}
+    assert names == {"PS Scavenge", "PS MarkSweep"}, names
+
+
 @pytest.mark.parametrize(
     "text,major",
     [('openjdk version "17.0.15" 2025-04-15', 17), ('java version "1.8.0_392"', 8), ('openjdk version "21" 2023', 21)],
