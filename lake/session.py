@@ -80,15 +80,38 @@ LOCAL_DEFAULTS: dict[str, str] = {
     # it to the sources' zone (LAKE_TIMEZONE, default America/Sao_Paulo) so 08:00 stays 08:00
     # for a column the config leaves undeclared. Declared timestamp_ntz columns travel as
     # text and never depend on it (a value in a daylight-saving gap would move even here).
-    # The parallel collector: a local session's JVM is driver and executors in one small heap
-    # (1 GiB by default), where G1's concurrent marking ran nearly all the time and took a
-    # fifth of a watch micro-batch's CPU; parallel GC has no concurrent phase (its pauses are
-    # short on such a heap). Measured in docs/performance.md ("The local JVM's collector").
-    "spark.driver.extraJavaOptions": (
-        f"-Dderby.system.home=/tmp/lake-derby -Duser.timezone={SOURCE_TIMEZONE} -XX:+UseParallelGC"
-    ),
+    "spark.driver.extraJavaOptions": f"-Dderby.system.home=/tmp/lake-derby -Duser.timezone={SOURCE_TIMEZONE}",
     "spark.executor.extraJavaOptions": f"-Duser.timezone={SOURCE_TIMEZONE}",
 }
+
+
+#: The collector of a JVM :func:`get_spark` starts, unless one is chosen already
+#: (:func:`with_collector`). In local mode that JVM is driver and executors in one small heap
+#: (1 GiB by default), where G1's concurrent marking ran nearly all the time: a fifth of a
+#: watch micro-batch's CPU. The parallel collector has no concurrent phase, and its pauses
+#: are short on such a heap (docs/performance.md, "The local JVM's collector").
+LOCAL_COLLECTOR = "-XX:+UseParallelGC"
+
+#: Where else a JVM's options come from; a collector named there must not be contradicted
+#: (the JVM refuses to start with two).
+JVM_OPTION_VARS = ("SPARK_SUBMIT_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
+
+
+def with_collector(options: str, environ: dict[str, str] | None = None) -> str:
+    """``options`` (a driver's ``extraJavaOptions``) with :data:`LOCAL_COLLECTOR` added,
+    unless they or the JVM option variables of ``environ`` already choose a collector.
+
+    Example:
+        >>> with_collector("-Duser.timezone=UTC", {})
+        '-Duser.timezone=UTC -XX:+UseParallelGC'
+        >>> with_collector("-Duser.timezone=UTC", {"JAVA_TOOL_OPTIONS": "-XX:+UseG1GC"})
+        '-Duser.timezone=UTC'
+    """
+    env = os.environ if environ is None else environ
+    chosen = " ".join([options, *(env.get(v, "") for v in JVM_OPTION_VARS)])
+    if re.search(r"-XX:\+Use\w+GC\b", chosen):
+        return options
+    return f"{options} {LOCAL_COLLECTOR}".strip()
 
 
 #: Environment variables naming an S3-compatible endpoint, first found wins (the AWS CLI's
@@ -438,6 +461,8 @@ def get_spark(
         conf["spark.jars.excludes"] = ",".join(versions.S3A_EXCLUDES)
         conf["spark.jars.ivy"] = str(ivy_dir())
     conf.update(extra_conf or {})
+    driver_opts = "spark.driver.extraJavaOptions"
+    conf[driver_opts] = with_collector(conf.get(driver_opts, ""))
     for key, value in conf.items():
         if key in submitted and key != "spark.jars":
             continue

@@ -51,6 +51,22 @@ def test_local_session_runs_the_parallel_collector(spark):
 
 
 @pytest.mark.parametrize(
+    "options,environ,want",
+    [
+        ("-Duser.timezone=UTC", {}, "-Duser.timezone=UTC -XX:+UseParallelGC"),
+        ("", {}, "-XX:+UseParallelGC"),
+        # a collector chosen in the options or in a JVM option variable is kept (two refuse to start)
+        ("-Xss4m -XX:+UseG1GC", {}, "-Xss4m -XX:+UseG1GC"),
+        ("-Xss4m", {"JAVA_TOOL_OPTIONS": "-XX:+UseZGC"}, "-Xss4m"),
+        ("-Xss4m", {"SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}, "-Xss4m"),
+        ("-Xss4m", {"SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1"}, "-Xss4m -XX:+UseParallelGC"),
+    ],
+)
+def test_with_collector(options, environ, want):
+    assert session.with_collector(options, environ) == want
+
+
+@pytest.mark.parametrize(
     "text,major",
     [('openjdk version "17.0.15" 2025-04-15', 17), ('java version "1.8.0_392"', 8), ('openjdk version "21" 2023', 21)],
 )
