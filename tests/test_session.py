@@ -43,7 +43,7 @@ def test_delta_and_jdbc_drivers_available(spark, tmp_path):
 
 def test_local_session_runs_the_parallel_collector(spark):
     """A local session's JVM (driver and executors in one small heap) collects with the
-    parallel collector, not G1 (lake.session.LOCAL_DEFAULTS; docs/performance.md)."""
+    parallel collector, not G1 (lake.session.with_collector; docs/performance.md)."""
     jvm = spark.sparkContext._jvm
     beans = jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
     names = {beans.get(i).getName() for i in range(beans.size())}
