@@ -461,8 +461,9 @@ def get_spark(
         conf["spark.jars.excludes"] = ",".join(versions.S3A_EXCLUDES)
         conf["spark.jars.ivy"] = str(ivy_dir())
     conf.update(extra_conf or {})
-    driver_opts = "spark.driver.extraJavaOptions"
-    conf[driver_opts] = with_collector(conf.get(driver_opts, ""))
+    if not under_submit:  # a submitted driver's JVM is running: it keeps its collector
+        driver_opts = "spark.driver.extraJavaOptions"
+        conf[driver_opts] = with_collector(conf.get(driver_opts, ""))
     for key, value in conf.items():
         if key in submitted and key != "spark.jars":
             continue
