@@ -156,7 +156,7 @@ def _landing_dir(spark: SparkSession, landing: str):
         conf = spark._jsparkSession.sessionState().newHadoopConf()
         path = hadoop_path(landing)
         fs = path.getFileSystem(conf)
-        if path.toUri().getScheme() is None and fs.getScheme() == "file":
+        if path.toUri().getScheme() is None and fs.getUri().getScheme() == "file":
             path = hadoop_path(os.path.abspath(landing))
         path = fs.makeQualified(path)
         is_dir = fs.exists(path) and fs.getFileStatus(path).isDirectory()
@@ -194,7 +194,7 @@ def find_files(spark: SparkSession, landing: str, patterns: tuple[str, ...]) -> 
         ['s3a://bucket/landing/Whatsapp.csv']
     """
     fs, folder = _landing_dir(spark, landing)
-    local = fs.getScheme() == "file"
+    local = fs.getUri().getScheme() == "file"
     lowered = [p.lower() for p in patterns]
     found = []
     for st in fs.listStatus(folder):
