@@ -326,6 +326,26 @@ def test_landing_given_as_a_file_uri(spark, lake_root, landing):
         ingest_files(spark, _csv_source(), uri + "/missing", paths, "r3")
 
 
+def test_landing_listed_on_a_filesystem_without_get_scheme(spark, landing):
+    """A Hadoop filesystem need not implement ``getScheme()`` (``RawLocalFileSystem`` throws):
+    the landing's scheme is read from the filesystem's URI, so such a folder is listed alike."""
+    from lake.bronze.files import find_files
+
+    path = _write(landing, "Whatsapp.csv", _csv_text(CSV_HEADER, CSV_ROWS[:1]))
+    raw = {"fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem", "fs.file.impl.disable.cache": "true"}
+    for key, value in raw.items():  # the session's Hadoop configuration (no other test sees it)
+        spark.conf.set(key, value)
+    try:
+        jconf = spark._jsparkSession.sessionState().newHadoopConf()
+        fs = spark._jvm.org.apache.hadoop.fs.Path(str(landing)).getFileSystem(jconf)
+        assert fs.getClass().getSimpleName() == "RawLocalFileSystem"  # the case under test is real
+        found = find_files(spark, str(landing), ("whatsapp*.csv",))
+    finally:
+        for key in raw:
+            spark.conf.unset(key)
+    assert [(f.path, f.size) for f in found] == [(path, os.path.getsize(path))]
+
+
 def test_ingested_file_is_not_read_again(spark, lake_root, landing):
     """A file the ingest log knows by (path, size, modification time) is skipped unread: its
     bytes replaced by garbage of the same size under the same mtime go unnoticed; a changed
