@@ -355,6 +355,10 @@ class LakeSettings:
     #: after a run, a table it wrote that holds at least this many files, averaging under
     #: :data:`lake.delta_io.SMALL_FILE_BYTES`, is compacted (:func:`lake.delta_io.compact`); 0: never
     compact_min_files: int = 50
+    #: how many independent steps of a run (its pipelines, a pipeline's bronze sources, silver
+    #: tables that reference none of each other) run at once on the driver
+    #: (:func:`lake.parallel.side_by_side`); 1: one after the other
+    parallel_steps: int = 2
 
 
 @dataclass(frozen=True)
@@ -576,6 +580,14 @@ def parse_config(raw: Any, file: str) -> LakeConfig:
             file,
             "lake.compact_min_files",
             f"must be a whole number, 0 or more; found {lake.compact_min_files!r}",
+        )
+    if (
+        isinstance(lake.parallel_steps, bool)
+        or not isinstance(lake.parallel_steps, int)
+        or lake.parallel_steps < 1
+    ):
+        raise ConfigError(
+            file, "lake.parallel_steps", f"must be a whole number, 1 or more; found {lake.parallel_steps!r}"
         )
     jdbc = _build(JdbcConnection, raw["jdbc"], file, "jdbc")
     export = _build(ExportOptions, raw.get("export"), file, "export")

@@ -36,7 +36,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as _dt
+import functools
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -90,6 +92,24 @@ class _Batch:
     path: str
     known: dict[tuple[str, str], int]
     pending: dict[tuple[str, str], tuple[int, str, _dt.datetime]] = field(default_factory=dict)
+
+
+#: The ``_system`` tables are written by one thread at a time: steps run side by side
+#: (:mod:`lake.parallel`) would otherwise race to create a table, number two commits alike
+#: (``commit_seq``, ``seq``) or fail a MERGE on a concurrent commit. (Runs of one lake are
+#: already one at a time: :mod:`lake.lock`.)
+_SYSTEM_WRITES = threading.RLock()
+
+
+def _one_writer(func):
+    """Run ``func`` (a write of a ``_system`` table) holding :data:`_SYSTEM_WRITES`."""
+
+    @functools.wraps(func)
+    def locked(*args, **kwargs):
+        with _SYSTEM_WRITES:
+            return func(*args, **kwargs)
+
+    return locked
 
 
 _ACTIVE: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("lake_ledger_batch", default=None)
@@ -155,6 +175,7 @@ def _deferred(var: contextvars.ContextVar, make, flush, what: str):
             log.warning("could not record %s before the error: %s", what, exc)
 
 
+@_one_writer
 def _write_consumed(spark: SparkSession, path: str, entries: Mapping[tuple[str, str], tuple]) -> None:
     rows = [
         (consumer, source, version, run_id, at)
@@ -221,6 +242,7 @@ def unread_bytes(
     return total
 
 
+@_one_writer
 def forget_sources(spark: SparkSession, paths: LakePaths, sources: list[str]) -> None:
     """Drop what every consumer recorded of ``sources`` (tables rewritten with a new version
     history, e.g. by ``lake upgrade``): their consumers read them whole once."""
@@ -458,6 +480,7 @@ def ingest_log_batch(spark: SparkSession, paths: LakePaths):
         yield
 
 
+@_one_writer
 def _append_ingest_log(spark: SparkSession, path: str, rows: list[tuple]) -> None:
     if rows:
         delta_io.append(spark, spark.createDataFrame(rows, INGEST_LOG_SCHEMA), path)
@@ -511,6 +534,7 @@ def read_watermark(spark: SparkSession, paths: LakePaths, source: str) -> str | 
     return None if row is None else row["value"]
 
 
+@_one_writer
 def write_watermark(
     spark: SparkSession, paths: LakePaths, source: str, column: str, value: str | None, run_id: str
 ) -> None:
@@ -593,6 +617,7 @@ def _schema():
     )
 
 
+@_one_writer
 def record_counts(
     spark,
     paths,

@@ -7,15 +7,19 @@ An orchestrating function reads like a table of contents; the work lives in
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import logging
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from lake import delta_io, ledger
-from lake.config import JdbcSource, LakeConfig, Layer, Pipeline
+from lake.config import JdbcSource, LakeConfig, Layer, Pipeline, SilverTable
 from lake.errors import ConfigError
 from lake.faults import fault_point
+from lake.parallel import side_by_side
 from lake.paths import LakePaths
 from lake.runlog import STATUS_FAILED, TableCounts, log_mismatches, new_run_id, record_counts
 from lake.session import sized_for, use_timezone
@@ -47,6 +51,16 @@ class RunReport:
     @property
     def reconciles(self) -> bool:
         return all(c.reconciles for c in self.counts)
+
+    def note_files(self, ingested: int, oldest_modified: _dt.datetime | None) -> None:
+        """Add a source's ingested landing files (pipelines may run side by side)."""
+        with _REPORT_LOCK:
+            self.files_ingested += ingested
+            oldest = [t for t in (self.oldest_file_modified, oldest_modified) if t is not None]
+            self.oldest_file_modified = min(oldest) if oldest else None
+
+
+_REPORT_LOCK = threading.Lock()
 
 
 def _parse_choice(value: str | None, enum_cls, what: str) -> list:
@@ -100,36 +114,87 @@ def run_bronze(
     """Ingest every source of ``pipeline`` into bronze."""
     from lake.bronze import ingest_files, ingest_table
 
-    counts: list[TableCounts] = []
     sources = list(cfg.file_sources(pipeline))
     # what the ingest log holds for every file source, in one read (a source's own ingest
     # writes only its own rows, so the others' stay current)
     logged = None if full_reload else ledger.read_ingest_logs(spark, paths, [s.name for s in sources])
-    # the file sources' ingest-log rows: one commit after the last of them
-    with ledger.ingest_log_batch(spark, paths):
-        for source in sources:
-            stage = _Stage(f"bronze {source.name}")
-            result = ingest_files(
-                spark,
-                source,
-                cfg.lake.landing,
-                paths,
-                run_id,
-                full_reload=full_reload,
-                logged_files=None if logged is None else logged[source.name],
-                small_step_mib=cfg.lake.small_step_mib,
-            )
-            counts += stage.done([result.table_counts()], sink)
-            if report is not None and result.files_ingested:
-                report.files_ingested += result.files_ingested
-                oldest = [t for t in (report.oldest_file_modified, result.oldest_modified) if t is not None]
-                report.oldest_file_modified = min(oldest) if oldest else None
-    for table in cfg.jdbc_sources(pipeline):
+    results: dict[str, Any] = {}  # source -> IngestResult
+
+    def file_source(source) -> list[TableCounts]:
+        stage = _Stage(f"bronze {source.name}")
+        results[source.name] = result = ingest_files(
+            spark,
+            source,
+            cfg.lake.landing,
+            paths,
+            run_id,
+            full_reload=full_reload,
+            logged_files=None if logged is None else logged[source.name],
+            small_step_mib=cfg.lake.small_step_mib,
+        )
+        return stage.done([result.table_counts()])
+
+    def jdbc_table(table) -> list[TableCounts]:
         stage = _Stage(f"bronze {table.name}")
         with sized_for(spark, None, cfg.lake.small_step_mib):  # rows unknown before the read
             result = ingest_table(spark, table, cfg.jdbc, paths, run_id, full_reload=full_reload)
-        counts += stage.done([result.table_counts()], sink)
-    return counts
+        return stage.done([result.table_counts()])
+
+    # the file sources' ingest-log rows: one commit after the last of them
+    with ledger.ingest_log_batch(spark, paths):
+        counts = _side_by_side(spark, cfg, sources, file_source, sink)
+    if report is not None:
+        for result in results.values():
+            if result.files_ingested:
+                report.note_files(result.files_ingested, result.oldest_modified)
+    return counts + _side_by_side(spark, cfg, list(cfg.jdbc_sources(pipeline)), jdbc_table, sink)
+
+
+def _side_by_side(
+    spark,
+    cfg: LakeConfig,
+    items: list,
+    step: Callable[[Any], list[TableCounts]],
+    sink: list[TableCounts] | None,
+) -> list[TableCounts]:
+    """``step(item)`` for every item, ``lake.parallel_steps`` at once
+    (:func:`lake.parallel.side_by_side`); their counts in the items' order, also added to
+    ``sink`` (what completed is kept there when a step fails)."""
+    slots: list[list[TableCounts]] = [[] for _ in items]
+
+    def one(i: int, item: Any) -> None:
+        slots[i] = step(item)
+
+    try:
+        side_by_side(
+            spark, [functools.partial(one, i, item) for i, item in enumerate(items)], cfg.lake.parallel_steps
+        )
+    finally:
+        done = [c for got in slots for c in got]
+        if sink is not None:
+            sink += done
+    return done
+
+
+def waves(tables: list[SilverTable]) -> list[list[SilverTable]]:
+    """``tables`` in waves that can each run side by side: a table comes after every table of
+    the list it references (its parents are read as their silver tables stand), in the
+    config's order otherwise.
+
+    Example:
+        >>> [[t.name for t in w] for w in waves(cfg.silver_tables(Pipeline.COOPERATIVE))]
+        [['associado'], ['conta'], ['cartao'], ['movimento']]
+    """
+    names = {t.name for t in tables}
+    done: set[str] = set()
+    out: list[list[SilverTable]] = []
+    left = list(tables)
+    while left:
+        wave = [t for t in left if all(r.table in done or r.table not in names for r in t.references)]
+        out.append(wave)
+        done |= {t.name for t in wave}
+        left = [t for t in left if t.name not in done]
+    return out
 
 
 def run_silver(
@@ -147,9 +212,9 @@ def run_silver(
     to ``report.quarantined_files``)."""
     from lake.silver.build import INTERACTIONS_CONSUMER, build_interactions, build_silver_table
 
-    refused = report.quarantined_files if report is not None else None
-    counts: list[TableCounts] = []
-    for table in cfg.silver_tables(pipeline):
+    refused: dict[str, list] = {}
+
+    def silver_table(table: SilverTable) -> list[TableCounts]:
         stage = _Stage(f"silver {table.name}")
         unread = ledger.unread_bytes(
             spark, paths, f"silver.{table.name}", {f"bronze.{table.source}": paths.bronze(table.source)}
@@ -159,8 +224,19 @@ def run_silver(
         if isinstance(cfg.sources[table.source], JdbcSource):
             whole.append(paths.silver(table.name))
         with _sized(spark, cfg, unread, whole):
-            built = build_silver_table(spark, cfg, table.name, paths, run_id, full=full, refused=refused)
-        counts += stage.done([built], sink)
+            built = build_silver_table(
+                spark, cfg, table.name, paths, run_id, full=full, refused=refused.setdefault(table.name, [])
+            )
+        return stage.done([built])
+
+    counts: list[TableCounts] = []
+    tables = cfg.silver_tables(pipeline)
+    try:
+        for wave in waves(tables):  # a table after the parents it references
+            counts += _side_by_side(spark, cfg, wave, silver_table, sink)
+    finally:
+        if report is not None:  # the files quarantined whole, in the config's order of tables
+            report.quarantined_files += [r for t in tables for r in refused.get(t.name, [])]
     if pipeline is Pipeline.CUSTOMER_EXPERIENCE:
         stage = _Stage("silver interactions")
         channels = {
@@ -213,7 +289,13 @@ def run_gold(
         # the touched customers' rows are read from all of silver, the fact's MERGEd into
         with _sized(spark, cfg, unread, [silver, paths.gold("fact_interaction")]):
             star = _star.build_star(
-                spark, paths, run_id, channels=cfg.channels.values(), timezone=cfg.lake.timezone, full=full
+                spark,
+                paths,
+                run_id,
+                channels=cfg.channels.values(),
+                timezone=cfg.lake.timezone,
+                full=full,
+                parallel=cfg.lake.parallel_steps,
             )
         counts = stage.done(star, sink)
         stage = _Stage("gold answers")
@@ -221,7 +303,13 @@ def run_gold(
         unread = ledger.unread_bytes(spark, paths, first, {_answers.SOURCE: silver})
         with _sized(spark, cfg, unread, [paths.gold("fact_interaction")]):  # the scope's facts
             answers = _answers.refresh_answers(
-                spark, paths, as_of=as_of, timezone=cfg.lake.timezone, run_id=run_id, full=full
+                spark,
+                paths,
+                as_of=as_of,
+                timezone=cfg.lake.timezone,
+                run_id=run_id,
+                full=full,
+                parallel=cfg.lake.parallel_steps,
             )
         return counts + stage.done(answers, sink)
     from lake.gold.flat import FLAT_SOURCES, FLAT_TABLE
@@ -309,7 +397,8 @@ def run(
     # the bookkeeping (lock, ledger, runs) is a few rows: interpreted; each step sizes itself
     with sized_for(spark, 0, cfg.lake.small_step_mib), lake_lock(spark, paths, report.run_id, wait=lock_wait):
         fault_point("run.locked")
-        for p in pipelines:
+
+        def one(p: Pipeline) -> list[TableCounts]:
             counts: list[TableCounts] = []  # filled as each table completes
             try:
                 # the consumers' ledger entries of this pipeline: one commit at its end
@@ -350,6 +439,11 @@ def run(
             log_mismatches(counts, report.run_id)
             record_counts(spark, paths, report.run_id, p.value, counts)
             fault_point(f"runs.after:{p.value}")
+            return counts
+
+        calls = [functools.partial(one, p) for p in pipelines]
+        workers = cfg.lake.parallel_steps if independent(cfg, pipelines) else 1
+        for counts in side_by_side(spark, calls, workers):
             report.counts += counts
         with sized_for(spark, None, cfg.lake.small_step_mib):  # a compaction rewrites whole tables
             compact_written(spark, paths, report.counts, cfg.lake.compact_min_files)
@@ -358,6 +452,18 @@ def run(
     for r in report.quarantined_files:
         log.warning("run %s: %s file %s quarantined whole (%s)", report.run_id, r.table, r.file, r.reason)
     return report
+
+
+def independent(cfg: LakeConfig, pipelines: list[Pipeline]) -> bool:
+    """Whether no silver table of one of ``pipelines`` references a table of another (so they
+    can run side by side)."""
+    owner = {t.name: t.pipeline for t in cfg.silver.values()}
+    return all(
+        owner.get(r.table, t.pipeline) == t.pipeline or owner[r.table] not in pipelines
+        for t in cfg.silver.values()
+        if t.pipeline in pipelines
+        for r in t.references
+    )
 
 
 def compact_written(spark, paths: LakePaths, counts: Iterable[TableCounts], min_files: int) -> list[str]:

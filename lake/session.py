@@ -24,7 +24,6 @@ environment (S3A's default provider chain reads them), never in the Spark conf.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
 import logging
 import os
@@ -32,6 +31,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -357,11 +357,11 @@ INTERPRETED: dict[str, str] = {
 }
 
 
-#: The session's own code-generation settings while a :func:`sized_for` block runs (the
-#: outermost block saved them), so a large step nested in a small block gets them back.
-_OWN: contextvars.ContextVar[dict[str, str | None] | None] = contextvars.ContextVar(
-    "lake_codegen_settings", default=None
-)
+#: The blocks of :func:`sized_for` now open, per thread (a stack each: True for a small
+#: step), and the session's own code-generation settings, saved when the first block opened.
+_SIZED_LOCK = threading.Lock()
+_SIZED: dict[int, list[bool]] = {}
+_OWN: dict[str, str | None] = {}
 
 
 @contextlib.contextmanager
@@ -374,26 +374,45 @@ def sized_for(spark: SparkSession, step_bytes: int | None, small_mib: float):
     runs took a fifth less time interpreted (docs/performance.md). ``step_bytes``: the bytes
     the step reads (None: unknown); below ``small_mib`` MiB (``lake.small_step_mib``; 0:
     never) the block runs with :data:`INTERPRETED`, otherwise with the session's own
-    settings, also inside a small block. When the block ends the settings it found come
-    back. Results are the same either way; only the speed differs (the settings are the
-    session's: queries another thread runs on the same session meanwhile run likewise).
+    settings, also inside a small block. When the last block ends the session's own
+    settings come back. Results are the same either way; only the speed differs.
+
+    The settings are the session's, so steps running side by side in threads
+    (:func:`lake.parallel.side_by_side`) share them: each thread's innermost block states
+    its step's size, and the session runs interpreted only while every such step is small
+    (a large step run interpreted costs more than a small one compiled).
 
     Example:
         >>> with sized_for(spark, delta_io.table_bytes(spark, path), cfg.lake.small_step_mib):
         ...     build_silver_table(...)
     """
-    found: dict[str, str | None] = {key: spark.conf.get(key, None) for key in INTERPRETED}
-    own = _OWN.get() or found
     small = step_bytes is not None and small_mib > 0 and step_bytes < small_mib * 1024 * 1024
     if small:
         log.debug("a small step (%d bytes, under %s MiB): its queries run interpreted", step_bytes, small_mib)
-    _set_conf(spark, dict(INTERPRETED) if small else own)
-    token = _OWN.set(own)
+    me = threading.get_ident()
+    with _SIZED_LOCK:
+        if not _SIZED:
+            _OWN.clear()
+            _OWN.update({key: spark.conf.get(key, None) for key in INTERPRETED})
+        _SIZED.setdefault(me, []).append(small)
+        _apply_sizes(spark)
     try:
         yield
     finally:
-        _OWN.reset(token)
-        _set_conf(spark, found)
+        with _SIZED_LOCK:
+            stack = _SIZED[me]
+            stack.pop()
+            if not stack:
+                del _SIZED[me]
+            _apply_sizes(spark)
+
+
+def _apply_sizes(spark: SparkSession) -> None:
+    """The settings the open :func:`sized_for` blocks call for (the caller holds the lock)."""
+    if _SIZED and all(stack[-1] for stack in _SIZED.values()):
+        _set_conf(spark, dict(INTERPRETED))
+    else:
+        _set_conf(spark, dict(_OWN))
 
 
 def _set_conf(spark: SparkSession, settings: dict[str, str | None]) -> None:

@@ -48,7 +48,7 @@ def test_config_error_is_one_line_with_exit_3(tmp_path):
     proc = lake("plan", "--config", str(bad))
     assert proc.returncode == cli.EXIT_CONFIG
     lines = proc.stderr.strip().splitlines()
-    assert lines == [f"lake: error: {bad}: lake.rooot: unknown key (expected one of: compact_min_files, landing, output_dir, root, small_step_mib, timezone)"]
+    assert lines == [f"lake: error: {bad}: lake.rooot: unknown key (expected one of: compact_min_files, landing, output_dir, parallel_steps, root, small_step_mib, timezone)"]
 
 
 def test_verbose_adds_traceback(tmp_path):

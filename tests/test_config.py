@@ -141,6 +141,8 @@ def test_env_default(tmp_path, monkeypatch):
          "must be a whole number, 0 or more; found -5"),
         ("  root: /tmp/lk\n", "  root: /tmp/lk\n  compact_min_files: true\n", "lake.compact_min_files",
          "found True"),
+        ("  root: /tmp/lk\n", "  root: /tmp/lk\n  parallel_steps: 0\n", "lake.parallel_steps",
+         "must be a whole number, 1 or more; found 0"),
         ("{type: timestamp, source: data, formats: [\"MM/dd/yyyy\"]}",
          "{type: timestamp_ntz, source: data, formats: [\"MM/dd/yyyy\", \"MM/dd/yyyy HH:mm XXX\"]}",
          "silver.ura.columns.started_at.formats", "format 'MM/dd/yyyy HH:mm XXX' reads a zone or offset"),

@@ -280,6 +280,38 @@ def test_rerun_after_every_kill_converges(spark, chain, reference):
     RESULTS["crash_points"]["(emulated) data files written, Delta commit missing"] = "converged"
 
 
+def test_a_step_failing_beside_others_fails_the_run_and_the_rerun_converges(spark, inputs, reference, tmp_path,
+                                                                          monkeypatch):
+    """Steps run side by side (lake.parallel_steps): the pipelines, and silver's four channel
+    tables. chat's MERGE fails; the steps beside it (the other channels, the cooperative
+    pipeline) end and commit, the run raises chat's error and records it, and the rerun
+    gives the reference tables."""
+    from pyspark.sql import functions as F
+
+    from lake import ledger
+    from lake.pipeline import run
+
+    root, out = tmp_path / "lake", tmp_path / "out"
+    cfg = _cfg(root, inputs["landing"], inputs["db"], out)
+    assert cfg.lake.parallel_steps > 1
+    monkeypatch.setenv("LAKE_FAULT", "raise@silver.merge.before:chat")
+    faults.reset()
+    with pytest.raises(faults.FaultInjected, match="silver.merge.before:chat"):
+        run(cfg, spark=spark, as_of=AS_OF)
+    monkeypatch.delenv("LAKE_FAULT")
+    paths = LakePaths(str(root))
+    for table in ("ura", "whatsapp", "email"):  # beside chat: ended and recorded
+        assert ledger.consumed(spark, paths, f"silver.{table}", f"bronze.{table}") is not None, table
+    assert ledger.consumed(spark, paths, "silver.chat", "bronze.chat") is None
+    assert not delta_io.table_exists(spark, paths.silver("interactions"))  # after silver's channels: not run
+    assert (out / "movimento_flat.csv").exists()  # the other pipeline, beside: done
+    runs = delta_io.read_table(spark, paths.system("runs"))
+    failed = runs.where((F.col("status") == "failed") & (F.col("layer") == "run")).select("pipeline", "error_class")
+    assert [tuple(r) for r in failed.collect()] == [(CE, "FaultInjected")]
+    run(cfg, spark=spark, as_of=AS_OF)
+    assert_same_tables(snapshot(spark, str(root), out), reference["snap"])
+
+
 # --------------------------------------------------------------------------- two runs at once
 
 

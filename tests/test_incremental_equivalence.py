@@ -351,6 +351,9 @@ class Lakes:
         cfg = self._cfg(where)
         if n == 1:  # N = 1 compacts every table of two files or more after its run
             cfg = dataclasses.replace(cfg, lake=dataclasses.replace(cfg.lake, compact_min_files=2))
+        if n is None:  # the reference runs its steps one after the other; the deliveries side by side
+            cfg = dataclasses.replace(cfg, lake=dataclasses.replace(cfg.lake, parallel_steps=1))
+        assert cfg.lake.parallel_steps == (1 if n is None else 2)
         report = None
         # N = 3 runs with Delta's auto compaction on (a cluster's setting): its OPTIMIZE
         # commits, right after the lake's writes, change neither the tables nor the counts

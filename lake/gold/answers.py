@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import logging
 import os
 from collections.abc import Collection, Mapping
@@ -53,6 +54,7 @@ from lake.gold.functions import (
     parse_as_of,
 )
 from lake.gold.tables import ANSWER_TABLES, STAR_TABLES
+from lake.parallel import side_by_side
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 
@@ -460,6 +462,7 @@ def refresh_answers(
     timezone: str = DEFAULT_TIMEZONE,
     run_id: str = "-",
     full: bool = False,
+    parallel: int = 1,
 ) -> list[TableCounts]:
     """Bring the three answer tables up to date (``docs/model.md``, "The answer tables").
 
@@ -472,7 +475,8 @@ def refresh_answers(
     read once (:func:`scoped_facts`) and answered by each table's SQL file; each table
     compares only the rows of its own scope.
     ``full=True``, a table never built, or a ledger the change feed does not reach back to
-    recomputes the whole table (one commit).
+    recomputes the whole table (one commit). The tables are written ``parallel`` at once
+    (:func:`lake.parallel.side_by_side`).
 
     Example:
         >>> refresh_answers(spark, LakePaths("lake-data"), as_of="2019-10-02 00:00:00")
@@ -495,13 +499,14 @@ def refresh_answers(
     read: dict[int, tuple[DataFrame | None, int | None]] = {}  # changes per consumed version
     merges: list[tuple[str, str, tuple[str, ...], int | None]] = []  # table, answer, keys, upto
     moves: list[tuple[str, str, _dt.datetime]] = []
+    rebuilds: list[tuple[str, str]] = []  # table, answer
     for table, (answer, keys) in ANSWER_TABLES.items():
         after = incremental.consumed_after(
             spark, paths, [table], {SOURCE: source}, full=full, enabled_at={SOURCE: enabled_at}
         )
         old_us = ledger.consumed(spark, paths, incremental.consumer(table), AS_OF_SOURCE)
         if after is None or old_us is None or not delta_io.table_exists(spark, paths.gold(table)):
-            counts[table] = _rebuild_answer(spark, paths, table, answer, as_of_instant(), timezone, run_id)
+            rebuilds.append((table, answer))
             continue
         if after[SOURCE] not in read:
             read[after[SOURCE]] = ledger.changes(spark, source, after[SOURCE])
@@ -517,13 +522,21 @@ def refresh_answers(
         if moved:
             moves.append((answer, table, _from_micros(old_us)))
         merges.append((table, answer, keys, upto))
+    if rebuilds:
+        at = as_of_instant()
+        steps = [
+            functools.partial(_rebuild_answer, spark, paths, t, a, at, timezone, run_id) for t, a in rebuilds
+        ]
+        counts.update(zip([t for t, _ in rebuilds], side_by_side(spark, steps, parallel), strict=True))
     if merges:
         changed = [
             df.select(normalize_email("customer_email").alias("customer_email"))
             for df, _ in read.values()
             if df is not None
         ]
-        counts.update(_merge_answers(spark, paths, merges, changed, moves, as_of_instant(), timezone, run_id))
+        counts.update(
+            _merge_answers(spark, paths, merges, changed, moves, as_of_instant(), timezone, run_id, parallel)
+        )
     return [counts[t] for t in ANSWER_TABLES]
 
 
@@ -536,8 +549,9 @@ def _merge_answers(
     at: _dt.datetime,
     timezone: str,
     run_id: str,
+    parallel: int = 1,
 ) -> dict[str, TableCounts]:
-    """MERGE each answer table of ``merges`` over its own scope: the customers the
+    """MERGE each answer table of ``merges`` (``parallel`` at once) over its own scope: the customers the
     ``changed`` e-mails name and those its ``moves`` reach (:func:`moved_scope`). The
     scopes are computed together (:func:`answer_scope`) and the facts of all their
     customers read once; each table compares only its own customers' rows."""
@@ -552,28 +566,31 @@ def _merge_answers(
     facts = materialize(scoped_facts(spark, paths, scope))
     view = f"lake_answer_facts_{uuid.uuid4().hex}"
     facts.createOrReplaceTempView(view)
-    counts = {}
+
+    def merge(table: str, answer: str, keys: tuple[str, ...], upto: int | None) -> TableCounts:
+        own = scope.where(F.col(scope_flag(table))).select("customer_email")
+        # the SQL answers every customer of the shared facts; only this table's own
+        # customers are compared (a customer another table needs is unchanged here)
+        desired = answer_rows(spark, paths, answer, at, timezone, facts=view).join(
+            own, "customer_email", "left_semi"
+        )
+        current = incremental.in_scope(
+            delta_io.read_table(spark, paths.gold(table)), F.col("customer_email"), own, "customer_email"
+        )
+        compared = incremental.compare_rows(current, desired, keys)
+        counts = incremental.merge_and_record(
+            spark, paths, run_id, table, compared, keys, {SOURCE: upto, AS_OF_SOURCE: _micros(at)}
+        )
+        log.info("gold.%s merged as of %s", table, at.isoformat())
+        return counts
+
     try:
-        for table, answer, keys, upto in merges:
-            own = scope.where(F.col(scope_flag(table))).select("customer_email")
-            # the SQL answers every customer of the shared facts; only this table's own
-            # customers are compared (a customer another table needs is unchanged here)
-            desired = answer_rows(spark, paths, answer, at, timezone, facts=view).join(
-                own, "customer_email", "left_semi"
-            )
-            current = incremental.in_scope(
-                delta_io.read_table(spark, paths.gold(table)), F.col("customer_email"), own, "customer_email"
-            )
-            compared = incremental.compare_rows(current, desired, keys)
-            counts[table] = incremental.merge_and_record(
-                spark, paths, run_id, table, compared, keys, {SOURCE: upto, AS_OF_SOURCE: _micros(at)}
-            )
-            log.info("gold.%s merged as of %s", table, at.isoformat())
+        done = side_by_side(spark, [functools.partial(merge, *m) for m in merges], parallel)
+        return {m[0]: c for m, c in zip(merges, done, strict=True)}
     finally:
         spark.catalog.dropTempView(view)
         release(facts)
         release(scope)
-    return counts
 
 
 def _rebuild_answer(

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection
 
@@ -49,6 +50,7 @@ from lake.gold.functions import (
     normalize_name,
 )
 from lake.gold.tables import CONFIG_TABLES, STAR_TABLES
+from lake.parallel import side_by_side
 from lake.paths import LakePaths
 from lake.runlog import TableCounts, commit_rows, observe_rows, observed
 from lake.session import materialize, release
@@ -489,6 +491,7 @@ def build_star(
     channels: Collection[Channel],
     timezone: str = DEFAULT_TIMEZONE,
     full: bool = False,
+    parallel: int = 1,
 ) -> list[TableCounts]:
     """Bring the star up to date with ``silver/interactions``.
 
@@ -498,7 +501,9 @@ def build_star(
     difference is MERGEd. ``full=True``, a star never built, or a ledger the change feed
     does not reach back to rebuilds every table (each replaced in one commit). Hash keys make
     both paths give the same keys, so an incremental star equals a rebuilt one.
-    ``dim_channel`` follows the configured ``channels`` (:func:`sync_dim_channel`).
+    ``dim_channel`` follows the configured ``channels`` (:func:`sync_dim_channel`). The four
+    dimensions are written ``parallel`` at once (:func:`lake.parallel.side_by_side`), then
+    the fact, which joins the customer versions just written.
 
     Counts: rebuilt, a dimension's ``rows_in`` is the rows its transform produced and the
     fact's the ``silver/interactions`` rows read (one fact per interaction); incremental,
@@ -513,7 +518,7 @@ def build_star(
     source = paths.silver("interactions")
     after = incremental.consumed_after(spark, paths, CONSUMING_TABLES, {SOURCE: source}, full=full)
     if after is None:
-        return rebuild_star(spark, paths, run_id, channels=channels, timezone=timezone)
+        return rebuild_star(spark, paths, run_id, channels=channels, timezone=timezone, parallel=parallel)
     found = ledger.read_changes(spark, source, after[SOURCE])
     changes, upto = found.df, found.upto
     if changes is None or upto is None:
@@ -523,7 +528,15 @@ def build_star(
         channel_counts = sync_dim_channel(spark, paths, channels, run_id)
         return [channel_counts if n == "dim_channel" else TableCounts(n, "gold", 0, 0) for n in STAR_TABLES]
     return update_star(
-        spark, paths, run_id, changes, upto, channels=channels, timezone=timezone, whole=found.full
+        spark,
+        paths,
+        run_id,
+        changes,
+        upto,
+        channels=channels,
+        timezone=timezone,
+        whole=found.full,
+        parallel=parallel,
     )
 
 
@@ -534,9 +547,11 @@ def rebuild_star(
     *,
     channels: Collection[Channel],
     timezone: str = DEFAULT_TIMEZONE,
+    parallel: int = 1,
 ) -> list[TableCounts]:
     """Rebuild every star table from ``silver/interactions`` at its latest version (each
-    replaced in one commit) and record that version in the ledger."""
+    replaced in one commit; the dimensions ``parallel`` at once) and record that version in
+    the ledger."""
     source = paths.silver("interactions")
     upto = delta_io.table_version(spark, source)
     silver = delta_io.read_table(spark, source, version=upto)
@@ -547,16 +562,18 @@ def rebuild_star(
         "dim_agent": dim_agent(silver),
         "dim_date": dim_date(silver, timezone=timezone),
     }
-    counts: list[TableCounts] = []
-    for name, df in tables.items():
+
+    def rebuild(name: str, df: DataFrame) -> TableCounts:
         df, produced = observe_rows(df, name)
         fault_point(f"gold.write.before:{name}")
         rows, _ = commit_rows(delta_io.overwrite(spark, df, paths.gold(name)))
         fault_point(f"gold.write.after:{name}")
         if name in CONSUMING_TABLES:
             incremental.record(spark, paths, [name], {SOURCE: upto}, run_id)
-        counts.append(TableCounts(name, "gold", rows_in=observed(produced).get("rows", -1), written=rows))
         log.info("run %s: gold.%s rebuilt (%d rows)", run_id, name, rows)
+        return TableCounts(name, "gold", rows_in=observed(produced).get("rows", -1), written=rows)
+
+    counts = side_by_side(spark, [functools.partial(rebuild, n, df) for n, df in tables.items()], parallel)
     # the fact joins the persisted versions, so it points at exactly the keys just written
     persisted = delta_io.read_table(spark, paths.gold("dim_customer"))
     interactions, read = observe_rows(silver, "fact_interaction_in")
@@ -667,6 +684,7 @@ def update_star(
     channels: Collection[Channel],
     timezone: str = DEFAULT_TIMEZONE,
     whole: bool = False,
+    parallel: int = 1,
 ) -> list[TableCounts]:
     """MERGE the star from a batch of ``silver/interactions`` changes (up to version ``upto``;
     ``whole``: they are the table's whole content, its change feed not recorded, so deletes
@@ -682,6 +700,7 @@ def update_star(
     recomputed nor committed); ``fact_interaction``, the changed interactions and a touched
     customer's interactions from its cutoff on (:func:`fact_scope_rows`). Recomputed rows
     are read from silver at ``upto``, so they equal what a rebuild at ``upto`` would write.
+    The dimensions are MERGEd ``parallel`` at once, then the fact.
     """
     from pyspark.sql.functions import col
 
@@ -713,37 +732,40 @@ def update_star(
         def gold(name: str) -> DataFrame:
             return delta_io.read_table(spark, paths.gold(name))
 
-        counts = []
         # each touched customer from the version valid at its cutoff on (customer_cuts)
         cuts = emails.where(col("_cut").isNotNull())
-        held = gold("dim_customer").join(cuts, col("customer_email") == col("_email"), "left_semi")
-        from_cut = held.join(cuts, col("customer_email") == col("_email")).where(
-            col("valid_to") >= col("_cut")
-        )
-        counts.append(
-            merge(
+
+        def customer_versions() -> TableCounts:
+            held = gold("dim_customer").join(cuts, col("customer_email") == col("_email"), "left_semi")
+            from_cut = held.join(cuts, col("customer_email") == col("_email")).where(
+                col("valid_to") >= col("_cut")
+            )
+            return merge(
                 "dim_customer",
                 from_cut.select(*held.columns),
                 customer_versions_from(scope_rows(scope, _BY_EMAIL), cuts, held, channels=channels),
                 ["customer_key"],
             )
-        )
-        counts.append(sync_dim_channel(spark, paths, channels, run_id))
-        held_agents = incremental.in_scope(gold("dim_agent"), col("agent_nk"), touched_agents, "_agent_nk")
-        desired_agents = agent_members(scope_rows(scope, _BY_AGENT))
-        if grown is not None:
-            desired_agents = desired_agents.unionByName(grown_agents(grown, held_agents))
-        counts.append(merge("dim_agent", held_agents, desired_agents, ["agent_key"]))
-        # the day range from the changes and the range held; the whole table is read only
-        # when a removed row may have moved a bound
-        bounds = None
-        if not whole:  # one tiny row read: the range, and whether it could be told
-            bounds = delta_io.one_row(date_range_after(changes, gold("dim_date"), timezone=timezone))
-            bounds = bounds if bounds["known"] else None
-        if bounds is not None and (bounds["lo"], bounds["hi"]) == (bounds["held_lo"], bounds["held_hi"]):
-            # a range the table already holds: its rows are those dim_date_of_range wrote
-            counts.append(incremental.record_unchanged(spark, paths, run_id, "dim_date", versions))
-        else:
+
+        def agent_names() -> TableCounts:
+            held_agents = incremental.in_scope(
+                gold("dim_agent"), col("agent_nk"), touched_agents, "_agent_nk"
+            )
+            desired_agents = agent_members(scope_rows(scope, _BY_AGENT))
+            if grown is not None:
+                desired_agents = desired_agents.unionByName(grown_agents(grown, held_agents))
+            return merge("dim_agent", held_agents, desired_agents, ["agent_key"])
+
+        def dates() -> TableCounts:
+            # the day range from the changes and the range held; the whole table is read only
+            # when a removed row may have moved a bound
+            bounds = None
+            if not whole:  # one tiny row read: the range, and whether it could be told
+                bounds = delta_io.one_row(date_range_after(changes, gold("dim_date"), timezone=timezone))
+                bounds = bounds if bounds["known"] else None
+            if bounds is not None and (bounds["lo"], bounds["hi"]) == (bounds["held_lo"], bounds["held_hi"]):
+                # a range the table already holds: its rows are those dim_date_of_range wrote
+                return incremental.record_unchanged(spark, paths, run_id, "dim_date", versions)
             days = (
                 dim_date(snapshot, timezone=timezone)
                 if bounds is None
@@ -751,7 +773,13 @@ def update_star(
                     spark.range(1).select(F.lit(bounds["lo"]).alias("lo"), F.lit(bounds["hi"]).alias("hi"))
                 )
             )
-            counts.append(merge("dim_date", gold("dim_date"), days, ["date_key"]))
+            return merge("dim_date", gold("dim_date"), days, ["date_key"])
+
+        counts = side_by_side(
+            spark,
+            [customer_versions, lambda: sync_dim_channel(spark, paths, channels, run_id), agent_names, dates],
+            parallel,
+        )
         # the fact joins the persisted versions (just merged), as the rebuild does
         customers = incremental.in_scope(gold("dim_customer"), col("customer_email"), emails, "_email")
         desired = fact_interaction(fact_scope_rows(scope), customers, channels=channels, timezone=timezone)
