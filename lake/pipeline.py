@@ -1,7 +1,9 @@
 """Orchestration: which layers of which pipeline run, in order, with one log line each.
 
 An orchestrating function reads like a table of contents; the work lives in
-``lake.bronze``, ``lake.silver`` and ``lake.gold``.
+``lake.bronze``, ``lake.silver`` and ``lake.gold``. Steps that depend on nothing else in the
+run (the pipelines, bronze sources, silver tables in :func:`waves`) run side by side
+(:mod:`lake.parallel`, ``lake.parallel_steps``).
 """
 
 from __future__ import annotations
