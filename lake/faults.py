@@ -16,7 +16,9 @@ matched against the point's name):
 - ``raise@gold.write.before:*`` -- raises :class:`FaultInjected` (an ordinary failure).
 
 Each item fires at the first point its pattern matches (``kill`` ends everything anyway;
-``pause`` and ``raise`` fire once per process).
+``pause`` and ``raise`` fire once per process), also when steps running side by side reach
+matching points at once: one thread fires, a second one reaching a ``kill`` waits for the
+signal.
 
 Example:
     LAKE_FAULT='kill@silver.merge.before:ura' LAKE_FAULT_LOG=/tmp/died lake run
@@ -28,6 +30,7 @@ import fnmatch
 import logging
 import os
 import signal
+import threading
 import time
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ ENV_DIR = "LAKE_FAULT_DIR"
 ENV_PAUSE_TIMEOUT = "LAKE_FAULT_PAUSE_TIMEOUT"
 
 _fired: set[str] = set()
+_FIRING = threading.Lock()
+_DYING = threading.Lock()
 
 
 class FaultInjected(RuntimeError):
@@ -67,21 +72,26 @@ def fault_point(point: str) -> None:
         return
     for item in spec.split(";"):
         action, _, pattern = item.strip().partition("@")
-        if not pattern or not fnmatch.fnmatchcase(point, pattern) or item in _fired:
+        if not pattern or not fnmatch.fnmatchcase(point, pattern):
             continue
         if action == "kill":
             _kill(point)
-        elif action == "pause":
-            _fired.add(item)
-            _pause(point)
-        elif action == "raise":
-            _fired.add(item)
-            raise FaultInjected(f"fault injected at {point}")
-        else:
+        if action not in ("pause", "raise"):
             raise ValueError(f"{ENV}: unknown action {action!r} in {item!r} (kill, pause or raise)")
+        with _FIRING:  # steps side by side may reach matching points at once: one fires
+            if item in _fired:
+                continue
+            _fired.add(item)
+        if action == "pause":
+            _pause(point)
+        else:
+            raise FaultInjected(f"fault injected at {point}")
 
 
 def _kill(point: str) -> None:
+    # one thread dies for the process: another reaching a kill point meanwhile (steps run
+    # side by side) waits here for the signal, so the log names one point
+    _DYING.acquire()
     where = os.environ.get(ENV_LOG)
     if where:
         with open(where, "a", encoding="utf-8") as fh:

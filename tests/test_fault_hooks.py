@@ -41,6 +41,52 @@ def test_other_points_and_no_fault_do_nothing(tmp_path, monkeypatch):
     faults.fault_point("anything")  # unset: a no-op
 
 
+def test_two_threads_at_kill_points_at_once_log_one_point(tmp_path):
+    """Steps side by side can reach matching kill points at once: one thread logs its point
+    and kills the process, the other waits for the signal (its point is never logged). The
+    signal is delayed a second here, so without that wait the second point would be logged."""
+    code = (
+        "import os, threading, time\n"
+        "from lake import faults\n"
+        "real = os.kill\n"
+        "os.kill = lambda pid, sig: (time.sleep(1.0), real(pid, sig))\n"
+        "meet = threading.Barrier(2)\n"
+        "def at(point):\n"
+        "    meet.wait()\n"
+        "    faults.fault_point(point)\n"
+        "threads = [threading.Thread(target=at, args=(p,)) for p in ('gold.write.before:a', 'gold.write.before:b')]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print('survived')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), LAKE_FAULT="kill@gold.write.before:*",
+               LAKE_FAULT_LOG=str(tmp_path / "log"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL and "survived" not in done.stdout, done.stderr
+    assert (tmp_path / "log").read_text() in ("gold.write.before:a\n", "gold.write.before:b\n")
+
+
+def test_two_threads_at_a_raise_point_raise_once(monkeypatch):
+    monkeypatch.setenv("LAKE_FAULT", "raise@gold.write.before:*")
+    faults.reset()
+    meet = threading.Barrier(2)
+    raised = []
+
+    def at(point):
+        meet.wait()
+        try:
+            faults.fault_point(point)
+        except faults.FaultInjected as exc:
+            raised.append(str(exc))
+
+    threads = [threading.Thread(target=at, args=(p,)) for p in ("gold.write.before:a", "gold.write.before:b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(raised) == 1, raised
+
+
 def test_raise_fires_once_and_unknown_action_is_an_error(monkeypatch):
     monkeypatch.setenv("LAKE_FAULT", "raise@gold.write.before:dim_*")
     faults.reset()
