@@ -37,10 +37,11 @@ def side_by_side(spark: SparkSession, steps: Sequence[Callable[[], T]], workers:
     """Run ``steps`` (functions of no argument) on ``spark``, at most ``workers`` at once, and
     return their results in order.
 
-    Each step runs in a thread that carries the caller's Spark job properties and tags
-    (job group, scheduler pool: ``pyspark.util.inheritable_thread_target``) and a copy of its context
-    variables (the run's open ledger batches, joined by the steps). With ``workers`` 1 or one
-    step they run in the calling thread, one after the other, and the first error stops them.
+    Each step runs in a thread that carries the caller's Spark job properties and tags (job
+    group, scheduler pool: ``pyspark.util.inheritable_thread_target``) and a copy of its
+    context variables (the run's open ledger batches, joined by the steps). With ``workers``
+    1 or one step they run in the calling thread, one after the other, and the first error
+    stops them.
 
     Raises:
         the first error of a step, in the order of ``steps``, once every step has ended (the
@@ -48,15 +49,7 @@ def side_by_side(spark: SparkSession, steps: Sequence[Callable[[], T]], workers:
     """
     if workers <= 1 or len(steps) <= 1:
         return [step() for step in steps]
-    from pyspark.sql import SparkSession
     from pyspark.util import inheritable_thread_target
-
-    session = SparkSession.getActiveSession()  # its job tags are inherited too
-
-    def carried(run: Callable[..., T]) -> Callable[..., T]:
-        return (
-            inheritable_thread_target(session)(run) if session is not None else inheritable_thread_target(run)
-        )
 
     with ThreadPoolExecutor(max_workers=min(workers, len(steps)), thread_name_prefix="lake-step") as pool:
         futures = [
