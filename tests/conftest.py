@@ -29,6 +29,27 @@ LONGEST_FIRST = (
 )
 
 
+def machine_pace() -> float:
+    """Seconds this machine takes, right now, for a module-level loop of 10**7 Python
+    additions: the measure docs/performance.md quotes (about 0.9 to 1.0 s on the quiet 2-core
+    machines where the suite's budget was set, 1.4 to 1.7 s on the same kind of machine on a
+    busy day, when the Spark work of the suite ran two to three times slower)."""
+    import time
+
+    start = time.perf_counter()
+    exec("total = 0\nfor i in range(10**7):\n    total += i", {})  # globals, as at module level
+    return time.perf_counter() - start
+
+
+def pytest_report_header(config):
+    """The machine's pace and load as the suite starts: ``make test``'s time is only comparable
+    between runs of similar pace (docs/performance.md, README "Tests")."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller prints it once
+        return None
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"machine pace: 10**7 Python additions in {machine_pace():.2f} s; load average {load}; {os.cpu_count()} cores"
+
+
 def pytest_collection_modifyitems(items):
     """Collect the longest files first (see LONGEST_FIRST); the others, and the tests within
     every file, keep their order."""
