@@ -43,7 +43,7 @@ def machine_pace() -> float:
 
 def pytest_report_header(config):
     """The machine's pace and load as the suite starts: ``make test``'s time is only comparable
-    between runs of similar pace (docs/performance.md, README "Tests")."""
+    between runs of similar pace (docs/performance.md; README, "The two commands")."""
     if hasattr(config, "workerinput"):  # an xdist worker: the controller prints it once
         return None
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
