@@ -245,6 +245,89 @@ def test_customers_recomputed_from_their_cutoff_equal_a_rebuild(spark, tmp_path,
                                ignore_row_order=True, ignore_nullable=True)
 
 
+DORA = [  # her first phone row (the one channel with a name) starts her second version
+    interaction("d1", "chat", "dora@d.com", "2019-10-01 08:00:00"),
+    interaction("d2", "chat", "dora@d.com", "2019-10-02 09:00:00"),
+    interaction("d3", "whatsapp", "dora@d.com", "2019-10-03 10:00:00"),
+    interaction("d4", "phone", "dora@d.com", "2019-10-04 11:00:00", name="Dora"),
+    interaction("d5", "phone", "dora@d.com", "2019-10-05 12:00:00", name="Dora"),
+]
+DORA_LATE = [
+    interaction("d0", "chat", "dora@d.com", "2019-09-30 07:00:00"),  # before her first row
+    interaction("dp", "phone", "dora@d.com", "2019-10-02 12:00:00", name="Dora"),  # before d4
+]
+
+
+def _dora(spark, paths):
+    """dim_customer as {version: (key, name, valid_from in UTC microseconds)} and the facts
+    as {id: key}."""
+    dim = (_gold(spark, paths, "dim_customer").where("customer_key <> -1")
+           .select("version", "customer_key", "customer_name", F.unix_micros("valid_from").alias("vf")).collect())
+    versions = {r.version: (r.customer_key, r.customer_name, r.vf) for r in dim}
+    facts = {r.interaction_id: r.customer_key for r in _gold(spark, paths, "fact_interaction").collect()}
+    return versions, facts
+
+
+def test_a_late_row_that_moves_where_a_version_starts_keeps_its_key(spark, tmp_path):
+    """A version's key holds the customer's attributes and their occurrence, not its start:
+    a late row before the customer's first row, and a late phone row (the name) before her
+    first one, move where her two versions start; both keep their keys, dim_customer updates
+    the two rows' bounds, and of her facts only the one between the old and the new start of
+    her second version (d3) moves, besides the two new ones. Keys of her starts would re-key
+    both versions and move all five facts."""
+    inc = LakePaths(str(tmp_path / "incremental"))
+    write_interactions(spark, inc, DORA)
+    build_star(spark, inc, "r1", channels=CHANNELS, timezone=TZ)
+    held, _ = _dora(spark, inc)
+    (k1, none, from1), (k2, dora, from2) = held[1], held[2]
+    assert (none, dora, from1, from2) == (None, "Dora", _micros("2019-10-01 08:00:00"), _micros("2019-10-04 11:00:00"))
+
+    write_interactions(spark, inc, DORA_LATE, mode="append")
+    counts = {c.table: c for c in build_star(spark, inc, "r2", channels=CHANNELS, timezone=TZ)}
+    versions, facts = _dora(spark, inc)
+    assert versions == {1: (k1, None, _micros("2019-09-30 07:00:00")), 2: (k2, "Dora", _micros("2019-10-02 12:00:00"))}
+    assert facts == {"d0": k1, "d1": k1, "d2": k1, "d3": k2, "dp": k2, "d4": k2, "d5": k2}
+    assert (counts["dim_customer"].written, counts["fact_interaction"].written) == (2, 3), counts
+    assert all(c.reconciles for c in counts.values()), counts
+
+
+def test_a_star_built_with_the_earlier_customer_keys_is_rebuilt_once(spark, tmp_path):
+    """A lake whose star was written by an earlier version (customer keys hashed e-mail and
+    ``valid_from``; no key scheme in the ledger) is rebuilt by its next run, whatever changed,
+    and merged again after that: the star then equals one built from scratch."""
+    from lake.gold.star import KEYS_SCHEME, KEYS_SOURCE
+
+    inc = LakePaths(str(tmp_path / "incremental"))
+    write_interactions(spark, inc, BEFORE)
+    build_star(spark, inc, "r1", channels=CHANNELS, timezone=TZ)
+    assert ledger.consumed(spark, inc, "gold.fact_interaction", KEYS_SOURCE) == KEYS_SCHEME
+    # the earlier version's lake: its keys (written here by hand) and no scheme recorded
+    old_key = F.xxhash64(F.lit("customer"), F.col("customer_email"), F.unix_micros("valid_from"))
+    dim = _gold(spark, inc, "dim_customer")
+    rekeyed = dim.withColumn("customer_key", F.when(F.col("customer_key") == -1, -1).otherwise(old_key))
+    delta_io.overwrite(spark, rekeyed.localCheckpoint(), inc.gold("dim_customer"))
+    fact = _gold(spark, inc, "fact_interaction")
+    keys = dim.select(F.col("customer_key").alias("_k"), F.col("customer_email"), F.col("valid_from"))
+    refact = fact.join(keys, fact.customer_key == F.col("_k"), "left").withColumn(
+        "customer_key", F.when(F.col("customer_key") == -1, -1).otherwise(old_key)).drop("_k", "customer_email", "valid_from")
+    delta_io.overwrite(spark, refact.localCheckpoint(), inc.gold("fact_interaction"))
+    DeltaTable.forPath(spark, inc.system(ledger.CONSUMERS)).delete(F.col("source") == KEYS_SOURCE)
+    assert ledger.consumed(spark, inc, "gold.fact_interaction", KEYS_SOURCE) is None
+
+    _change_silver(spark, inc)
+    counts = {c.table: c for c in build_star(spark, inc, "r2", channels=CHANNELS, timezone=TZ)}
+    # rebuilt: the fact read every silver row (9 - 2 deleted + 3 inserted), not the scope
+    assert counts["fact_interaction"].rows_in == 10
+    assert ledger.consumed(spark, inc, "gold.fact_interaction", KEYS_SOURCE) == KEYS_SCHEME
+    full = LakePaths(str(tmp_path / "rebuilt"))
+    write_interactions(spark, full, _after_changes())
+    build_star(spark, full, "f1", channels=CHANNELS, timezone=TZ)
+    _same_tables(spark, inc, full, STAR_TABLES)
+    # and merged again from then on
+    again = {c.table: c for c in build_star(spark, inc, "r3", channels=CHANNELS, timezone=TZ)}
+    assert (again["fact_interaction"].rows_in, again["fact_interaction"].written) == (0, 0)
+
+
 def _day_range(spark, paths):
     row = _gold(spark, paths, "dim_date").where("date_key <> -1").agg(F.min("date"), F.max("date")).first()
     return (str(row[0]), str(row[1]), _gold(spark, paths, "dim_date").count())

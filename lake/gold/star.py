@@ -17,8 +17,10 @@ Tables (``{root}/gold/...``, design in ``docs/model.md``):
   when the interaction started.
 
 Surrogate keys are deterministic hashes (``xxhash64``) of the natural key (for a customer
-version: e-mail and ``valid_from``), so rebuilding gold from silver, on any rerun or after
-any incremental load, gives every existing member the same key without a key-map table.
+version: e-mail, attribute values and their occurrence, :func:`customer_key`), so rebuilding
+gold from silver, on any rerun or after any incremental load, gives every existing member
+the same key without a key-map table. The key scheme is recorded in the ledger
+(:data:`KEYS_SOURCE`); a star built under another one is rebuilt once.
 Every unknown member has key ``-1`` (``UNKNOWN_KEY``); a fact without a usable e-mail,
 agent, channel or date points there, so no fact is lost.
 
@@ -63,6 +65,13 @@ END_OF_TIME = "9999-12-31 23:59:59"
 #: The star's ledger source, and the tables that consume it (the config-built ones do not).
 SOURCE = "silver.interactions"
 CONSUMING_TABLES = tuple(t for t in STAR_TABLES if t not in CONFIG_TABLES)
+
+#: Ledger source holding the customer key scheme the star was built with (recorded with the
+#: fact's entry, the last one of a rebuild): 2 = e-mail, attributes and occurrence
+#: (:func:`customer_key`); none recorded (1: e-mail and ``valid_from``, before 2026-11-28)
+#: or another one rebuilds the star once.
+KEYS_SOURCE = "star.keys"
+KEYS_SCHEME = 2
 
 
 def _key(kind: str, *cols: Column) -> Column:
@@ -129,9 +138,9 @@ def customer_versions_from(
             *[latest(F.col(a)).alias(f"_a_{a}") for a in CUSTOMER_ATTRIBUTES],
         )
     )
+    held_cut = held.join(cuts, F.col("customer_email") == F.col("_email"), "inner")
     seeds = (
-        held.join(cuts, F.col("customer_email") == F.col("_email"), "inner")
-        .where((F.col("valid_from") < F.col("_cut")) & (F.col("valid_to") >= F.col("_cut")))
+        held_cut.where((F.col("valid_from") < F.col("_cut")) & (F.col("valid_to") >= F.col("_cut")))
         .select(
             "customer_email", F.col("valid_from").alias("started_at"), (F.col("version") - 1).alias("_offset")
         )
@@ -140,7 +149,13 @@ def customer_versions_from(
     after = _instants(rows.where(F.col("started_at") >= F.col("_cut"))).withColumn(
         "_offset", F.lit(None).cast("int")
     )
-    return _versions(seeds.unionByName(after))
+    # the versions that end before the seed count in the occurrence of their attributes
+    earlier = (
+        held_cut.where(F.col("valid_to") < F.col("_cut"))
+        .groupBy("customer_email", *CUSTOMER_ATTRIBUTES)
+        .agg(F.count(F.lit(1)).cast("int").alias(_EARLIER))
+    )
+    return _versions(seeds.unionByName(after), earlier)
 
 
 def _attribute_rows(interactions: DataFrame, channels: Collection[Channel]) -> DataFrame:
@@ -170,11 +185,28 @@ def _instants(rows: DataFrame) -> DataFrame:
     )
 
 
-def _versions(instants: DataFrame) -> DataFrame:
+#: Column of :func:`_versions`' ``earlier``: a customer's versions with those attributes
+#: before the rows versioned.
+_EARLIER = "_earlier"
+
+
+def customer_key(email: Column, attributes: Collection[Column], occurrence: Column) -> Column:
+    """A customer version's key: the e-mail, the version's attribute values (each with
+    whether it is null, so a value never hashes like another column's) and their
+    *occurrence*, the how-manieth version of that customer with those values (A -> B -> A:
+    1, 1, 2). Its start is not in it: a late row that moves where a version starts keeps
+    its key, and only the facts between the old and the new start move."""
+    parts = [p for a in attributes for p in (a.isNull(), a)]
+    return _key("customer", email, *parts, occurrence)
+
+
+def _versions(instants: DataFrame, earlier: DataFrame | None = None) -> DataFrame:
     """The versions of :func:`_instants` rows: the attributes known at each instant (the
     latest priority value up to it, else the latest of any channel), a version starting
     where they differ from the instant before. An ``_offset`` column, when present, is added
-    to the version numbers of its customer (a seed row's: the versions before it)."""
+    to the version numbers of its customer (a seed row's: the versions before it);
+    ``earlier`` (``customer_email``, the attributes, :data:`_EARLIER`) to the occurrence of
+    those attributes (:func:`customer_key`)."""
     attrs = CUSTOMER_ATTRIBUTES
     upto = (
         Window.partitionBy("customer_email")
@@ -204,8 +236,24 @@ def _versions(instants: DataFrame) -> DataFrame:
     starts = known.withColumn("_starts", F.lag("started_at").over(ordered).isNull() | ~same_as_before).where(
         "_starts"
     )
+    occurrence = F.row_number().over(Window.partitionBy("customer_email", *attrs).orderBy("started_at"))
+    if earlier is not None:
+        on = [F.col("customer_email") == F.col("_e_email")] + [
+            F.col(a).eqNullSafe(F.col(f"_e_{a}")) for a in attrs
+        ]
+        cond = functools.reduce(lambda x, y: x & y, on)
+        starts = starts.join(
+            earlier.select(
+                F.col("customer_email").alias("_e_email"),
+                *[F.col(a).alias(f"_e_{a}") for a in attrs],
+                _EARLIER,
+            ),
+            cond,
+            "left",
+        )
+        occurrence = occurrence + F.coalesce(F.col(_EARLIER), F.lit(0))
     return starts.select(
-        _key("customer", F.col("customer_email"), F.unix_micros("started_at")).alias("customer_key"),
+        customer_key(F.col("customer_email"), [F.col(a) for a in attrs], occurrence).alias("customer_key"),
         "customer_email",
         *attrs,
         F.col("started_at").alias("valid_from"),
@@ -517,6 +565,15 @@ def build_star(
     """
     source = paths.silver("interactions")
     after = incremental.consumed_after(spark, paths, CONSUMING_TABLES, {SOURCE: source}, full=full)
+    scheme = ledger.consumed(spark, paths, incremental.consumer("fact_interaction"), KEYS_SOURCE)
+    if after is not None and scheme != KEYS_SCHEME:
+        log.info(
+            "run %s: gold star built with customer key scheme %s, this version uses %d: rebuilt once",
+            run_id,
+            scheme or 1,
+            KEYS_SCHEME,
+        )
+        after = None
     if after is None:
         return rebuild_star(spark, paths, run_id, channels=channels, timezone=timezone, parallel=parallel)
     found = ledger.read_changes(spark, source, after[SOURCE])
@@ -581,7 +638,7 @@ def rebuild_star(
     fault_point("gold.write.before:fact_interaction")
     rows, _ = commit_rows(delta_io.overwrite(spark, facts, paths.gold("fact_interaction")))
     fault_point("gold.write.after:fact_interaction")
-    incremental.record(spark, paths, ["fact_interaction"], {SOURCE: upto}, run_id)
+    incremental.record(spark, paths, ["fact_interaction"], {SOURCE: upto, KEYS_SOURCE: KEYS_SCHEME}, run_id)
     counts.append(
         TableCounts("fact_interaction", "gold", rows_in=observed(read).get("rows", -1), written=rows)
     )

@@ -7,7 +7,7 @@
 CREATE DATABASE IF NOT EXISTS gold;
 
 CREATE TABLE IF NOT EXISTS gold.dim_customer (
-  customer_key   BIGINT    NOT NULL COMMENT 'xxhash64(customer, e-mail, valid_from micros); -1 = unknown',
+  customer_key   BIGINT    NOT NULL COMMENT 'xxhash64(customer, e-mail, name, phone, state (each with isnull), their occurrence); -1 = unknown',
   customer_email STRING             COMMENT 'natural key: trimmed, lower-cased e-mail (null for unknown)',
   customer_name  STRING,
   phone          STRING,
